@@ -1,0 +1,1 @@
+"""seis_keras.plots."""
