@@ -1,0 +1,42 @@
+"""Atomic writes: whole file or nothing."""
+import json
+
+import numpy as np
+import pytest
+
+from seis_keras.atomic import atomic_path, write_json, write_text
+
+
+def test_file_appears_only_on_success(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("crash mid-write")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]  # no stray temp file
+
+
+def test_directory_replaced_whole(tmp_path):
+    target = tmp_path / "store"
+    with atomic_path(target, is_dir=True) as tmp:
+        (tmp / "a").write_text("1")
+    with atomic_path(target, is_dir=True) as tmp:
+        (tmp / "b").write_text("2")
+    assert sorted(p.name for p in target.iterdir()) == ["b"]
+    with pytest.raises(ValueError):
+        with atomic_path(target, is_dir=True) as tmp:
+            (tmp / "c").write_text("3")
+            raise ValueError
+    assert sorted(p.name for p in target.iterdir()) == ["b"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]
+
+
+def test_write_json_converts_numpy(tmp_path):
+    p = write_json(tmp_path / "m.json", {"acc": np.float32(0.5), "cm": np.eye(2, dtype=int)})
+    assert json.loads(p.read_text()) == {"acc": 0.5, "cm": [[1, 0], [0, 1]]}
+    with pytest.raises(TypeError):
+        write_json(tmp_path / "bad.json", {"x": object()})
+    assert not (tmp_path / "bad.json").exists()
+    assert write_text(tmp_path / "t.md", "hi").read_text() == "hi"
