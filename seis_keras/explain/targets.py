@@ -1,0 +1,140 @@
+"""Which output an explanation explains: the target logit of every sample.
+
+Every seis_keras model ends in a Dense layer named ``logits`` (NOTES.md): one unit for a
+binary (sigmoid) model, k units for a k-class (softmax) model. An explainer explains one
+scalar per sample, the *target score*:
+
+- k-unit model, target class ``t``: the logit ``z[t]``.
+- 1-unit model, target class 1: the logit ``z``; target class 0: ``-z`` (the log-odds of
+  class 0, as tf-keras-vis ``BinaryScore`` does). So "explain class 0" flips the sign.
+
+``class_index`` is given to every explainer as one of:
+
+- ``"predicted"``: each sample's predicted class (argmax, or ``z > 0`` for one unit);
+- an ``int``: the same class for every sample;
+- a sequence of ints, one per sample.
+"""
+from __future__ import annotations
+
+from typing import Sequence, Union
+
+import numpy as np
+import tensorflow as tf
+
+ClassIndex = Union[str, int, Sequence[int], np.ndarray]
+
+
+def predict_logits(model, X: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
+    """Run ``model`` in inference mode over ``X`` in batches.
+
+    Args:
+        model: a Keras model that outputs logits, shape (N, k).
+        X: the batch, shaped like the model input (N, ...).
+        batch_size: rows per model call.
+
+    Returns:
+        float32 logits, shape (N, k).
+    """
+    X = np.asarray(X, dtype=np.float32)
+    if len(X) == 0:
+        raise ValueError("X: empty batch (expected at least one sample)")
+    out = [np.asarray(model(X[i:i + batch_size], training=False))
+           for i in range(0, len(X), batch_size)]
+    return np.concatenate(out, axis=0).astype(np.float32)
+
+
+def resolve_targets(class_index: ClassIndex, logits: np.ndarray) -> np.ndarray:
+    """Turn ``class_index`` into one target class per sample.
+
+    Args:
+        class_index: ``"predicted"``, an int, or one int per sample (see module docstring).
+        logits: the model's logits for the batch, shape (N, k).
+
+    Returns:
+        int64 array (N,) of target classes (0/1 for a 1-unit model).
+
+    Raises:
+        ValueError: on an unknown string, a wrong length, or a class out of range.
+    """
+    logits = np.asarray(logits)
+    if logits.ndim != 2:
+        raise ValueError(f"logits: expected shape (N, k), got {logits.shape}")
+    n, k = logits.shape
+    n_classes = 2 if k == 1 else k
+    if isinstance(class_index, str):
+        if class_index != "predicted":
+            raise ValueError(f"class_index: expected 'predicted', an int or one int per sample, got {class_index!r}")
+        targets = (logits[:, 0] > 0).astype(np.int64) if k == 1 else np.argmax(logits, axis=1)
+    elif np.ndim(class_index) == 0:
+        targets = np.full(n, int(class_index), dtype=np.int64)
+    else:
+        targets = np.asarray(class_index, dtype=np.int64).reshape(-1)
+        if len(targets) != n:
+            raise ValueError(f"class_index: expected {n} targets (one per sample), got {len(targets)}")
+    if targets.min() < 0 or targets.max() >= n_classes:
+        raise ValueError(f"class_index: classes must lie in 0..{n_classes - 1} for a {k}-unit model, got {sorted(set(targets.tolist()))}")
+    return targets.astype(np.int64)
+
+
+def select_scores(logits, targets: np.ndarray):
+    """The target score of every sample (tensor in, tensor out; numpy in, numpy out).
+
+    Args:
+        logits: shape (N, k), a tf.Tensor or numpy array.
+        targets: int array (N,) from :func:`resolve_targets`.
+
+    Returns:
+        shape (N,): ``z[t]`` for k > 1, ``(2t - 1) * z`` for k = 1.
+    """
+    targets = np.asarray(targets, dtype=np.int64)
+    if isinstance(logits, np.ndarray):
+        if logits.shape[1] == 1:
+            return (2.0 * targets - 1.0).astype(logits.dtype) * logits[:, 0]
+        return logits[np.arange(len(logits)), targets]
+    if logits.shape[-1] == 1:
+        return tf.constant(2.0 * targets - 1.0, dtype=logits.dtype) * logits[:, 0]
+    return tf.gather(logits, tf.constant(targets), axis=1, batch_dims=1)
+
+
+def target_probabilities(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Probability of the target class: sigmoid of the target score (1 unit) or softmax.
+
+    Args:
+        logits: numpy (N, k).
+        targets: int array (N,).
+
+    Returns:
+        float array (N,) in [0, 1].
+    """
+    logits = np.asarray(logits, dtype=np.float64)
+    if logits.shape[1] == 1:
+        return 1.0 / (1.0 + np.exp(-select_scores(logits, targets)))
+    z = logits - logits.max(axis=1, keepdims=True)
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    return p[np.arange(len(p)), np.asarray(targets)]
+
+
+def predicted_classes(logits: np.ndarray) -> np.ndarray:
+    """Predicted class per sample: ``z > 0`` for one unit, argmax otherwise."""
+    logits = np.asarray(logits)
+    return (logits[:, 0] > 0).astype(np.int64) if logits.shape[1] == 1 else np.argmax(logits, axis=1)
+
+
+def classification_loss(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per-sample training loss from logits: BCE (1 unit) or sparse cross-entropy (k units).
+
+    Args:
+        logits: numpy (N, k).
+        labels: int array (N,) of true classes.
+
+    Returns:
+        float64 array (N,) of losses (natural log).
+    """
+    logits = np.asarray(logits, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
+    if logits.shape[1] == 1:
+        z = logits[:, 0]
+        return np.maximum(z, 0) - z * labels + np.log1p(np.exp(-np.abs(z)))
+    z = logits - logits.max(axis=1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return -log_p[np.arange(len(z)), labels]
