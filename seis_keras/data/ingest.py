@@ -167,6 +167,7 @@ def _station_picks(picks: pd.DataFrame | None, net: str, sta: str) -> pd.DataFra
 
 def stream_to_windows(stream, *, sampling_rate: float, component_order: str = "ENZ", window_s: float,
                       stride_s: float | None = None, picks: pd.DataFrame | None = None,
+                      starts: Sequence | None = None,
                       pick_offset_s: float = 5.0, gap_policy: str = "reject", gap_fill: str = "zeros",
                       channel_map: Mapping[str, str] | None = None,
                       numbered_components: Mapping[str, str] | None = None,
@@ -184,6 +185,8 @@ def stream_to_windows(stream, *, sampling_rate: float, component_order: str = "E
             picks are given, else ``window_s`` (back-to-back windows).
         picks: DataFrame with ``station`` (``"STA"`` or ``"NET.STA"``) and ``time`` (UTC),
             optional ``phase`` (``P``/``S``, default P) and ``source_id``.
+        starts: explicit window start times (UTC, any form ``obspy.UTCDateTime`` takes),
+            the same for every station; overrides ``stride_s`` and pick windows.
         pick_offset_s: with pick windows, how long before the pick the window starts.
         gap_policy: ``"reject"`` (drop windows touching a gap) or ``"fill"``.
         gap_fill: with ``"fill"``: ``"zeros"`` or ``"interpolate"`` (linear).
@@ -203,6 +206,8 @@ def stream_to_windows(stream, *, sampling_rate: float, component_order: str = "E
         column names). ``metadata.attrs["rejected_windows"]`` lists the windows dropped
         by ``gap_policy="reject"`` (dicts with station, start time and reason).
     """
+    from obspy import UTCDateTime
+
     if gap_policy not in GAP_POLICIES:
         raise ValueError(f"{source}: gap_policy={gap_policy!r} (expected one of {GAP_POLICIES})")
     if gap_fill not in GAP_FILLS:
@@ -248,13 +253,15 @@ def stream_to_windows(stream, *, sampling_rate: float, component_order: str = "E
         t_first = max(ch.start for ch in channels.values())
         t_last = min(ch.start + (len(ch.data) - 1) / sampling_rate for ch in channels.values())
         st_picks = _station_picks(pick_table, net, sta)
-        if around_picks:
-            starts = [(p.pick_time_utc - pick_offset_s, p) for p in st_picks.itertuples()]
+        if starts is not None:
+            window_starts = [(t if isinstance(t, UTCDateTime) else UTCDateTime(str(t)), None) for t in starts]
+        elif around_picks:
+            window_starts = [(p.pick_time_utc - pick_offset_s, p) for p in st_picks.itertuples()]
         else:
             count = int(np.floor(((t_last - t_first) * sampling_rate - n_samples + 1)
                                  / (stride * sampling_rate) + 1e-9)) + 1
-            starts = [(t_first + k * stride, None) for k in range(max(count, 0))]
-        for t0, pick in starts:
+            window_starts = [(t_first + k * stride, None) for k in range(max(count, 0))]
+        for t0, pick in window_starts:
             data = np.zeros((n_samples, len(component_order)))
             gap = np.zeros(n_samples, bool)
             for j, c in enumerate(component_order):
