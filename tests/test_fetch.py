@@ -133,6 +133,13 @@ def test_fetch_resumes_after_an_interrupted_run(tmp_path):
         (out / "records" / "ev01_MAJO_20190618T132219.mseed").write_bytes(b"damaged")
         report = fetch(manifest, out, base_url=server.base_url, progress=False)
         assert report.downloaded == ["ev01_MAJO_20190618T132219"]
+        # a changed window in the manifest fetches again
+        longer = manifest.read_text().replace("before_origin_s = 30.0", "before_origin_s = 20.0")
+        manifest.write_text(longer)
+        report = fetch(manifest, out, base_url=server.base_url, progress=False)
+        assert len(report.downloaded) == 2 and WaveformStore(out).get_waveforms(0).shape == (800, 3)
+        manifest.write_text(longer.replace("before_origin_s = 20.0", "before_origin_s = 30.0"))
+        fetch(manifest, out, base_url=server.base_url, progress=False)
         np.testing.assert_array_equal(WaveformStore(out).get_waveforms(0),
                                       _served(server, "MAJO", "2019-06-18T13:22:19"))
 

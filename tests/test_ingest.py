@@ -1,4 +1,6 @@
 """Tests for seis_keras.data.ingest: obspy streams -> windows -> store."""
+from pathlib import Path
+
 import numpy as np
 import obspy
 import pandas as pd
@@ -178,7 +180,7 @@ def test_ingest_files_into_a_store(rjob, tmp_path):
         tr.stats.starttime += 3600
     shifted.write(str(b), format="MSEED")
     out = tmp_path / "store"
-    report = ingest(str(tmp_path / "*.mseed"), out, sampling_rate=RATE, component_order="ENZ",
+    report = ingest([a, b], out, sampling_rate=RATE, component_order="ENZ",
                     window_s=5, stride_s=5, gap_policy="reject", extra_metadata={"split": "train"})
     assert report.n_windows == 11 and len(report.rejected_windows) == 1
     assert (out / "rejected_windows.csv").exists()
@@ -191,3 +193,22 @@ def test_ingest_files_into_a_store(rjob, tmp_path):
         bad = tmp_path / "not.mseed"
         bad.write_text("hello")
         ingest(bad, tmp_path / "s2", sampling_rate=RATE, window_s=5)
+
+
+def test_ingest_obspy_example_files_with_resampling(tmp_path):
+    """BW.UH3 SHE/SHN/SHZ (50 Hz, 230 s, three files) -> 20 s windows at 100 Hz in a store."""
+    store = pytest.importorskip("seis_keras.data.store")
+    pattern = str(Path(obspy.__file__).parent / "signal" / "tests" / "data" / "BW.UH3._.SH?.D.2010.147.cut.slist.gz")
+    st = obspy.read(pattern)
+    waves, meta = stream_to_windows(st, sampling_rate=100, component_order="ZNE", window_s=20, stride_s=10)
+    assert waves.shape == (22, 2000, 3)  # floor((230.32 - 20) / 10) + 1 windows
+    assert (meta["trace_channel"] == "SH").all() and not meta["trace_gap_filled"].any()
+    # the upsampled trace keeps the original samples (every other one), up to FFT edge effects
+    z = st.select(channel="SHZ")[0].data.astype(np.float64)
+    mid = waves[10, ::2, 0]  # window 10 starts 100 s in: source samples 5000..5999
+    np.testing.assert_allclose(mid, z[5000:6000], atol=0.02 * np.abs(z).max())
+    report = ingest([pattern], tmp_path / "uh3", sampling_rate=100, component_order="ZNE",
+                    window_s=20, stride_s=10)
+    assert report.n_windows == 22 and report.files == [pattern]
+    ws = store.WaveformStore(tmp_path / "uh3")
+    np.testing.assert_array_equal(ws.get_waveforms(10), waves[10])

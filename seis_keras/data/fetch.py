@@ -16,8 +16,9 @@ What ``fetch`` does depends on the manifest's ``[dataset] kind``:
 Resuming and checking. ``out_dir/fetch_log.json`` lists every record with its status
 (``done`` / ``rejected``), the SHA-256 of each file written, and what was verified
 (sampling rate, channels, samples vs requested, gaps). A re-run skips a record whose log
-entry is ``done`` or ``rejected`` and whose files still have the logged checksums, and
-rebuilds the store only when the set of accepted records changed. Every file is written
+entry is ``done`` or ``rejected`` for the same requested window and whose files still
+have the logged checksums, and rebuilds the store only when the accepted records (or
+their checksums) changed. Every file is written
 atomically (temporary name, then rename), and the log is rewritten after each record,
 so a killed run leaves whole files and a log that describes them.
 
@@ -309,7 +310,8 @@ def _build_store(manifest, specs, log, out_dir: Path) -> dict:
     for name in STORE_FILES:  # waveforms first: metadata.csv appearing marks a whole store
         os.replace(build / name, out_dir / name)
     shutil.rmtree(build, ignore_errors=True)
-    return {"records": [s["id"] for s in done], "files": {n: sha256(out_dir / n) for n in STORE_FILES}}
+    return {"records": {s["id"]: log["records"][s["id"]]["files"] for s in done},
+            "files": {n: sha256(out_dir / n) for n in STORE_FILES}}
 
 
 def _fetch_records(manifest, out_dir: Path, client, base_url, progress: bool, noise_b: int) -> FetchReport:
@@ -321,7 +323,9 @@ def _fetch_records(manifest, out_dir: Path, client, base_url, progress: bool, no
     report = FetchReport()
     for spec in tqdm(specs, desc=f"fetch {manifest['dataset']['name']}", unit="record", disable=not progress):
         old = log["records"].get(spec["id"])
-        if old and old["status"] in ("done", "rejected") and (old["files"] == {} or _files_ok(out_dir, old["files"])):
+        requested = [str(spec["starttime"]), str(spec["endtime"])]
+        if (old and old["status"] in ("done", "rejected") and old.get("requested") == requested
+                and (old["files"] == {} or _files_ok(out_dir, old["files"]))):
             report.skipped.append(spec["id"])
             continue
         if client is None:
@@ -335,7 +339,8 @@ def _fetch_records(manifest, out_dir: Path, client, base_url, progress: bool, no
         report.downloaded.append(spec["id"])
         if entry["status"] == "rejected":
             report.rejected[spec["id"]] = entry["reason"]
-    accepted = [s["id"] for s in specs if log["records"][s["id"]]["status"] == "done"]
+    accepted = {s["id"]: log["records"][s["id"]]["files"] for s in specs
+                if log["records"][s["id"]]["status"] == "done"}
     store = log.get("store") or {}
     if store.get("records") != accepted or not _files_ok(out_dir, store.get("files", {})):
         log["store"] = _build_store(manifest, specs, log, out_dir)

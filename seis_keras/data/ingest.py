@@ -319,11 +319,9 @@ def _expand(paths_or_stream) -> Iterable:
         paths_or_stream = [paths_or_stream]
     for p in paths_or_stream:
         p = str(p)
-        names = sorted(glob.glob(p)) if any(ch in p for ch in "*?[") else [p]
-        if not names:
+        if not (glob.glob(p) if any(ch in p for ch in "*?[") else Path(p).exists()):
             raise FileNotFoundError(f"{p}: no file matches")
-        for name in names:
-            yield name, None
+        yield p, None
 
 
 def ingest(paths_or_stream, out_store: str | os.PathLike, *, sampling_rate: float,
@@ -334,7 +332,9 @@ def ingest(paths_or_stream, out_store: str | os.PathLike, *, sampling_rate: floa
 
     Args:
         paths_or_stream: an ``obspy.Stream``, a path, a glob pattern, or a list of them.
-            Files are read one at a time with ``obspy.read`` (windows never span files).
+            Each entry is read by one ``obspy.read`` call and windowed on its own (a glob
+            pattern reads all its matches together, e.g. the component files of one
+            station-day); memory holds one entry at a time, windows never span entries.
         out_store: folder of the store to write (SeisBench layout, written atomically by
             ``StoreWriter``).
         sampling_rate, component_order, window_s: see :func:`stream_to_windows`.
