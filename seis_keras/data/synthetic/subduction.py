@@ -129,7 +129,7 @@ def subduction_rule(table: pd.DataFrame) -> np.ndarray:
 
 def subduction_table(n_segments_per_region: int | dict[str, int] | None = None,
                      regions: tuple[str, ...] = tuple(REGIONS), seed: int = 0, *,
-                     correlation_length_km: float = 500.0, region_sigma: float = 0.5,
+                     correlation_length_km: float = 1000.0, region_sigma: float = 0.5,
                      noise_sd: float = 0.25, no_event_below: float = 6.4) -> pd.DataFrame:
     """Segments of several subduction zones with along-strike features and a planted Mw rule.
 
@@ -138,8 +138,8 @@ def subduction_table(n_segments_per_region: int | dict[str, int] | None = None,
             default: the real tables' counts (``REGIONS``).
         regions: region names (any strings; the default is the eight real ones).
         seed: same seed → identical table.
-        correlation_length_km: AR(1) correlation length of every feature along strike (500 km;
-            the real features have lag-1 autocorrelations of 0.7–0.99).
+        correlation_length_km: AR(1) correlation length of every feature along strike
+            (1000 km: lag-1 correlation 0.95; the real features have 0.7–0.99).
         region_sigma: standard deviation of the per-region offset of each latent feature (0.5).
         noise_sd: scatter of ``Mw*`` around the rule (0.25 magnitude units).
         no_event_below: ``Mw*`` below this is written as ``MR_GCMT = 1.0`` (no GCMT event).

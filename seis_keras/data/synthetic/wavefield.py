@@ -178,8 +178,13 @@ def phase_envelope(n_samples: int, onset: np.ndarray, rise: np.ndarray, decay: n
 
 
 def gutenberg_richter(rng: np.random.Generator, n: int, low: float, high: float, b_value: float) -> np.ndarray:
-    """``n`` magnitudes from a Gutenberg–Richter law truncated to ``[low, high]`` (inverse CDF)."""
+    """``n`` magnitudes from a Gutenberg–Richter law truncated to ``[low, high]`` (inverse CDF).
+
+    ``b_value = 0`` gives magnitudes uniform in ``[low, high]``.
+    """
     beta = b_value * np.log(10.0)
     u = rng.random(n)
+    if beta == 0.0:
+        return low + u * (high - low)
     span = 1.0 - np.exp(-beta * (high - low))
     return low - np.log1p(-u * span) / beta
