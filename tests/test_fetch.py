@@ -244,3 +244,16 @@ def test_subduction_tables_are_verified_and_copied(tmp_path, shared_data):
     (bad / "ryu.csv").write_text("tampered\n")
     with pytest.raises(ValueError, match=r"ryu\.csv: SHA-256 .* differs"):
         fetch(MANIFESTS / "subduction.toml", tmp_path / "sub2", base_url=str(bad), progress=False)
+
+
+def test_fetch_mode_b_noise_records(tmp_path):
+    out = tmp_path / "ong"
+    m = load_manifest(_manifest(tmp_path))
+    (t0,) = mode_b_noise_times(m, 1)
+    with FDSNTestServer() as server:
+        report = fetch(_manifest(tmp_path), out, base_url=server.base_url, progress=False, noise_b=1)
+        assert len(report.downloaded) == 3 and report.downloaded[2].startswith("noiseB00_MAJO_")
+        store = WaveformStore(out)
+        assert store.metadata["record_kind"].tolist() == ["event", "event", "noise_b"]
+        st = server.served[("MAJO", "10", str(t0))]
+        np.testing.assert_array_equal(store.get_waveforms(2)[:, 2], st.select(channel="BHZ")[0].data[:800])
