@@ -107,7 +107,7 @@ def background_noise(rng: np.random.Generator, n: int, n_samples: int, sampling_
     mic = wf.gaussian_peak_response(freqs, f_micro, np.full(n, p.microseism_width_hz))
     h = (col / wf.filter_rms(col, n_samples)[:, None]
          + ratio[:, None] * mic / wf.filter_rms(mic, n_samples)[:, None])
-    noise = wf.shape_white_noise(rng, np.repeat(h[:, None, :], n_channels, axis=1), n_samples)
+    noise = wf.shape_white_noise(rng, h[:, None, :], n_samples, batch_shape=(n, n_channels))
     noise *= rms[:, None, None]
     truth = {"noise_rms": rms, "noise_exponent": alpha, "microseism_frequency_hz": f_micro}
     return np.transpose(noise, (0, 2, 1)), truth
@@ -154,7 +154,7 @@ def earthquake_signals(rng: np.random.Generator, n_samples: int, sampling_rate: 
     freqs = wf.frequencies(n_samples, fs)
     h = wf.brune_response(freqs, fc, t_star)
     gain = None if band_gain is None else np.asarray(band_gain)[:, None, :]
-    carriers = wf.shape_white_noise(rng, np.repeat(h[:, None, :], 8, axis=1), n_samples, gain)  # (n, 8, T)
+    carriers = wf.shape_white_noise(rng, h[:, None, :], n_samples, gain, batch_shape=(n, 8))  # (n, 8, T)
     env_p = wf.phase_envelope(n_samples, p_sample, rise, direct_decay)
     env_s = wf.phase_envelope(n_samples, s_sample, rise * 1.5, direct_decay * 1.5)
     env_pc = wf.phase_envelope(n_samples, p_sample, rise * 4, tau_c)
@@ -170,15 +170,19 @@ def earthquake_signals(rng: np.random.Generator, n_samples: int, sampling_rate: 
     sv, sh = np.cos(psi), np.sin(psi)
     w_s = np.column_stack([radial * (sv * np.cos(inc))[:, None] + transverse * sh[:, None],
                            -sv * np.sin(inc)])
-    coda_p_w = np.array([0.6, 0.6, 1.0])
-    coda_s_w = np.array([1.0, 1.0, 0.7])
-    sig = (a_p[:, None, None] * env_p[:, None, :] * w_p[:, :, None] * carriers[:, 0:1, :]
-           + a_s[:, None, None] * env_s[:, None, :] * w_s[:, :, None] * carriers[:, 1:2, :]
-           + (p.coda_fraction * a_p)[:, None, None] * env_pc[:, None, :] * coda_p_w[None, :, None] * carriers[:, 2:5, :]
-           + (p.coda_fraction * a_s)[:, None, None] * env_sc[:, None, :] * coda_s_w[None, :, None] * carriers[:, 5:8, :])
+    coda_p_w = (0.6, 0.6, 1.0)
+    coda_s_w = (1.0, 1.0, 0.7)
+    f32 = np.float32
+    amp_p, amp_s = (a_p[:, None] * w_p).astype(f32), (a_s[:, None] * w_s).astype(f32)
+    coda_p, coda_s = (p.coda_fraction * a_p).astype(f32), (p.coda_fraction * a_s).astype(f32)
+    sig = np.empty((n, n_samples, 3), dtype=f32)
+    for c in range(3):
+        sig[:, :, c] = (amp_p[:, c, None] * env_p * carriers[:, 0] + amp_s[:, c, None] * env_s * carriers[:, 1]
+                        + (coda_p_w[c] * coda_p)[:, None] * env_pc * carriers[:, 2 + c]
+                        + (coda_s_w[c] * coda_s)[:, None] * env_sc * carriers[:, 5 + c])
     truth = {"s_sample": s_sample, "coda_end_sample": coda_end, "hypocentral_km": r, "corner_hz": fc,
              "amplitude_s": a_s, "back_azimuth_deg": baz}
-    return np.transpose(sig, (0, 2, 1)), truth
+    return sig, truth
 
 
 def add_glitches(rng: np.random.Generator, waves: np.ndarray, noise_rms: np.ndarray,

@@ -124,7 +124,10 @@ def _background(rng: np.random.Generator, n_samples: int, s: PrecursorSettings) 
            + wf.gaussian_peak_response(freqs, [f2], [0.04])[0])
     ratio = rng.uniform(*s.microseism_ratio)
     h = col / wf.filter_rms(col, n_samples) + ratio * mic / wf.filter_rms(mic, n_samples)
-    return wf.shape_white_noise(rng, np.repeat(h[None, :], 3, axis=0), n_samples)  # (3, T)
+    x = np.empty((3, n_samples))
+    for c in range(3):  # one channel at a time keeps the FFT work arrays small
+        x[c] = wf.shape_white_noise(rng, h, n_samples)
+    return x
 
 
 def _add_transients(rng: np.random.Generator, x: np.ndarray, s: PrecursorSettings) -> int:
@@ -145,10 +148,10 @@ def _add_transients(rng: np.random.Generator, x: np.ndarray, s: PrecursorSetting
 def _band_rms(x: np.ndarray, band: tuple[float, float], fs: float) -> float:
     """RMS of ``x`` (C, T) inside ``band`` (exact, by Parseval on the rfft)."""
     t = x.shape[1]
-    spec = np.fft.rfft(x, axis=1)
     f = wf.frequencies(t, fs)
     m = (f >= band[0]) & (f <= band[1])
-    return float(np.sqrt(2.0 * np.sum(np.abs(spec[:, m]) ** 2) / t**2 / x.shape[0]))
+    power = sum(float(np.sum(np.abs(np.fft.rfft(xc)[m]) ** 2)) for xc in x)
+    return float(np.sqrt(2.0 * power / t**2 / x.shape[0]))
 
 
 def precursor_records(n_events: int = 31, *, seed: int = 0,
@@ -175,11 +178,12 @@ def precursor_records(n_events: int = 31, *, seed: int = 0,
         if is_event and t_len > onset:
             band_rms = _band_rms(x, s.tremor_band, fs)
             tremor_rms = s.tremor_snr * band_rms
-            h = wf.band_response(wf.frequencies(t_len, fs), *s.tremor_band, 0.01)
-            tremor = wf.shape_white_noise(rng, np.repeat(h, 3, axis=0), t_len)
+            h = wf.band_response(wf.frequencies(t_len, fs), *s.tremor_band, 0.01)[0]
             weights = rng.uniform(0.6, 1.0, 3)
-            ramp = np.clip((np.arange(t_len) - onset) / (t_len - onset), 0.0, 1.0)
-            x += tremor_rms * weights[:, None] * tremor * ramp[None, :]
+            ramp = np.clip((np.arange(t_len - onset) + 1.0) / (t_len - onset), 0.0, 1.0)
+            for c in range(3):
+                tremor = wf.shape_white_noise(rng, h, t_len)
+                x[c, onset:] += tremor_rms * weights[c] * tremor[onset:] * ramp
         meta = dict(row, trace_name=row["source_id"], trace_sampling_rate_hz=fs,
                     tremor_band_low_hz=s.tremor_band[0], tremor_band_high_hz=s.tremor_band[1],
                     tremor_onset_hours=s.onset_hours if is_event else np.nan,

@@ -20,6 +20,7 @@ Physical relations used (each one is a documented, replaceable function):
 from __future__ import annotations
 
 import numpy as np
+import scipy.fft as sfft
 
 
 def seismic_moment(magnitude: np.ndarray) -> np.ndarray:
@@ -65,28 +66,35 @@ def frequencies(n_samples: int, sampling_rate: float) -> np.ndarray:
 
 
 def shape_white_noise(rng: np.random.Generator, amplitude_response: np.ndarray, n_samples: int,
-                      gain: np.ndarray | None = None) -> np.ndarray:
+                      gain: np.ndarray | None = None, batch_shape: tuple[int, ...] | None = None) -> np.ndarray:
     """Filter unit white noise by an amplitude response, normalised to unit expected RMS.
+
+    Computed in single precision with ``scipy.fft`` (the generators' speed is set by these FFTs).
 
     Args:
         rng: random generator.
         amplitude_response: ``(..., F)`` real filter on the ``rfft`` axis of ``n_samples``
-            (``F = n_samples // 2 + 1``); the leading dimensions give the batch.
+            (``F = n_samples // 2 + 1``); its leading dimensions must broadcast to the batch.
         n_samples: output length ``T``.
         gain: optional ``(..., F)`` response applied after the normalisation (so it changes
             only the bands where it differs from 1, e.g. a planted band gain).
+        batch_shape: shape of the batch of independent noise series; default the leading
+            dimensions of ``amplitude_response``.
 
     Returns:
-        ``(..., T)`` float64 noise whose expected RMS is 1 for every batch member before
-        ``gain`` (Parseval on the filter, so one realisation's RMS scatters around 1).
+        ``(*batch_shape, T)`` float32 noise whose expected RMS is 1 for every batch member
+        before ``gain`` (Parseval on the filter, so one realisation's RMS scatters around 1).
     """
     h = np.asarray(amplitude_response, dtype=float)
     h = h / filter_rms(h, n_samples)[..., None]
     if gain is not None:
         h = h * gain
-    white = rng.standard_normal(h.shape[:-1] + (n_samples,))
-    spec = np.fft.rfft(white, axis=-1)
-    return np.fft.irfft(spec * h, n=n_samples, axis=-1)
+    shape = tuple(batch_shape) if batch_shape is not None else h.shape[:-1]
+    white = rng.standard_normal(shape + (n_samples,), dtype=np.float32)
+    spec = sfft.rfft(white, axis=-1)
+    del white
+    spec *= h.astype(np.float32)
+    return sfft.irfft(spec, n=n_samples, axis=-1)
 
 
 def filter_rms(h: np.ndarray, n_samples: int) -> np.ndarray:
@@ -163,18 +171,20 @@ def phase_envelope(n_samples: int, onset: np.ndarray, rise: np.ndarray, decay: n
         decay: ``(N,)`` exponential decay time in samples.
 
     Returns:
-        ``(N, T)`` envelope.
+        ``(N, T)`` float32 envelope.
     """
-    t = np.arange(n_samples, dtype=float)[None, :] - np.asarray(onset, dtype=float)[:, None]
+    onset = np.asarray(onset, dtype=float)[:, None]
     rise = np.maximum(np.asarray(rise, dtype=float), 1e-3)[:, None]
     decay = np.maximum(np.asarray(decay, dtype=float), 1e-3)[:, None]
-    tp = np.maximum(t, 0.0)
-    env = (1.0 - np.exp(-tp / rise)) * np.exp(-tp / decay)
-    env[t < 0] = 0.0
     # peak of the product, at t* = rise * ln(1 + decay / rise)
     t_peak = rise * np.log1p(decay / rise)
     peak = (1.0 - np.exp(-t_peak / rise)) * np.exp(-t_peak / decay)
-    return env / peak
+    t = np.arange(n_samples, dtype=np.float32)[None, :] - onset.astype(np.float32)
+    tp = np.maximum(t, np.float32(0.0))
+    env = (1.0 - np.exp(-tp / rise.astype(np.float32))) * np.exp(-tp / decay.astype(np.float32))
+    env *= (1.0 / peak).astype(np.float32)
+    env[t < 0] = 0.0
+    return env
 
 
 def gutenberg_richter(rng: np.random.Generator, n: int, low: float, high: float, b_value: float) -> np.ndarray:
