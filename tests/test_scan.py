@@ -1,0 +1,202 @@
+"""Tests of seis_keras.scan: window alignment, time stamps, gaps, detections, a trained detector."""
+import argparse
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import json
+
+import numpy as np
+import obspy
+import pandas as pd
+import pytest
+from obspy import UTCDateTime
+from tensorflow import keras
+
+from seis_keras.scan import (DETECTOR_CONTRACT, InputContract, add_scan_command, find_detections, match_detections,
+                             probability_table, run_scan, scan)
+
+FS = 20.0
+
+
+def spike_model(lo: int = 200, hi: int = 300, n: int = 500) -> keras.Model:
+    """Logit +50 when some |x| >= 1 sample lies in window samples [lo, hi), else -50 (x near 0)."""
+    x_in = keras.Input((n, 3))
+    x = keras.layers.Cropping1D((lo, n - hi))(x_in)
+    x = keras.layers.Multiply()([x, x])
+    x = keras.layers.GlobalMaxPooling1D()(x)
+    out = keras.layers.Dense(1, name="logits")(x)
+    model = keras.Model(x_in, out, name="spike")
+    model.get_layer("logits").set_weights([np.full((3, 1), 100.0, np.float32), np.array([-50.0], np.float32)])
+    return model
+
+
+def spike_stream(n: int, spikes, rate: float = FS, start="2020-01-01T00:00:00") -> obspy.Stream:
+    st = obspy.Stream()
+    for comp in "ENZ":
+        data = np.zeros(n, np.float32)
+        if comp == "Z":
+            data[list(spikes)] = 1.0
+        tr = obspy.Trace(data)
+        tr.stats.network, tr.stats.station, tr.stats.channel = "XX", "SPK", f"HH{comp}"
+        tr.stats.sampling_rate, tr.stats.starttime = rate, UTCDateTime(start)
+        st.append(tr)
+    return st
+
+
+RAW = InputContract(sampling_rate=FS, window_samples=500, transforms=())
+
+
+def test_obspy_example_trace_length_and_stamps():
+    st = obspy.read()  # BW.RJOB EH?, 100 Hz, 30 s
+    model = keras.Sequential([keras.Input((500, 3)), keras.layers.GlobalAveragePooling1D(),
+                              keras.layers.Dense(1, name="logits")], name="tiny")
+    res = scan(model, st, stride_s=1.0)
+    (tr,) = res.probabilities
+    n20 = int(np.floor((min(t.stats.endtime for t in st) - max(t.stats.starttime for t in st)) * FS)) + 1
+    assert tr.stats.npts == (n20 - 500) // 20 + 1 == 6
+    assert tr.stats.sampling_rate == pytest.approx(1.0)
+    assert abs(tr.stats.starttime - (st[0].stats.starttime + 12.5)) < 1e-6  # window centre
+    assert np.all((tr.data > 0) & (tr.data < 1))
+    res2 = scan(model, st, stride_s=1.0, time_reference="start")
+    assert abs(res2.probabilities[0].stats.starttime - st[0].stats.starttime) < 1e-6
+    np.testing.assert_allclose(res2.probabilities[0].data, tr.data)
+
+
+def test_window_alignment_and_detection_times_are_exact():
+    n = 20 * 60 * 5  # 5 min at 20 Hz
+    spike = 3000
+    res = scan(spike_model(), spike_stream(n, [spike]), stride_s=0.5, contract=RAW, min_gap_s=0.0)
+    p = res.probabilities[0].data
+    k = np.arange(len(p))
+    expected = (spike >= k * 10 + 200) & (spike < k * 10 + 300)  # windows holding the spike in [200, 300)
+    assert len(p) == (n - 500) // 10 + 1
+    np.testing.assert_array_equal(p > 0.5, expected)
+    (det,) = res.detections.itertuples()
+    t0 = UTCDateTime("2020-01-01T00:00:00")
+    first, last = np.flatnonzero(expected)[[0, -1]]
+    assert UTCDateTime(det.start_time) == t0 + first * 0.5
+    assert UTCDateTime(det.end_time) == t0 + last * 0.5 + 25.0
+    assert det.n_windows == expected.sum() == 10
+    assert t0 + spike / FS >= UTCDateTime(det.start_time) and t0 + spike / FS <= UTCDateTime(det.end_time)
+
+
+def test_resampling_keeps_timing_and_gaps_are_masked():
+    # 100 Hz record: spike at 150.0 s; a gap from 60 s to 70 s in every component
+    n = 100 * 300
+    st = spike_stream(n, range(14998, 15003), rate=100.0)  # a 50 ms boxcar survives the 20 Hz resampling
+    for tr in list(st):
+        a, b = tr.copy(), tr.copy()
+        a.trim(tr.stats.starttime, tr.stats.starttime + 60.0 - 0.01)
+        b.trim(tr.stats.starttime + 70.0, tr.stats.endtime)
+        st.remove(tr)
+        st += obspy.Stream([a, b])
+    res = scan(spike_model(), st, stride_s=1.0, contract=RAW, min_gap_s=0.0, threshold=0.5)
+    p = res.probabilities[0].data
+    k = np.arange(len(p))
+    gap_hit = (k * 20 + 500 > 60 * 20) & (k * 20 < 70 * 20)  # 20 Hz gap samples 1200..1399
+    assert np.isnan(p[gap_hit]).all() and not np.isnan(p[~gap_hit]).any()
+    assert gap_hit.sum() == 34
+    (det,) = res.detections.itertuples()
+    t0 = UTCDateTime("2020-01-01T00:00:00")
+    # the spike's 20 Hz sample is 3000 (resampling is centred): windows with 200 <= 3000 - 20k < 300
+    assert UTCDateTime(det.start_time) == t0 + 136.0 and UTCDateTime(det.end_time) == t0 + 140.0 + 25.0
+    filled = scan(spike_model(), st, stride_s=1.0, contract=RAW, gap_policy="fill").probabilities[0].data
+    assert not np.isnan(filled).any() and np.allclose(filled[~gap_hit], p[~gap_hit])
+
+
+def test_find_detections_merges_runs_closer_than_min_gap():
+    p = np.zeros(100)
+    p[10:13] = 0.9
+    p[16:18] = 0.7   # 3 windows later: gap from end of window 12 (12+5=17 s) to 16 s is -1 s -> merged
+    p[60] = 0.6
+    p[61] = np.nan
+    t0 = UTCDateTime(0)
+    det = find_detections(p, threshold=0.5, window_s=5.0, stride_s=1.0, min_gap_s=0.0, start=t0)
+    assert len(det) == 2
+    assert UTCDateTime(det.start_time[0]) == t0 + 10 and UTCDateTime(det.end_time[0]) == t0 + 17 + 5
+    assert det.n_windows.tolist() == [5, 1] and det.peak_probability[0] == pytest.approx(0.9)
+    assert UTCDateTime(det.peak_time[0]) == t0 + 10 + 2.5
+    # window 2 s: the first run ends at 12 + 2 = 14 s, the second starts at 16 s: 2 s apart
+    sep = find_detections(p, threshold=0.5, window_s=2.0, stride_s=1.0, min_gap_s=1.5, start=t0)
+    assert len(sep) == 3
+    merged = find_detections(p, threshold=0.5, window_s=2.0, stride_s=1.0, min_gap_s=2.5, start=t0)
+    assert len(merged) == 2
+
+
+def test_match_detections_counts():
+    det = pd.DataFrame({"start_time": ["2020-01-01T00:00:10", "2020-01-01T00:01:00"],
+                        "end_time": ["2020-01-01T00:00:40", "2020-01-01T00:01:20"]})
+    m = match_detections(det, ["2020-01-01T00:00:20", "2020-01-01T00:05:00"])
+    assert m["recall"] == 0.5 and m["n_false_alarms"] == 1 and m["event_found"] == [True, False]
+    m2 = match_detections(det, ["2020-01-01T00:00:20", "2020-01-01T00:00:50"],
+                          event_ends=["2020-01-01T00:00:30", "2020-01-01T00:01:05"])
+    assert m2["recall"] == 1.0 and m2["n_false_alarms"] == 0
+
+
+def test_bad_inputs_raise_clear_errors():
+    model = spike_model()
+    with pytest.raises(ValueError, match="stride_s=0.33"):
+        scan(model, spike_stream(2000, [5]), stride_s=0.33, contract=RAW)
+    two = obspy.Stream([t for t in spike_stream(2000, [5]) if not t.stats.channel.endswith("N")])
+    with pytest.raises(ValueError, match="component 'N' missing"):
+        scan(model, two, contract=RAW)
+    with pytest.raises(ValueError, match="does not match the contract"):
+        scan(model, spike_stream(2000, [5]), contract=InputContract(window_samples=400, transforms=()))
+    with pytest.raises(ValueError, match="transforms"):
+        InputContract(transforms=("Whiten",))
+
+
+@pytest.fixture(scope="module")
+def trained_detector():
+    """A detector trained for a few epochs on built-in windows (Demean + MaxNormalize)."""
+    from seis_keras.data.synthetic import detector_data
+    from seis_keras.models import get_model
+
+    X, meta = detector_data(2400, seed=3)
+    X = DETECTOR_CONTRACT.transform()(X)
+    keras.utils.set_random_seed(0)
+    model = get_model("detector")
+    model.compile(keras.optimizers.SGD(1e-2, momentum=0.9), keras.losses.BinaryCrossentropy(from_logits=True))
+    model.fit(X, meta["label"].to_numpy(), batch_size=64, epochs=8, verbose=0)
+    return model
+
+
+def test_trained_detector_finds_the_events_of_a_continuous_record(trained_detector, tmp_path):
+    from seis_keras.data.synthetic import detector_continuous
+
+    st, events = detector_continuous(1200, 6, seed=11)  # 100 Hz: scan resamples to 20 Hz
+    res = scan(trained_detector, st, stride_s=2.5, threshold=0.5, min_gap_s=5.0)
+    (tr,) = res.probabilities
+    assert tr.stats.npts == (1200 * 20 - 500) // 50 + 1
+    score = match_detections(res.detections, events["p_time"], event_ends=events["coda_end_time"])
+    print("recall", score["recall"], "false alarms", score["n_false_alarms"], "detections", score["n_detections"])
+    assert score["recall"] >= 5 / 6
+    assert score["n_false_alarms"] <= 2
+    # every event's P onset lies inside its detection, within one window of the detection start
+    for p_time, found in zip(events["p_time"], score["event_found"]):
+        if found:
+            t = UTCDateTime(p_time)
+            ok = [(UTCDateTime(s) - 25.0 <= t <= UTCDateTime(e)) for s, e in
+                  zip(res.detections.start_time, res.detections.end_time)]
+            assert any(ok)
+
+    # the same scan from a saved model + stored contract, and through the command line
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    trained_detector.save(model_dir / "model.h5", save_format="h5")
+    (model_dir / "input_contract.json").write_text(json.dumps(DETECTOR_CONTRACT.to_json()))
+    again = scan(model_dir / "model.h5", st, stride_s=2.5)
+    np.testing.assert_allclose(again.probabilities[0].data, tr.data, atol=1e-5)
+    mseed = tmp_path / "rec.mseed"
+    st.write(str(mseed), format="MSEED")
+    parser = argparse.ArgumentParser()
+    add_scan_command(parser.add_subparsers())
+    args = parser.parse_args(["scan", "--model", str(model_dir / "model.h5"), "--stream", str(mseed),
+                              "--out", str(tmp_path / "out")])
+    assert args.func(args) == 0
+    table = pd.read_csv(tmp_path / "out" / "probabilities.csv")
+    np.testing.assert_allclose(table["earthquake"].to_numpy(), tr.data, atol=1e-4)
+    assert len(pd.read_csv(tmp_path / "out" / "detections.csv")) == len(res.detections)
+    assert run_scan is args.func
+    assert len(probability_table(res.probabilities)) == tr.stats.npts
