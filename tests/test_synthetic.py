@@ -268,6 +268,16 @@ def test_precursor_tremor_grows_before_events_only():
     assert (control < 2.0).all()
 
 
+def test_precursor_default_ten_hours_last_hour_vs_first_hour():
+    from seis_keras.data.synthetic import precursor_records
+
+    growth = {}
+    for x, meta in precursor_records(1, seed=5):  # the paper's 10 h at 40 Hz: one event, one noise record
+        assert x.shape == (10 * 3600 * 40, 3)
+        growth[meta["record_kind"]] = _tremor_growth(x, (0.16, 0.21), part=10)
+    assert growth["event"] > 2.5 and growth["noise"] < 1.6, growth
+
+
 def test_precursor_schedule_and_reproducibility():
     settings = PrecursorSettings(hours=0.01, onset_hours=0.005)
     w1, m = precursor_data(31, seed=7, settings=settings)

@@ -6,8 +6,9 @@ coloured noise (power ∝ 1/f^α, flat below 5 mHz) plus a microseism with a pri
 bursts, Poisson with ``transients_per_hour``).
 
 **Planted physics.** An *event* record ends at the origin time of a large earthquake; during its
-last ``onset_hours`` (3) a weak tremor, band-limited noise in ``tremor_band`` (0.16–0.21 Hz),
-grows linearly from zero to ``tremor_snr`` (2) times the background's RMS in that band, so the
+last ``onset_hours`` (3) a weak tremor, band-limited noise confined to ``tremor_band``
+(0.16–0.21 Hz; cosine tapers over 10% of the band inside each edge, weights on the three
+components normalised to mean power 1), grows linearly from zero to ``tremor_snr`` (2) times the background's RMS in that band, so the
 band's power in the last hour is several times the first hour's, while the trace looks
 unchanged to the eye. *Noise* records (mode B of the paper) start and end at least
 ``noise_min_separation_hours`` (48) from any event and carry no tremor.
@@ -178,8 +179,11 @@ def precursor_records(n_events: int = 31, *, seed: int = 0,
         if is_event and t_len > onset:
             band_rms = _band_rms(x, s.tremor_band, fs)
             tremor_rms = s.tremor_snr * band_rms
-            h = wf.band_response(wf.frequencies(t_len, fs), *s.tremor_band, 0.01)[0]
+            lo, hi = s.tremor_band
+            taper = 0.1 * (hi - lo)  # tapers inside the band: no tremor energy outside it
+            h = wf.band_response(wf.frequencies(t_len, fs), lo + taper, hi - taper, taper)[0]
             weights = rng.uniform(0.6, 1.0, 3)
+            weights /= np.sqrt(np.mean(weights**2))  # mean tremor power over the components: tremor_rms**2
             ramp = np.clip((np.arange(t_len - onset) + 1.0) / (t_len - onset), 0.0, 1.0)
             for c in range(3):
                 tremor = wf.shape_white_noise(rng, h, t_len)
