@@ -74,3 +74,17 @@ def test_cross_run_matching_self_and_permuted():
     best, _, _ = cross_run_matching(m, other)
     ref = np.array([[max(np.corrcoef(m[0, :, i], other[0, :, j])[0, 1] for j in range(6)) for i in range(6)]])
     np.testing.assert_allclose(best[:1], ref, atol=1e-9)
+
+
+def test_real_detector_feature_maps_have_paper_lengths():
+    from seis_keras.models import DETECTOR_CONV_LENGTHS, get_model
+    keras.utils.set_random_seed(0)
+    det = get_model("detector")
+    X = np.random.default_rng(0).normal(size=(2, 500, 3)).astype(np.float32)
+    maps = feature_maps(det, X)
+    assert list(maps) == [f"conv{i}" for i in range(1, 8)]
+    assert [m.shape[1] for m in maps.values()] == list(DETECTOR_CONV_LENGTHS)
+    assert all(m.shape[2] == 32 for m in maps.values())
+    best, _, frac = cross_run_matching(maps["conv5"], maps["conv5"])
+    live = maps["conv5"].std(axis=1) > 0
+    np.testing.assert_allclose(best[live], 1.0, atol=1e-9)

@@ -99,3 +99,15 @@ def test_band_occlusion_keeps_only_the_band():
     assert table.accuracy.tolist()[3] == 1.0
     with pytest.raises(ValueError, match="bands"):
         occlude_band(model, X, y, fs=40.0, bands=[(5.0, 3.0)])
+
+
+def test_real_precursor_model_time_occlusion_is_deterministic():
+    from seis_keras.models import get_model
+    keras.utils.set_random_seed(0)
+    model = get_model("precursor", input_length=1200)   # random input layer: identity at inference
+    X = np.random.default_rng(0).normal(size=(1, 1200, 3)).astype(np.float32)
+    a, pos = occlude_time(model, X, mask=400, stride=400, channels="each")
+    b, _ = occlude_time(model, X, mask=400, stride=400, channels="each")
+    assert a.shape == (1, 3, 3)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(pos, [0, 400, 800])

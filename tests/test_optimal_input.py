@@ -95,3 +95,12 @@ def test_l2norm_matches_tf_keras_vis_norm_and_is_finite_at_zero():
         tape.watch(z)
         v = L2Norm(0.3)(z)
     assert np.all(np.isfinite(tape.gradient(v, z).numpy()))
+
+
+def test_real_detector_optimal_input():
+    from seis_keras.models import get_model
+    keras.utils.set_random_seed(4)
+    det = get_model("detector")
+    x, loss = optimal_input(det, 1, init="random", steps=25, learning_rate=0.05, seed=0)
+    assert x.shape == (1, 500, 3) and np.all(np.isfinite(x))
+    assert loss[-1, 0] < loss[0, 0]

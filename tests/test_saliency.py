@@ -88,3 +88,17 @@ def test_bad_input_is_rejected():
         saliency(model, np.zeros((2, 41, 3), np.float32))
     with pytest.raises(ValueError, match="class_index"):
         saliency(model, np.zeros((2, 40, 3), np.float32), class_index=2)
+
+
+def test_real_detector_and_norcia_architectures():
+    from seis_keras.models import get_model
+    keras.utils.set_random_seed(5)
+    det = get_model("detector")
+    X = np.random.default_rng(5).normal(size=(3, 500, 3)).astype(np.float32)
+    targets = resolve_targets("predicted", det(X).numpy())
+    np.testing.assert_allclose(saliency(det, X), _tape(det, X, targets), rtol=1e-4, atol=1e-7)
+    nor = get_model("norcia", input_length=200)        # BatchNorm inside: inference mode
+    Xn = np.random.default_rng(6).normal(size=(2, 200, 3)).astype(np.float32)
+    tn = resolve_targets("predicted", nor(Xn).numpy())
+    np.testing.assert_allclose(saliency(nor, Xn), _tape(nor, Xn, tn), rtol=1e-4, atol=1e-7)
+    assert smoothgrad(nor, Xn, samples=2).shape == Xn.shape
