@@ -1,0 +1,395 @@
+"""Train a logits model: one ``fit`` used by every recipe, resumable after a kill.
+
+``fit(model, train_ds, val_ds, settings, run_dir)`` compiles the model for its output
+width (1 unit: binary cross-entropy on the logit, accuracy at logit 0; k units: sparse
+categorical cross-entropy on the logits), trains it with Keras's progress bar,
+TensorBoard and a CSV history, keeps the best validation epoch's weights if asked,
+stops early if asked, and can be killed at any moment (SIGKILL included) and resumed.
+
+Resume: ``keras.callbacks.BackupAndRestore`` backs up model, optimizer and epoch counter
+after every epoch into ``run_dir/backup`` (a TensorFlow checkpoint: data files are
+written first, then the ``checkpoint`` index file is replaced atomically, so a kill
+leaves the previous backup in force; in multi-worker runs every worker saves, non-chief
+ones to a temporary folder). The keep-best / early-stopping record (best value and
+epoch, patience counter, history, the best weights) lives in variables attached to the
+model during ``fit``, so it is part of the same checkpoint and survives the same kill.
+Files meant for people (``history.csv``, ``best.weights.h5``) are rewritten atomically
+from that record.
+
+Run folder: ``history.csv`` (one row per epoch, 0-based ``epoch`` as in Keras),
+``tensorboard/``, ``best.weights.h5`` (``keep_best``), ``model.weights.h5`` (the weights
+the model ends with), ``fit.json`` (the summary), ``backup/`` (removed when training ends).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import tensorflow as tf
+from tensorflow import keras
+
+from seis_keras.atomic import atomic_path, write_json, write_text
+from seis_keras.train.optimizers import CoupledWeightDecayAdam, CoupledWeightDecaySGD
+
+_STATE_ATTR = "_seis_keras_fit_record"
+
+
+@dataclasses.dataclass
+class TrainSettings:
+    """Every training choice, with the paper-neutral defaults.
+
+    Args:
+        optimizer: ``"sgd"``, ``"adam"`` or ``"adamw"``.
+        learning_rate: step size.
+        momentum: SGD momentum (Majstorović: 0.9); ignored by Adam.
+        weight_decay: L2 / weight-decay coefficient (0 = none).
+        weight_decay_mode: ``"auto"`` (coupled for sgd/adam as in PyTorch, decoupled for
+            adamw), ``"coupled"`` (``wd*w`` added to every gradient, kernels and biases, like
+            ``torch.optim.Adam(weight_decay=...)``) or ``"decoupled"`` (AdamW / Keras's own
+            ``weight_decay``).
+        adam_epsilon: Adam's epsilon; default 1e-8 as PyTorch (Keras's default is 1e-7).
+        epochs: total epochs, counted across resumes.
+        early_stopping_patience: stop after this many epochs without improvement of
+            ``monitor``; ``None`` = never stop early.
+        monitor: the logged quantity that decides "best" (``"val_loss"``).
+        monitor_mode: ``"min"``, ``"max"`` or ``"auto"`` (max if the name contains "acc").
+        keep_best: end with the weights of the best ``monitor`` epoch (Laurenti, ml4szeq);
+            ``False`` keeps the last epoch's weights (Magrini).
+        seed: passed to ``keras.utils.set_random_seed`` before the model is built.
+        class_weight: ``{class index: weight}`` for the loss, or ``None``.
+        verbose: Keras verbosity (1 = progress bar, 2 = one line per epoch, 0 = silent).
+        tensorboard: write TensorBoard logs to ``run_dir/tensorboard``.
+    """
+
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    weight_decay_mode: str = "auto"
+    adam_epsilon: float = 1e-8
+    epochs: int = 10
+    early_stopping_patience: int | None = None
+    monitor: str = "val_loss"
+    monitor_mode: str = "auto"
+    keep_best: bool = True
+    seed: int = 0
+    class_weight: dict[int, float] | None = None
+    verbose: int = 1
+    tensorboard: bool = True
+
+    def __post_init__(self):
+        if self.optimizer not in ("sgd", "adam", "adamw"):
+            raise ValueError(f"TrainSettings.optimizer: expected sgd, adam or adamw, got {self.optimizer!r}")
+        if self.weight_decay_mode not in ("auto", "coupled", "decoupled"):
+            raise ValueError(f"TrainSettings.weight_decay_mode: expected auto, coupled or decoupled, "
+                             f"got {self.weight_decay_mode!r}")
+        if self.monitor_mode not in ("auto", "min", "max"):
+            raise ValueError(f"TrainSettings.monitor_mode: expected auto, min or max, got {self.monitor_mode!r}")
+        if int(self.epochs) < 1:
+            raise ValueError(f"TrainSettings.epochs: expected >= 1, got {self.epochs}")
+        if self.early_stopping_patience is not None and int(self.early_stopping_patience) < 1:
+            raise ValueError(f"TrainSettings.early_stopping_patience: expected >= 1 or None, "
+                             f"got {self.early_stopping_patience}")
+        if self.class_weight is not None:  # TOML tables have string keys
+            self.class_weight = {int(k): float(v) for k, v in self.class_weight.items()}
+
+    @property
+    def mode(self) -> str:
+        """``"min"`` or ``"max"``: which direction of ``monitor`` is better."""
+        if self.monitor_mode != "auto":
+            return self.monitor_mode
+        return "max" if "acc" in self.monitor else "min"
+
+
+@dataclasses.dataclass
+class FitResult:
+    """What ``fit`` returns.
+
+    Attributes:
+        model: the trained model (weights: best epoch if ``keep_best`` else last).
+        history: ``{"loss": [...], "val_loss": [...], ...}``, one value per epoch run.
+        best_epoch: 0-based epoch with the best ``monitor`` value (``None`` without it).
+        best_value: that value.
+        epochs_run: epochs completed in total (across resumes).
+        stopped_early: whether early stopping ended the run.
+        paths: ``run_dir``, ``history_csv``, ``tensorboard``, ``weights``, ``best_weights``.
+    """
+
+    model: keras.Model
+    history: dict[str, list[float]]
+    best_epoch: int | None
+    best_value: float | None
+    epochs_run: int
+    stopped_early: bool
+    paths: dict[str, Path]
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-safe summary (everything but the model)."""
+        return {"history": self.history, "best_epoch": self.best_epoch, "best_value": self.best_value,
+                "epochs_run": self.epochs_run, "stopped_early": self.stopped_early,
+                "paths": {k: str(v) for k, v in self.paths.items()}}
+
+
+def make_optimizer(settings: TrainSettings) -> keras.optimizers.Optimizer:
+    """The Keras optimizer ``settings`` describe (coupled decay via ``CoupledWeightDecay*``)."""
+    mode = settings.weight_decay_mode
+    if mode == "auto":
+        mode = "decoupled" if settings.optimizer == "adamw" else "coupled"
+    wd = float(settings.weight_decay)
+    lr = float(settings.learning_rate)
+    if settings.optimizer == "sgd":
+        if mode == "coupled":
+            return CoupledWeightDecaySGD(coupled_weight_decay=wd, learning_rate=lr, momentum=settings.momentum)
+        return keras.optimizers.SGD(learning_rate=lr, momentum=settings.momentum, weight_decay=wd or None)
+    if mode == "coupled":
+        if settings.optimizer == "adamw":
+            raise ValueError("TrainSettings: optimizer 'adamw' is decoupled by definition; "
+                             "use optimizer='adam' for coupled weight decay")
+        return CoupledWeightDecayAdam(coupled_weight_decay=wd, learning_rate=lr, epsilon=settings.adam_epsilon)
+    if settings.optimizer == "adamw":
+        return keras.optimizers.AdamW(learning_rate=lr, weight_decay=wd, epsilon=settings.adam_epsilon)
+    return keras.optimizers.Adam(learning_rate=lr, weight_decay=wd or None, epsilon=settings.adam_epsilon)
+
+
+def loss_and_metrics(model: keras.Model) -> tuple[keras.losses.Loss, list]:
+    """Loss and accuracy for a logits model, chosen from its output width.
+
+    Returns:
+        ``(BinaryCrossentropy(from_logits=True), [BinaryAccuracy(threshold=0)])`` for 1 unit,
+        ``(SparseCategoricalCrossentropy(from_logits=True), [SparseCategoricalAccuracy])``
+        for k > 1 units. Both metrics are named ``accuracy``.
+    """
+    width = model.outputs[0].shape[-1]
+    if width is None or width < 1:
+        raise ValueError(f"model {model.name!r}: output width {width} (expected 1 or k logits)")
+    if width == 1:
+        return (keras.losses.BinaryCrossentropy(from_logits=True),
+                [keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)])
+    return (keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            [keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+
+
+class _FitRecord(tf.__internal__.tracking.AutoTrackable):
+    """Keep-best / early-stopping / history state as variables (checkpointed with the model)."""
+
+    def __init__(self, model: keras.Model, epochs: int, keys: Sequence[str], mode: str):
+        self.keys = list(keys)
+        worst = math.inf if mode == "min" else -math.inf
+        self.epochs_done = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.best_value = tf.Variable(worst, dtype=tf.float64, trainable=False)
+        self.best_epoch = tf.Variable(-1, dtype=tf.int64, trainable=False)
+        self.wait = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.stopped = tf.Variable(False, trainable=False)
+        self.history = tf.Variable(np.full((epochs, len(self.keys)), np.nan), trainable=False)
+        self.best_weights = [tf.Variable(np.zeros(w.shape, w.dtype.as_numpy_dtype), trainable=False)
+                             for w in model.weights]
+
+    def history_dict(self) -> dict[str, list[float]]:
+        n = int(self.epochs_done.numpy())
+        table = self.history.numpy()[:n]
+        return {k: [float(v) for v in table[:, j]] for j, k in enumerate(self.keys)}
+
+
+class _KeepBestAndHistory(keras.callbacks.Callback):
+    """Updates the ``_FitRecord`` each epoch (before the backup), stops early, restores best."""
+
+    def __init__(self, record: _FitRecord, settings: TrainSettings, run_dir: Path, is_chief: bool):
+        super().__init__()
+        self.record, self.settings, self.run_dir, self.is_chief = record, settings, run_dir, is_chief
+        self.uses_monitor = settings.keep_best or settings.early_stopping_patience is not None
+
+    def on_train_begin(self, logs=None):
+        # BackupAndRestore (earlier in the list) has restored the record: make the
+        # human-readable files agree with it (they may be one epoch ahead after a kill).
+        if self.is_chief:
+            write_history_csv(self.run_dir / "history.csv", self.record.history_dict())
+            if self.settings.keep_best and int(self.record.best_epoch.numpy()) >= 0:
+                self._write_best_weights()
+        if bool(self.record.stopped.numpy()):
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        rec = self.record
+        row = [float(logs.get(k, np.nan)) for k in rec.keys]
+        table = rec.history.numpy()
+        table[epoch] = row
+        rec.history.assign(table)
+        if self.uses_monitor:
+            if self.settings.monitor not in logs:
+                raise KeyError(f"TrainSettings.monitor={self.settings.monitor!r} not among the logged "
+                               f"values {sorted(logs)}")
+            value = float(logs[self.settings.monitor])
+            best = float(rec.best_value.numpy())
+            better = value < best if self.settings.mode == "min" else value > best
+            if better:
+                rec.best_value.assign(value)
+                rec.best_epoch.assign(epoch)
+                rec.wait.assign(0)
+                for var, w in zip(rec.best_weights, self.model.weights):
+                    var.assign(w.numpy())
+                if self.settings.keep_best and self.is_chief:
+                    self._write_best_weights()
+            else:
+                rec.wait.assign_add(1)
+            patience = self.settings.early_stopping_patience
+            if patience is not None and int(rec.wait.numpy()) >= patience:
+                rec.stopped.assign(True)
+                self.model.stop_training = True
+        rec.epochs_done.assign(epoch + 1)
+        if self.is_chief:
+            write_history_csv(self.run_dir / "history.csv", rec.history_dict())
+
+    def on_train_end(self, logs=None):
+        if self.settings.keep_best and int(self.record.best_epoch.numpy()) >= 0:
+            self.model.set_weights([v.numpy() for v in self.record.best_weights])
+
+    def _write_best_weights(self):
+        current = [w.numpy() for w in self.model.weights]
+        self.model.set_weights([v.numpy() for v in self.record.best_weights])
+        save_weights_h5(self.model, self.run_dir / "best.weights.h5")
+        self.model.set_weights(current)
+
+
+def save_weights_h5(model: keras.Model, path: Path) -> Path:
+    """``model.save_weights`` atomically; Keras picks the format from the name.
+
+    ``*.weights.h5`` is Keras's current weights format, any other ``*.h5`` the legacy
+    (layer-name keyed) one; load either with ``model.load_weights(path)``.
+    """
+    with atomic_path(path) as tmp:
+        h5 = tmp.with_name(f"{tmp.name}-{Path(path).name}")  # keep the suffix Keras looks at
+        model.save_weights(str(h5))
+        os.replace(h5, tmp)
+    return path
+
+
+def write_history_csv(path: Path, history: dict[str, list[float]]) -> Path:
+    """Write ``epoch,<key>...`` rows (0-based epochs) atomically."""
+    keys = list(history)
+    n = len(history[keys[0]]) if keys else 0
+    lines = [",".join(["epoch", *keys])]
+    lines += [",".join([str(i), *(repr(history[k][i]) for k in keys)]) for i in range(n)]
+    return write_text(path, "\n".join(lines) + "\n")
+
+
+def fit(model: keras.Model | Callable[[], keras.Model], train_ds: tf.data.Dataset,
+        val_ds: tf.data.Dataset | None, settings: TrainSettings, run_dir: str | os.PathLike, *,
+        resume: bool = False, strategy: tf.distribute.Strategy | None = None,
+        callbacks: Sequence[keras.callbacks.Callback] = ()) -> FitResult:
+    """Train a logits model; the one training loop every recipe uses.
+
+    Args:
+        model: a Keras model whose output is logits, or a callable returning one (called
+            inside ``strategy.scope()`` after seeding — required for a distributed strategy
+            unless the model was already built in that scope).
+        train_ds: ``tf.data.Dataset`` of batched ``(x, y)``.
+        val_ds: validation dataset of the same form, or ``None`` (then neither ``keep_best``
+            nor early stopping may use a ``val_*`` monitor).
+        settings: a ``TrainSettings``.
+        run_dir: output folder (created).
+        resume: continue from ``run_dir/backup`` if a killed run left one (a fresh run if
+            none). With ``resume=False`` an existing backup is an error, never overwritten.
+        strategy: a ``tf.distribute`` strategy (``distribute.get_strategy``); ``None`` = the
+            current/default one. Under ``MultiWorkerMirroredStrategy`` the datasets are
+            sharded by data (``AutoShardPolicy.DATA``).
+        callbacks: extra Keras callbacks, run after ours.
+
+    Returns:
+        A ``FitResult``; ``run_dir/fit.json`` holds its summary.
+    """
+    from seis_keras.train.distribute import is_multi_worker, with_data_sharding
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    backup_dir = run_dir / "backup"
+    if backup_dir.exists() and not resume:
+        raise FileExistsError(f"{run_dir}: holds the backup of an unfinished run; pass resume=True "
+                              "to continue it, or use a new run folder")
+    distributed = strategy is not None and strategy is not tf.distribute.get_strategy()
+    strategy = strategy or tf.distribute.get_strategy()
+    uses_monitor = settings.keep_best or settings.early_stopping_patience is not None
+    if uses_monitor and val_ds is None and settings.monitor.startswith("val_"):
+        raise ValueError(f"TrainSettings.monitor={settings.monitor!r} needs val_ds (keep_best or early "
+                         "stopping is on)")
+    keras.utils.set_random_seed(int(settings.seed))
+    if is_multi_worker(strategy):
+        train_ds = with_data_sharding(train_ds)
+        val_ds = with_data_sharding(val_ds) if val_ds is not None else None
+
+    if isinstance(model, keras.Model) and distributed and model.distribute_strategy is not strategy:
+        raise ValueError("fit: the model was built outside strategy.scope(); pass a callable that "
+                         "builds it (model_fn) instead")
+    with strategy.scope():
+        if not isinstance(model, keras.Model):
+            model = model()
+        loss, metrics = loss_and_metrics(model)
+        model.compile(optimizer=make_optimizer(settings), loss=loss, metrics=metrics)
+        keys = ["loss", "accuracy"] + (["val_loss", "val_accuracy"] if val_ds is not None else [])
+        if settings.monitor not in keys and uses_monitor:
+            keys.append(settings.monitor)
+        record = _FitRecord(model, int(settings.epochs), keys, settings.mode)
+    setattr(model, _STATE_ATTR, record)  # tracked: part of the BackupAndRestore checkpoint
+
+    is_chief = strategy.extended.should_checkpoint
+    ours = [_KeepBestAndHistory(record, settings, run_dir, is_chief),
+            keras.callbacks.BackupAndRestore(str(backup_dir), save_freq="epoch", delete_checkpoint=True)]
+    if settings.tensorboard:
+        ours.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")))
+    try:
+        if not _finished_in_backup(model, backup_dir, record, ours[0]):
+            model.fit(train_ds, validation_data=val_ds, epochs=int(settings.epochs),
+                      class_weight=settings.class_weight, verbose=settings.verbose,
+                      callbacks=[*ours, *callbacks])
+        history = record.history_dict()
+        best_epoch = int(record.best_epoch.numpy())
+        result = FitResult(
+            model=model, history=history,
+            best_epoch=best_epoch if best_epoch >= 0 else None,
+            best_value=float(record.best_value.numpy()) if best_epoch >= 0 else None,
+            epochs_run=int(record.epochs_done.numpy()), stopped_early=bool(record.stopped.numpy()),
+            paths={"run_dir": run_dir, "history_csv": run_dir / "history.csv",
+                   "tensorboard": run_dir / "tensorboard", "weights": run_dir / "model.weights.h5"})
+        if settings.keep_best and best_epoch >= 0:
+            result.paths["best_weights"] = run_dir / "best.weights.h5"
+    finally:
+        delattr(model, _STATE_ATTR)
+    if is_chief:
+        write_history_csv(run_dir / "history.csv", history)
+        save_weights_h5(model, run_dir / "model.weights.h5")
+        write_json(run_dir / "fit.json", {**result.summary(), "settings": dataclasses.asdict(settings)})
+        if backup_dir.exists():
+            tf.io.gfile.rmtree(str(backup_dir))
+    return result
+
+
+def _finished_in_backup(model: keras.Model, backup_dir: Path, record: _FitRecord,
+                        callback: _KeepBestAndHistory) -> bool:
+    """Restore a backup whose run had already ended (early stop or last epoch) and say so.
+
+    ``model.fit`` would still run a batch after restoring such a backup; this restores it
+    by hand instead, replays the record's train-begin/end steps and reports that no
+    training is left.
+    """
+    latest = tf.train.latest_checkpoint(str(backup_dir / "chief"))
+    if latest is None:
+        return False
+    stopped_key = f"model/{_STATE_ATTR}/stopped/.ATTRIBUTES/VARIABLE_VALUE"
+    done_key = f"model/{_STATE_ATTR}/epochs_done/.ATTRIBUTES/VARIABLE_VALUE"
+    if stopped_key not in dict(tf.train.list_variables(latest)):
+        return False
+    stopped = bool(tf.train.load_variable(latest, stopped_key))
+    done = int(tf.train.load_variable(latest, done_key))
+    if not stopped and done < record.history.shape[0]:
+        return False
+    tf.train.Checkpoint(model=model).restore(latest).expect_partial()
+    if int(record.epochs_done.numpy()) != done:
+        raise RuntimeError(f"{latest}: could not restore the training record from the backup")
+    callback.set_model(model)
+    callback.on_train_begin()
+    callback.on_train_end()
+    return True

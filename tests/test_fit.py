@@ -1,0 +1,238 @@
+"""Tests for seis_keras.train.fit and seis_keras.train.optimizers."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow import keras
+
+from seis_keras.train.fit import TrainSettings, fit, make_optimizer
+from seis_keras.train.optimizers import CoupledWeightDecayAdam, CoupledWeightDecaySGD
+
+WORKER = Path(__file__).parent / "workers" / "train_worker.py"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _binary_data(n=256, flip_val=False, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 8)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(np.float32)
+    cut = n * 3 // 4
+    y_val = 1 - y[cut:] if flip_val else y[cut:]
+    train = tf.data.Dataset.from_tensor_slices((x[:cut], y[:cut])).batch(32)
+    val = tf.data.Dataset.from_tensor_slices((x[cut:], y_val)).batch(32)
+    return train, val
+
+
+def _dense_model(units=1, seed=0):
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"),
+                             keras.layers.Dense(units, name="logits")])
+
+
+def _read_history(path):
+    with open(path) as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_fit_lowers_loss_binary_and_writes_run_folder(tmp_path):
+    train, val = _binary_data()
+    settings = TrainSettings(optimizer="adam", learning_rate=1e-2, epochs=6, verbose=0)
+    result = fit(_dense_model, train, val, settings, tmp_path)
+    loss = result.history["loss"]
+    assert len(loss) == 6 and result.epochs_run == 6
+    assert loss[-1] < 0.6 * loss[0]
+    assert result.history["val_accuracy"][-1] > 0.8 > result.history["val_accuracy"][0]
+    rows = _read_history(tmp_path / "history.csv")
+    assert [int(r["epoch"]) for r in rows] == list(range(6))
+    assert np.allclose([float(r["loss"]) for r in rows], loss)
+    assert (tmp_path / "tensorboard").is_dir() and not (tmp_path / "backup").exists()
+    summary = json.loads((tmp_path / "fit.json").read_text())
+    assert summary["epochs_run"] == 6 and summary["settings"]["learning_rate"] == 1e-2
+
+
+def test_fit_multiclass_uses_sparse_crossentropy(tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(300, 8)).astype(np.float32)
+    y = np.argmax(x[:, :3], axis=1).astype(np.int64)  # 3 classes
+    train = tf.data.Dataset.from_tensor_slices((x[:240], y[:240])).batch(30)
+    val = tf.data.Dataset.from_tensor_slices((x[240:], y[240:])).batch(30)
+    result = fit(lambda: _dense_model(3), train, val,
+                 TrainSettings(learning_rate=1e-2, epochs=8, verbose=0, tensorboard=False), tmp_path)
+    model = result.model
+    assert isinstance(model.loss, keras.losses.SparseCategoricalCrossentropy)
+    assert result.history["loss"][-1] < 0.5 * result.history["loss"][0]
+    logits = model.predict(x[240:], verbose=0)
+    acc = float(np.mean(np.argmax(logits, 1) == y[240:]))
+    assert acc == pytest.approx(result.history["val_accuracy"][-1], abs=1e-6)
+
+
+def test_keep_best_restores_best_epoch_weights(tmp_path):
+    # validation labels are the opposite of the training rule: val loss worsens as training goes on
+    train, val = _binary_data(flip_val=True)
+    settings = TrainSettings(learning_rate=1e-2, epochs=5, verbose=0, tensorboard=False, keep_best=True)
+    result = fit(_dense_model, train, val, settings, tmp_path / "best")
+    val_loss = result.history["val_loss"]
+    assert val_loss[-1] > val_loss[0]
+    assert result.best_epoch == int(np.argmin(val_loss)) and result.best_epoch < 4
+    assert result.model.evaluate(val, verbose=0)[0] == pytest.approx(min(val_loss), abs=1e-5)
+    check = _dense_model()
+    check.load_weights(str(tmp_path / "best" / "best.weights.h5"))
+    for a, b in zip(check.get_weights(), result.model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+    last = fit(_dense_model, train, val, TrainSettings(learning_rate=1e-2, epochs=5, verbose=0,
+                                                       tensorboard=False, keep_best=False), tmp_path / "last")
+    assert last.model.evaluate(val, verbose=0)[0] == pytest.approx(last.history["val_loss"][-1], abs=1e-5)
+    assert not (tmp_path / "last" / "best.weights.h5").exists()
+
+
+def test_early_stopping_counts_patience(tmp_path):
+    train, val = _binary_data(flip_val=True)
+    settings = TrainSettings(learning_rate=1e-2, epochs=20, verbose=0, tensorboard=False,
+                             early_stopping_patience=2)
+    result = fit(_dense_model, train, val, settings, tmp_path)
+    assert result.stopped_early
+    assert result.epochs_run == result.best_epoch + 3 < 20
+
+
+def _torch_reference(weight_decay, steps, optimizer):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    w0 = rng.normal(size=(5, 3)).astype(np.float32)
+    b0 = rng.normal(size=3).astype(np.float32)
+    x = rng.normal(size=(16, 5)).astype(np.float32)
+    tw = [torch.tensor(w0, requires_grad=True), torch.tensor(b0, requires_grad=True)]
+    if optimizer == "adam":
+        topt = torch.optim.Adam(tw, lr=1e-2, weight_decay=weight_decay)
+    else:
+        topt = torch.optim.SGD(tw, lr=1e-2, momentum=0.9, weight_decay=weight_decay)
+    for _ in range(steps):
+        topt.zero_grad()
+        (torch.tanh(torch.tensor(x) @ tw[0] + tw[1]) ** 2).sum().backward()
+        topt.step()
+    return (w0, b0, x), [t.detach().numpy() for t in tw]
+
+
+def _keras_steps(opt, start, steps):
+    w0, b0, x = start
+    v = [tf.Variable(w0), tf.Variable(b0)]
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.tanh(x @ v[0] + v[1]) ** 2)
+        opt.apply_gradients(zip(tape.gradient(loss, v), v))
+    return [t.numpy() for t in v]
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_coupled_weight_decay_matches_torch(optimizer):
+    start, want = _torch_reference(0.1, steps=3, optimizer=optimizer)
+    settings = TrainSettings(optimizer=optimizer, learning_rate=1e-2, momentum=0.9, weight_decay=0.1)
+    opt = make_optimizer(settings)
+    assert isinstance(opt, CoupledWeightDecayAdam if optimizer == "adam" else CoupledWeightDecaySGD)
+    got = _keras_steps(opt, start, 3)
+    for g, w in zip(got, want):  # kernel and bias both decayed, as in PyTorch
+        np.testing.assert_allclose(g, w, atol=1e-6)
+    # the decay matters at this tolerance: without it the result is measurably different
+    plain = _keras_steps(make_optimizer(TrainSettings(optimizer=optimizer, learning_rate=1e-2,
+                                                      momentum=0.9)), start, 3)
+    assert max(np.abs(p - w).max() for p, w in zip(plain, want)) > 1e-4
+
+
+def test_decoupled_modes_and_bad_settings():
+    assert isinstance(make_optimizer(TrainSettings(optimizer="adamw", weight_decay=1e-2)),
+                      keras.optimizers.AdamW)
+    dec = make_optimizer(TrainSettings(optimizer="adam", weight_decay=1e-2, weight_decay_mode="decoupled"))
+    assert not isinstance(dec, CoupledWeightDecayAdam) and dec.weight_decay == pytest.approx(1e-2)
+    with pytest.raises(ValueError, match="adamw"):
+        make_optimizer(TrainSettings(optimizer="adamw", weight_decay_mode="coupled"))
+    with pytest.raises(ValueError, match="optimizer"):
+        TrainSettings(optimizer="rmsprop")
+    with pytest.raises(ValueError, match="early_stopping_patience"):
+        TrainSettings(early_stopping_patience=0)
+    assert TrainSettings(class_weight={"0": 1, "1": 2.5}).class_weight == {0: 1.0, 1: 2.5}
+    assert TrainSettings(monitor="val_accuracy").mode == "max"
+
+
+def test_coupled_optimizer_roundtrips_through_config():
+    opt = CoupledWeightDecayAdam(coupled_weight_decay=1e-3, learning_rate=2e-3)
+    again = CoupledWeightDecayAdam.from_config(opt.get_config())
+    assert again.coupled_weight_decay == pytest.approx(1e-3)
+    assert float(again.learning_rate) == pytest.approx(2e-3)
+
+
+class _Crash(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            raise RuntimeError("simulated crash")
+
+
+def test_resume_after_crash_equals_uninterrupted_run(tmp_path):
+    train, val = _binary_data()
+    settings = TrainSettings(optimizer="adam", learning_rate=1e-2, weight_decay=1e-3, epochs=4,
+                             verbose=0, tensorboard=False, keep_best=True)
+    full = fit(_dense_model, train, val, settings, tmp_path / "full")
+
+    run = tmp_path / "crashed"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        fit(_dense_model, train, val, settings, run, callbacks=[_Crash()])
+    assert (run / "backup").is_dir() and len(_read_history(run / "history.csv")) == 2
+    with pytest.raises(FileExistsError, match="resume=True"):
+        fit(_dense_model, train, val, settings, run)
+    resumed = fit(_dense_model, train, val, settings, run, resume=True)
+    assert resumed.epochs_run == 4
+    # optimizer moments, epoch counter and keep-best record all came back: same numbers
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(resumed.history[key], full.history[key], rtol=1e-5)
+    assert resumed.best_epoch == full.best_epoch
+    for a, b in zip(resumed.model.get_weights(), full.model.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    assert [int(r["epoch"]) for r in _read_history(run / "history.csv")] == [0, 1, 2, 3]
+
+
+def test_fit_rejects_missing_validation_for_keep_best(tmp_path):
+    train, _ = _binary_data()
+    with pytest.raises(ValueError, match="val_ds"):
+        fit(_dense_model, train, None, TrainSettings(epochs=1, verbose=0), tmp_path)
+
+
+def _rows(path):
+    try:
+        return len(path.read_text().splitlines()) - 1
+    except FileNotFoundError:
+        return 0
+
+
+@pytest.mark.timeout(240)
+def test_sigkill_then_resume_finishes_with_each_epoch_once(tmp_path):
+    run = tmp_path / "run"
+    cmd = [sys.executable, str(WORKER), str(run), "--epochs", "5", "--sleep", "0.4"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 120
+    try:
+        while _rows(run / "history.csv") < 2:
+            assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
+            assert time.time() < deadline, "worker did not reach epoch 2"
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    killed_at = _rows(run / "history.csv")
+    assert 2 <= killed_at < 5 and (run / "backup").is_dir()
+
+    done = subprocess.run(cmd + ["--resume"], cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    out = json.loads(done.stdout.split("RESULT ", 1)[1])
+    assert out["epochs_run"] == 5
+    epochs_trained = [line for line in done.stdout.splitlines() if line.startswith("EPOCH")]
+    assert 1 <= len(epochs_trained) <= 5 - killed_at + 1  # continued, did not start over
+    assert [int(r["epoch"]) for r in _read_history(run / "history.csv")] == [0, 1, 2, 3, 4]
+    assert not (run / "backup").exists()
