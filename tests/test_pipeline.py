@@ -123,9 +123,8 @@ def test_bad_input(store, tmp_path):
     with StoreWriter(tmp_path / "v", sampling_rate=10) as w:
         w.add(np.zeros((40, 3)), label=0)
         w.add(np.zeros((30, 3)), label=1)
-    ds = make_dataset(tmp_path / "v", batch_size=2)
-    with pytest.raises(tf.errors.InvalidArgumentError, match="use window= to crop"):
-        list(ds)
+    with pytest.raises(ValueError, match=r"waveforms.hdf5: traces of different shapes .*use window= to crop"):
+        make_dataset(tmp_path / "v", batch_size=2)
     assert next(iter(make_dataset(tmp_path / "v", window=(0, 30))))[0].shape == (2, 30, 3)
 
 
@@ -168,3 +167,21 @@ def test_mirrored_strategy_shards_without_duplicates(store, tmp_path):
     n, n_unique, lo, hi, r0, r1 = map(int, line.split()[1:])
     assert (n, n_unique, lo, hi) == (N, N, 0, N - 1)
     assert r0 > 0 and r1 > 0 and r0 + r1 == N
+
+
+def test_per_trace_layout_shape_mismatch_is_reported_when_read(tmp_path):
+    path = tmp_path / "pt"
+    path.mkdir()
+    import h5py
+    with h5py.File(path / "waveforms.hdf5", "w") as h5:
+        h5["data/a"] = np.zeros((3, 20))
+        h5["data/b"] = np.ones((3, 20))
+        h5["data/c"] = np.ones((3, 15))
+        h5["data_format/sampling_rate"] = 10
+    pd.DataFrame({"trace_name": ["a", "b", "c"], "label": [0, 1, 1]}).to_csv(path / "metadata.csv", index=False)
+    ds = make_dataset(path, batch_size=3, shard_size=2)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="trace_name 'c' .*use window= to crop"):
+        list(ds)
+    (x, y), = list(make_dataset(path, batch_size=3, window=(0, 15)))
+    np.testing.assert_array_equal(x.numpy()[:, 0, 0], [0, 1, 1])
+    np.testing.assert_array_equal(y.numpy(), [0, 1, 1])

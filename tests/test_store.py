@@ -189,3 +189,15 @@ def test_truncated_hdf5(tmp_path):
     h5.write_bytes(h5.read_bytes()[:1000])
     with pytest.raises(ValueError, match="waveforms.hdf5: cannot open as HDF5"):
         WaveformStore(tmp_path / "s")
+
+
+def test_channels_last_layout_round_trip(tmp_path):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(7, 30, 3)).astype(np.float32)
+    write_store(tmp_path / "wc", x, sampling_rate=10, block_size=3, dimension_order="WC")
+    store = WaveformStore(tmp_path / "wc")
+    assert store.dimension_order == "WC" and store.metadata["trace_name"][4] == "bucket1$1,:30,:3"
+    np.testing.assert_array_equal(store.get_waveforms(slice(None)), x)
+    np.testing.assert_array_equal(store.get_waveforms([6, 2], window=(3, 10)), x[[6, 2], 3:13])
+    with pytest.raises(ValueError, match="dimension_order"):
+        StoreWriter(tmp_path / "bad", sampling_rate=10, dimension_order="NCW")

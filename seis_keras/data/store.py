@@ -85,6 +85,19 @@ def _read_str(node) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _channels_last(x: np.ndarray) -> np.ndarray:
+    """(N, C, T) -> contiguous (N, T, C); OpenCV's channel merge is ~4x faster than numpy here."""
+    n, c, t = x.shape
+    if 1 < c <= 4:
+        try:
+            import cv2
+        except ImportError:  # opencv is a dependency, but the numpy path gives the same bytes
+            cv2 = None
+        if cv2 is not None and n * t < 2**31:
+            return cv2.merge([x[:, i] for i in range(c)]).reshape(n, t, c)
+    return np.ascontiguousarray(x.transpose(0, 2, 1))
+
+
 def _open_h5(path: Path) -> h5py.File:
     try:
         return h5py.File(path, "r")
@@ -296,7 +309,8 @@ class WaveformStore:
         """Read metadata rows ``positions`` that lie in consecutive rows of one dataset.
 
         Args:
-            h5: the open ``waveforms.hdf5`` (read-only handle owned by the caller).
+            h5: the open ``waveforms.hdf5`` (read-only handle owned by the caller), or any
+                mapping from dataset path to h5py dataset.
             positions: metadata rows of one block run, in increasing row order, or one row of
                 a per-trace dataset.
             window: ``(start, length)`` crop in samples, read from disk without the rest.
@@ -320,15 +334,17 @@ class WaveformStore:
             base = sel[t_axis].indices(self._shapes[self._dset[p0]][-2 + t_axis])[0]
             sel[t_axis] = slice(base + start, base + start + length)
         ds = h5[key]
-        if row0 >= 0:
-            data = ds[(slice(int(row0), int(row0) + len(positions)), *sel)]
-        else:
-            data = ds[tuple(sel)][None]
+        source = (slice(int(row0), int(row0) + len(positions)), *sel) if row0 >= 0 else tuple(sel)
+        shape = [len(range(*s.indices(n))) for s, n in zip(source, ds.shape)]
+        data = np.empty(shape, np.float32)  # read_direct: HDF5 converts the type, no temporary
+        if data.size:
+            ds.read_direct(data, source)
+        if row0 < 0:
+            data = data[None]
+        if data.shape[1 + (self.dimension_order == "WC")] != len(self.component_order):
+            self._check_channels(p0, data.shape[1 + (self.dimension_order == "WC")])
         if self.dimension_order == "CW":
-            data = data.transpose(0, 2, 1)
-        data = np.asarray(data, dtype=np.float32)
-        if data.shape[-1] != len(self.component_order):
-            self._check_channels(p0, data.shape[-1])
+            data = _channels_last(data)
         if self.check_finite and not np.isfinite(data).all():
             bad = int(positions[np.flatnonzero(~np.isfinite(data).reshape(len(data), -1).all(1))[0]])
             raise ValueError(f"{self.h5_path}: trace_name {self.metadata['trace_name'].iat[bad]!r} "

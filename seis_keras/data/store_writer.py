@@ -36,12 +36,19 @@ class StoreWriter:
         dtype: sample type on disk (default float32).
         compression: h5py compression filter for the blocks (default ``None``: fastest reads).
         data_format: extra ``data_format/`` entries, e.g. ``{"unit": "counts"}``.
+        dimension_order: ``"CW"`` (default, SeisBench's: blocks ``(n, C, T)``) or ``"WC"``
+            (blocks ``(n, T, C)``, channels-last on disk: no transpose when reading; SeisBench
+            reads both).
     """
 
     def __init__(self, path, *, sampling_rate: float, component_order: str = "ENZ", block_size: int = 1024,
-                 dtype: str = "float32", compression: str | None = None, data_format: dict | None = None):
+                 dtype: str = "float32", compression: str | None = None, data_format: dict | None = None,
+                 dimension_order: str = "CW"):
         if block_size < 1:
             raise ValueError(f"block_size: expected >= 1, got {block_size}")
+        if dimension_order not in ("CW", "WC"):
+            raise ValueError(f"dimension_order: expected 'CW' or 'WC', got {dimension_order!r}")
+        self.dimension_order = dimension_order
         self.path = Path(path)
         self.sampling_rate, self.component_order = float(sampling_rate), component_order
         self.block_size, self.dtype, self.compression = block_size, np.dtype(dtype), compression
@@ -50,7 +57,7 @@ class StoreWriter:
         self._h5 = h5py.File(self._tmp / WAVEFORMS_FILE, "w")
         fmt = self._h5.create_group("data_format")
         entries = {"sampling_rate": self.sampling_rate, "component_order": component_order,
-                   "dimension_order": "CW", **(data_format or {})}
+                   "dimension_order": dimension_order, **(data_format or {})}
         for key, value in entries.items():
             fmt.create_dataset(key, data=value)
         self._data = self._h5.create_group("data")
@@ -87,7 +94,8 @@ class StoreWriter:
         if "trace_name" in row:
             row["trace_name_original"] = row.pop("trace_name")
         c, t = w.shape[1], w.shape[0]
-        row["trace_name"] = f"bucket{self._n_blocks}${len(self._pending)},:{c},:{t}"
+        dims = f":{c},:{t}" if self.dimension_order == "CW" else f":{t},:{c}"
+        row["trace_name"] = f"bucket{self._n_blocks}${len(self._pending)},{dims}"
         row.setdefault("trace_sampling_rate_hz", self.sampling_rate)
         self._pending.append(w)
         self._rows.append(row)
@@ -106,7 +114,9 @@ class StoreWriter:
     def _flush(self) -> None:
         if not self._pending:
             return
-        block = np.stack(self._pending).transpose(0, 2, 1).astype(self.dtype)
+        block = np.stack(self._pending).astype(self.dtype)
+        if self.dimension_order == "CW":
+            block = block.transpose(0, 2, 1)
         self._data.create_dataset(f"bucket{self._n_blocks}", data=block, compression=self.compression)
         self._n_blocks += 1
         self._pending = []
