@@ -96,6 +96,10 @@ def test_save_load_round_trip_without_custom_objects(tmp_path, fmt):
     path = tmp_path / ("m.keras" if fmt == "keras" else "m.h5" if fmt == "h5" else "m_tf")
     model.save(path, save_format=None if fmt == "keras" else fmt)
     loaded = keras.models.load_model(path, compile=False)
+    if fmt != "tf":  # explicit custom_objects work too
+        again = keras.models.load_model(path, compile=False,
+                                        custom_objects={"RandomInputLayer": RandomInputLayer})
+        np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
     layer = loaded.get_layer("random_input")
     assert isinstance(layer, RandomInputLayer)
     assert (layer.noise_rms_fraction, layer.kernel_size, layer.seed) == (0.25, 5, 3)

@@ -32,6 +32,10 @@ Choices the paper leaves open (all settings below):
   kernels; BatchNorm with Keras's defaults (momentum 0.99, eps 1e-3) — the paper's wording
   ("kernel initialiser ... random normal") is Keras's.
 
+Cost: 9.6 G multiply-adds per 16384-sample window forward (20 times the Norcia model's 0.48 G),
+about 2 s per window for a training step on one CPU core (``bench/train.py``): train at the
+paper's size on a GPU; CPU profiles shorten ``input_length`` and/or ``filters``.
+
 Parameter count with the defaults: 1 195 602 (of which 1 856 non-trainable BatchNorm
 statistics and 16 of the random input kernel).
 """

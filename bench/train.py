@@ -1,0 +1,195 @@
+"""Benchmark: training throughput (windows/s) of each paper model, Keras vs PyTorch, on this CPU.
+
+For every model the same architecture is built in Keras (``seis_keras.models.get_model``) and in
+PyTorch (``seis_keras.models.torch_ports``), both trained with Adam (lr 1e-3) and the loss the
+output width calls for (BCE from logits / cross-entropy from logits) on random data at the
+paper's batch size: detector 512, norcia 32, spectrogram 32, precursor 16 (open in the paper;
+windows of 16384 samples), subduction 16. Each framework runs ``--warmup`` steps (graph
+tracing, allocator warm-up), then the two alternate in ``--rounds`` timed rounds (so both see
+the same load from other processes) of ``--seconds / --rounds`` each (at least
+``--min-steps`` steps; one round when a step pair takes longer than that), and the
+median round is reported. Keras steps are
+``model.train_on_batch`` (one traced ``tf.function``); PyTorch steps are the usual
+zero_grad / forward / backward / step loop. Both use ``--threads`` CPU threads (on a machine
+shared with other jobs, ``--threads 1`` avoids OpenMP oversubscription, which can slow
+PyTorch's small steps fifty-fold). The table gives windows/s and the ratio Keras / PyTorch
+(> 1: Keras faster).
+
+Usage::
+
+    .venv/bin/python bench/train.py [--models detector,norcia,...] [--seconds 6]
+        [--threads 2] [--precursor-length 16384] [--json results.json]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+#: name -> (batch size, Keras input shape per window, PyTorch axes order of a batch)
+CASES = {
+    "detector": (512, (500, 3), (0, 2, 1)),
+    "norcia": (32, (2500, 3), (0, 2, 1)),
+    "spectrogram": (32, (33, 153, 3), (0, 3, 1, 2)),
+    "precursor": (16, (16384, 3), (0, 2, 1)),
+    "subduction": (16, (49,), (0, 1)),
+}
+
+
+def _data(batch, shape, n_outputs, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, *shape)).astype("float32")
+    if n_outputs == 1:
+        y = rng.integers(0, 2, (batch, 1)).astype("float32")
+    else:
+        y = rng.integers(0, n_outputs, batch).astype("int64")
+    return x, y
+
+
+def _timed(step, seconds, min_steps, max_steps):
+    """Time ``step`` for about ``seconds``; returns (steps, elapsed seconds)."""
+    steps, start = 0, time.perf_counter()
+    while steps < max_steps and (steps < min_steps or time.perf_counter() - start < seconds):
+        step()
+        steps += 1
+    return steps, time.perf_counter() - start
+
+
+def keras_step(name, batch, shape, settings):
+    """A Keras training step on one random batch; returns (step, parameter count)."""
+    from tensorflow import keras
+
+    from seis_keras.models import get_model
+
+    keras.utils.set_random_seed(0)
+    model = get_model(name, **settings)
+    n_out = model.output_shape[-1]
+    loss = (keras.losses.BinaryCrossentropy(from_logits=True) if n_out == 1
+            else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(keras.optimizers.Adam(1e-3), loss)
+    x, y = _data(batch, shape, n_out)
+    return (lambda: model.train_on_batch(x, y)), model.count_params()
+
+
+def torch_step(name, batch, shape, axes, settings):
+    """The same step in PyTorch (zero_grad, forward, backward, Adam step)."""
+    import torch
+
+    from seis_keras.models import torch_ports
+
+    torch.manual_seed(0)
+    build = getattr(torch_ports, f"torch_{name}")
+    settings = {k: v for k, v in settings.items() if k != "input_length"}
+    module = build(**settings).train()
+    n_out = module.logits.out_features
+    loss_fn = torch.nn.BCEWithLogitsLoss() if n_out == 1 else torch.nn.CrossEntropyLoss()
+    optimizer = torch.optim.Adam(module.parameters(), lr=1e-3)
+    x, y = _data(batch, shape, n_out)
+    xt = torch.from_numpy(np.ascontiguousarray(x.transpose(axes)))
+    yt = torch.from_numpy(y)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(module(xt), yt)
+        loss.backward()
+        optimizer.step()
+
+    return step, torch_ports.torch_parameter_count(module)[0]
+
+
+def compare(name, batch, shape, axes, settings, args):
+    """Warm both up, then alternate timed rounds (Keras, PyTorch, Keras, ...) so that both see
+    the same machine load; returns the median windows/s of each and the timed steps."""
+    k_step, k_params = keras_step(name, batch, shape, settings)
+    t_step, t_params = torch_step(name, batch, shape, axes, settings)
+    if k_params != t_params:
+        raise RuntimeError(f"{name}: Keras has {k_params} parameters, PyTorch {t_params}")
+    start = time.perf_counter()
+    for _ in range(args.warmup):
+        k_step()
+        t_step()
+    warm_pair = (time.perf_counter() - start) / max(args.warmup, 1)
+    # one round when a single Keras + PyTorch step pair already fills the time (precursor)
+    rounds = args.rounds if warm_pair * args.rounds <= 2 * args.seconds else 1
+    rates = {"keras": [], "torch": []}
+    steps = {"keras": 0, "torch": 0}
+    per_round = args.seconds / rounds
+    for _ in range(rounds):
+        for key, step in (("keras", k_step), ("torch", t_step)):
+            n, elapsed = _timed(step, per_round, args.min_steps, args.max_steps)
+            rates[key].append(n * batch / elapsed)
+            steps[key] += n
+    return float(np.median(rates["keras"])), float(np.median(rates["torch"])), steps, k_params
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=",".join(CASES),
+                        help="comma-separated subset of " + ", ".join(CASES))
+    parser.add_argument("--warmup", type=int, default=1,
+                        help="untimed steps of each framework first (default 1)")
+    parser.add_argument("--seconds", type=float, default=6.0,
+                        help="timed seconds per framework and model (default 6)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternating Keras/PyTorch rounds the seconds are split into; "
+                             "the median round is reported (default 3)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="CPU threads for both frameworks (default: all cores)")
+    parser.add_argument("--min-steps", type=int, default=1,
+                        help="timed steps per round at least (default 1)")
+    parser.add_argument("--max-steps", type=int, default=200, help="timed steps at most (default 200)")
+    parser.add_argument("--precursor-length", type=int, default=16384,
+                        help="precursor window length in samples (paper 16384)")
+    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    args = parser.parse_args(argv)
+
+    import tensorflow as tf
+    import torch
+
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    torch.set_num_threads(args.threads)
+
+    names = [n.strip() for n in args.models.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(CASES))
+    if unknown:
+        parser.error(f"--models: unknown {unknown} (expected some of {list(CASES)})")
+    print(f"# CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+          f"{args.threads} threads each; load average {os.getloadavg()[0]:.1f}; "
+          f"tensorflow {tf.__version__}, torch {torch.__version__}")
+    header = (f"{'model':<12} {'batch':>5} {'input':>14} {'params':>9} {'keras win/s':>12} "
+              f"{'torch win/s':>12} {'keras/torch':>11}")
+    print(header)
+    print("-" * len(header))
+    rows = []
+    for name in names:
+        batch, shape, axes = CASES[name]
+        settings = {}
+        if name == "precursor":
+            shape = (args.precursor_length, shape[1])
+            settings = {"input_length": args.precursor_length}
+        k_rate, t_rate, steps, params = compare(name, batch, shape, axes, settings, args)
+        rows.append(dict(model=name, batch=batch, input=list(shape), parameters=params,
+                         keras_windows_per_s=k_rate, torch_windows_per_s=t_rate,
+                         keras_steps=steps["keras"], torch_steps=steps["torch"],
+                         ratio=k_rate / t_rate))
+        print(f"{name:<12} {batch:>5} {'x'.join(map(str, shape)):>14} {params:>9} "
+              f"{k_rate:>12.1f} {t_rate:>12.1f} {k_rate / t_rate:>11.2f}", flush=True)
+    if args.json:
+        from seis_keras.atomic import write_json
+
+        write_json(args.json, {"cpu_count": os.cpu_count(), "threads": args.threads,
+                               "results": rows})
+    return rows
+
+
+if __name__ == "__main__":
+    main()
