@@ -27,7 +27,7 @@ import h5py
 import numpy as np
 import tensorflow as tf
 
-from seis_keras.data.store import WaveformStore
+from seis_keras.data.store import WaveformStore, empty_aligned
 from seis_keras.data.transforms import Compose
 
 Label = str | Callable | None
@@ -284,7 +284,7 @@ def make_dataset(store, *, indices=None, label: Label = "label", transforms=(), 
         for run in runs:
             chunk = store.read_run(h5, run, window=window, components=components)
             if x is None:
-                x = chunk if len(runs) == 1 and perm is None else np.empty((n, *chunk.shape[1:]), np.float32)
+                x = chunk if len(runs) == 1 and perm is None else empty_aligned((n, *chunk.shape[1:]))
             elif chunk.shape[1:] != x.shape[1:]:
                 raise ValueError(f"{h5_path}: trace_name {store.metadata['trace_name'].iat[int(run[0])]!r} has shape "
                                  f"{chunk.shape[1:]}, others {x.shape[1:]} (use window= to crop)")
@@ -298,7 +298,11 @@ def make_dataset(store, *, indices=None, label: Label = "label", transforms=(), 
         if x.shape[1:] != x_shape:
             raise ValueError(f"{h5_path}: trace_name {store.metadata['trace_name'].iat[int(rows[0])]!r} gives "
                              f"x of shape {x.shape[1:]}, expected {x_shape} (use window= to crop)")
-        return np.ascontiguousarray(x, np.float32), rows
+        if x.dtype != np.float32 or not x.flags.c_contiguous or x.ctypes.data % 64:
+            aligned = empty_aligned(x.shape)  # TensorFlow copies unaligned arrays anyway
+            aligned[...] = x
+            x = aligned
+        return x, rows
 
     y_table = None if y_all is None else tf.constant(y_all)
     meta_tables = {k: tf.constant(v) for k, v in meta_all.items()}
