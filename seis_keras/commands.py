@@ -1,0 +1,177 @@
+"""``seis-keras train | explain | export | scan``: the library's pieces one at a time.
+
+The recipes run whole studies; these commands are for a seismologist's own data:
+
+    seis-keras train --model detector --data STORE --out runs/mine --epochs 20
+    seis-keras explain --model runs/mine/model.h5 --data STORE --method lrp_epsilon --n 64
+    seis-keras export --model runs/mine/model.keras --out served/
+    seis-keras scan --model runs/mine --stream day.mseed
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+#: Default input normalisation of each waveform model (names of seis_keras.data.transforms classes),
+#: as its paper: per-sample max (Majstorović), per-channel L2 (Laurenti), joint (Ong).
+MODEL_TRANSFORMS = {
+    "detector": ("Demean", "MaxNormalize"),
+    "norcia": ("L2Normalize",),
+    "precursor": ("JointNormalize",),
+    "spectrogram": ("LogSpectrogram",),
+}
+EXPLAIN_METHODS = ("lrp_epsilon", "lrp_alpha_beta", "lrp_z_plus", "saliency", "smoothgrad")
+
+
+def _transforms(names):
+    from seis_keras.data import transforms as T
+
+    return [getattr(T, n)() for n in names]
+
+
+def _split_indices(store, split: str):
+    meta = store.metadata
+    if "split" not in meta:
+        raise ValueError(f"{store.path}: metadata.csv has no 'split' column (expected train/dev/test)")
+    idx = meta.index[meta["split"] == split].to_numpy()
+    if len(idx) == 0:
+        raise ValueError(f"{store.path}: no rows with split == {split!r}")
+    return idx
+
+
+# ---------------------------------------------------------------- train
+def run_train(args) -> int:
+    from seis_keras.atomic import write_json
+    from seis_keras.data import WaveformStore, make_dataset
+    from seis_keras.models import get_model
+    from seis_keras.scan import InputContract
+    from seis_keras.train.fit import TrainSettings, fit
+    from seis_keras.train.evaluate import evaluate
+    from seis_keras.train.export import export_model
+
+    out = Path(args.out)
+    names = MODEL_TRANSFORMS.get(args.model, ())
+    tf_list = _transforms(names)
+    with WaveformStore(args.data) as store:
+        n_classes = int(store.metadata[args.label].nunique()) if args.label in store.metadata else 0
+        if n_classes < 2:
+            raise ValueError(f"{args.data}: column {args.label!r} missing or with one class (expected class labels)")
+        settings = {"n_classes": n_classes} if args.model in ("norcia", "precursor") and n_classes > 2 else {}
+        model = get_model(args.model, **settings)
+        sets = {s: make_dataset(store, indices=_split_indices(store, s), label=args.label, transforms=tf_list,
+                                batch_size=args.batch_size, shuffle=(s == "train"), seed=args.seed)
+                for s in ("train", "dev")}
+        ts = TrainSettings(optimizer=args.optimizer, learning_rate=args.lr, momentum=args.momentum,
+                           epochs=args.epochs, early_stopping_patience=args.patience, seed=args.seed)
+        result = fit(model, sets["train"], sets["dev"], ts, out, resume=args.resume)
+        metrics = evaluate(result.model, sets["dev"])
+        export_model(result.model, out, name="model")
+        contract = InputContract(sampling_rate=store.sampling_rate, window_samples=int(model.input_shape[1]),
+                                 component_order=store.component_order,
+                                 transforms=tuple(n for n in names if n != "LogSpectrogram"))
+    write_json(out / "input_contract.json", contract.to_json())
+    write_json(out / "metrics.json", {"dev": metrics, "best_epoch": result.best_epoch})
+    print(f"dev accuracy {metrics['accuracy']:.4f}; model and metrics in {out}")
+    return 0
+
+
+def add_train_command(sub) -> None:
+    p = sub.add_parser("train", help="train a paper model on a store (split column train/dev)")
+    p.add_argument("--model", required=True, choices=("detector", "norcia", "precursor", "spectrogram"))
+    p.add_argument("--data", required=True, help="store folder (SeisBench layout) with a label column")
+    p.add_argument("--out", required=True, help="run folder")
+    p.add_argument("--label", default="label", help="class column (default: label)")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), default="adam")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--momentum", type=float, default=0.0)
+    p.add_argument("--patience", type=int, default=None, help="early-stopping patience (default: off)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue a killed run from its last checkpoint")
+    p.set_defaults(func=run_train)
+
+
+# ---------------------------------------------------------------- explain
+def run_explain(args) -> int:
+    import numpy as np
+
+    from seis_keras.atomic import atomic_path
+    from seis_keras.data import WaveformStore
+
+    with WaveformStore(args.data) as store:
+        idx = np.arange(min(args.n, len(store)))
+        x = store.get_waveforms(idx)
+    x = np.stack([x]) if x.ndim == 2 else x
+    if args.transforms:
+        for t in _transforms(args.transforms.split(",")):
+            x = t(x)
+    if args.method.startswith("lrp_"):
+        from seis_keras.explain.lrp import LRPAnalyzer
+
+        rule = args.method[4:]
+        with LRPAnalyzer(args.model, rule=rule, beta=args.beta, epsilon=args.epsilon) as lrp:
+            relevance = lrp.analyze(x)
+    else:
+        from tensorflow import keras
+
+        import seis_keras.models  # noqa: F401  (registers custom layers)
+        from seis_keras.explain.saliency import saliency, smoothgrad
+
+        model = keras.models.load_model(args.model, compile=False)
+        fn = smoothgrad if args.method == "smoothgrad" else saliency
+        relevance = fn(model, x)
+    out = Path(args.out)
+    with atomic_path(out) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, x=x, relevance=relevance, index=idx)
+    print(f"{args.method}: relevance {relevance.shape} for {len(idx)} traces -> {out}")
+    return 0
+
+
+def add_explain_command(sub) -> None:
+    p = sub.add_parser("explain", help="relevance maps (LRP, saliency) of a saved model on a store's traces")
+    p.add_argument("--model", required=True, help=".h5 or Keras SavedModel folder (LRP cannot read .keras safely)")
+    p.add_argument("--data", required=True, help="store folder")
+    p.add_argument("--method", choices=EXPLAIN_METHODS, default="lrp_epsilon")
+    p.add_argument("--n", type=int, default=64, help="first N traces of the store (default 64)")
+    p.add_argument("--transforms", default="Demean,MaxNormalize",
+                   help="comma-separated seis_keras.data.transforms applied first (default: the detector's)")
+    p.add_argument("--beta", type=float, default=0.0, help="alpha-beta rule: beta (alpha = 1 + beta)")
+    p.add_argument("--epsilon", type=float, default=1e-6, help="epsilon rule stabiliser")
+    p.add_argument("--out", default="relevance.npz", help="output .npz with x, relevance, index")
+    p.set_defaults(func=run_explain)
+
+
+# ---------------------------------------------------------------- export
+def run_export(args) -> int:
+    from tensorflow import keras
+
+    import seis_keras.models  # noqa: F401  (registers custom layers)
+    from seis_keras.train.export import export_model
+
+    model = keras.models.load_model(args.model, compile=False)
+    paths = export_model(model, args.out, name=args.name, outputs=args.outputs)
+    print(json.dumps({k: str(v) for k, v in paths.items()}, indent=2))
+    return 0
+
+
+def add_export_command(sub) -> None:
+    p = sub.add_parser("export", help="write a serving SavedModel (+ .h5/.keras copies) of a Keras model")
+    p.add_argument("--model", required=True, help="Keras model file or SavedModel folder")
+    p.add_argument("--out", required=True, help="destination folder")
+    p.add_argument("--name", default="model", help="file stem (default: model)")
+    p.add_argument("--outputs", choices=("logits", "probabilities"), default="logits",
+                   help="what the model outputs (seis_keras models: logits)")
+    p.set_defaults(func=run_export)
+
+
+# ---------------------------------------------------------------- scan
+def add_scan_command(sub) -> None:
+    from seis_keras.scan import add_scan_command as add
+
+    add(sub)
+
+
+__all__ = ["add_train_command", "add_explain_command", "add_export_command", "add_scan_command",
+           "MODEL_TRANSFORMS", "EXPLAIN_METHODS"]
