@@ -3,8 +3,8 @@
 The requested rows are cut into **shards**: runs of rows stored contiguously in one HDF5 block
 (read with one h5py slice), at most ``shard_size`` traces each. Each read (one shard, or when
 shuffling a group of random shards) is a numpy function that reads through its own thread's
-read-only ``waveforms.hdf5`` handle (opened lazily by that thread, never shared), applies the numpy transforms to the
-whole chunk at once, and returns it with its row numbers; labels and metadata are gathered
+read-only ``waveforms.hdf5`` handle (opened lazily by that thread, never shared), applies the
+numpy transforms to the whole chunk at once, and returns it with its row numbers; labels and metadata are gathered
 from in-graph tables by row. ``cycle_length`` reads run concurrently (a parallel map over shard
 ids: an interleave whose block is the whole read); the chunks are re-batched and prefetched.
 Memory is bounded by ``cycle_length`` reads (16 MiB each by default; 64 MiB shuffle groups)

@@ -153,7 +153,7 @@ class WaveformStore:
             if not p.is_file():
                 raise FileNotFoundError(f"{p}: file missing (a store holds {METADATA_FILE} + {WAVEFORMS_FILE})")
         try:
-            meta = pd.read_csv(csv, low_memory=False)
+            meta = pd.read_csv(csv, low_memory=False, dtype={"trace_name": str})
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
             raise ValueError(f"{csv}: cannot parse as CSV: {err}") from None
         if "trace_name" not in meta.columns:
