@@ -47,9 +47,10 @@ def test_batches_equal_direct_reads_in_given_order(store):
     assert [s.decode() for s in st] == list(store.metadata["station_code"].iloc[idx])
 
 
-def test_shuffled_epoch_covers_every_index_once_and_is_deterministic(store):
+@pytest.mark.parametrize("shard_size", [50, 16])  # one shard per read / groups of 4 shards
+def test_shuffled_epoch_covers_every_index_once_and_is_deterministic(store, shard_size):
     def order(seed):
-        ds = make_dataset(store, label=ROW_ID, batch_size=32, shuffle=True, seed=seed, shard_size=50,
+        ds = make_dataset(store, label=ROW_ID, batch_size=32, shuffle=True, seed=seed, shard_size=shard_size,
                           shuffle_buffer=64)
         epochs = [np.concatenate([b[1].numpy() for b in ds]) for _ in range(2)]
         x = np.concatenate([b[0].numpy() for b in ds.take(2)])
