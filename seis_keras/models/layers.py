@@ -76,9 +76,9 @@ class RandomInputLayer(_RandomLayerBase):
         """Replace the kernel by a new random one and return it.
 
         Args:
-            draw: index of the draw (the epoch number when called by
+            draw: index of the re-draw (the epoch number when called by
                 :class:`RedrawRandomKernel`); ``None`` takes the next one. The same seed and
-                draw give the same kernel.
+                draw give the same kernel, never the initial one (that is draw -1).
 
         Returns:
             The new kernel, shape ``(kernel_size,)``.
@@ -131,9 +131,9 @@ def random_input_layers(model: keras.Model) -> list[RandomInputLayer]:
 class RedrawRandomKernel(keras.callbacks.Callback):
     """Draws a new kernel for every :class:`RandomInputLayer` at the start of each epoch.
 
-    Pass it to ``model.fit(..., callbacks=[RedrawRandomKernel()])``. Epoch ``e`` gets draw
-    ``e`` of each layer's seed, so a resumed run (``initial_epoch``) sees the same kernels as
-    an uninterrupted one.
+    Pass it to ``model.fit(..., callbacks=[RedrawRandomKernel()])``. Epoch ``e`` gets
+    re-draw ``e`` of each layer's seed (``RandomInputLayer.redraw(e)``), so a resumed run
+    (``initial_epoch``) sees the same kernels as an uninterrupted one.
     """
 
     def on_epoch_begin(self, epoch, logs=None):
