@@ -211,7 +211,7 @@ def make_dataset(store, *, indices=None, label: Label = "label", transforms=(), 
                  shuffle: bool = False, seed: int = 0, deterministic: bool = True, drop_remainder: bool = False,
                  metadata_columns: Sequence[str] = (), window: tuple[int, int] | None = None,
                  shuffle_buffer: int | None = None, cycle_length: int | None = None, shard_size: int | None = None,
-                 components: str | None = None) -> tf.data.Dataset:
+                 components: str | None = None, prefetch: int = tf.data.AUTOTUNE) -> tf.data.Dataset:
     """Stream batches of a store without loading it.
 
     The order without shuffling is ``indices`` as given; the values equal
@@ -243,6 +243,9 @@ def make_dataset(store, *, indices=None, label: Label = "label", transforms=(), 
         shard_size: maximum traces per contiguous read (default: 16 MiB of traces without
             shuffling; at most 128 traces when shuffling, for better mixing).
         components: output channel order, default the store's ``component_order``.
+        prefetch: batches prepared ahead (default ``tf.data.AUTOTUNE``; 0: none). With
+            ``cycle_length=1`` and ``prefetch=0`` every read runs in the consuming thread: no
+            thread hand-offs, the fastest choice on a CPU shared with other busy processes.
 
     Returns:
         ``tf.data.Dataset`` of batches ``(x, y)``, ``(x, y, meta)``, ``(x, meta)`` or ``x``;
@@ -323,9 +326,13 @@ def make_dataset(store, *, indices=None, label: Label = "label", transforms=(), 
     ds = tf.data.Dataset.range(len(shards))
     if shuffle:
         ds = ds.shuffle(max(len(shards), 1), seed=seed, reshuffle_each_iteration=True).batch(group)
-    ds = ds.map(read_elements, num_parallel_calls=cycle_length, deterministic=deterministic)
+    if cycle_length > 1:
+        ds = ds.map(read_elements, num_parallel_calls=cycle_length, deterministic=deterministic)
+    else:
+        ds = ds.map(read_elements)
     ds = ds.rebatch(batch_size, drop_remainder=drop_remainder)
-    ds = ds.prefetch(tf.data.AUTOTUNE)
+    if prefetch:
+        ds = ds.prefetch(prefetch)
     return ds.with_options(_options(deterministic))
 
 
