@@ -45,6 +45,11 @@ def test_batches_equal_direct_reads_in_given_order(store):
     np.testing.assert_array_equal(x, store.get_waveforms(idx))
     st = np.concatenate([b[2]["station_code"] for b in batches])
     assert [s.decode() for s in st] == list(store.metadata["station_code"].iloc[idx])
+    # reading in the consuming thread (no parallel reads, no prefetch) gives the same batches
+    serial = _collect(make_dataset(store, indices=idx, label=ROW_ID, batch_size=16, cycle_length=1, prefetch=0,
+                                   shard_size=7))
+    np.testing.assert_array_equal(np.concatenate([b[0] for b in serial]), x)
+    np.testing.assert_array_equal(np.concatenate([b[1] for b in serial]), idx)
 
 
 @pytest.mark.parametrize("shard_size", [50, 16])  # one shard per read / groups of 4 shards
