@@ -107,8 +107,9 @@ def _deep_shap_in_process(model, X, background, class_index, check_additivity):
 
 def _deep_shap_worker(model_path: str, X, background, class_index, check_additivity):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import seis_keras  # noqa: F401  (registers custom layers)
     from tensorflow import keras
+
+    import seis_keras.models  # noqa: F401  (registers the custom layers for loading)
 
     model = keras.models.load_model(model_path, compile=False)
     return _deep_shap_in_process(model, X, background, class_index, check_additivity)
