@@ -36,6 +36,7 @@ from seis_keras.data.subduction import (FEATURE_COLUMNS, ClassScheme, Subduction
                                         load_subduction_tables, prepare_table, spatial_exclusion_split,
                                         validation_rows)
 from seis_keras.recipes import subduction_report as report
+from seis_keras.recipes.subduction_relevance import explain_folds, top_features  # noqa: F401 (top_features re-exported)
 from seis_keras.recipes.runner import RunFolder, load_config, recipe_parser
 
 NAME = "subduction"
@@ -56,7 +57,7 @@ def load_data(data: str | None, cfg: dict, seed: int):
     from seis_keras.data import synthetic
 
     frame = synthetic.subduction_table(n_segments_per_region=int(d["synthetic_segments_per_region"]), seed=seed)
-    planted = list(getattr(synthetic, "SUBDUCTION_PLANTED_FEATURES", frame.attrs.get("planted_features", [])))
+    planted = list(frame.attrs["planted_features"])
     return prepare_table(frame, source="built-in synthetic subduction table", **kw), "built-in synthetic", planted
 
 
@@ -117,8 +118,9 @@ class MLPTrainer:
     """Trains the ml4szeq MLP again and again; keeps the lowest-validation-loss epoch (code).
 
     One model, optimizer and compiled epoch function are reused by every :meth:`fit` (fresh
-    seeded weights and a zeroed optimizer each time), so the study's hundreds of tiny fits do
-    not each pay for building and tracing.
+    seeded weights — Keras's Dense defaults, Glorot-uniform kernels and zero biases, drawn with
+    numpy — and a zeroed optimizer each time), so the study's hundreds of tiny fits do not
+    each pay for building and tracing.
 
     Args:
         n_features: input width.
@@ -182,12 +184,13 @@ class MLPTrainer:
             seed: weights, dropout and sampling seed.
 
         Returns:
-            ``(model, info)``: a fresh copy of the trained model (best epoch) and
+            ``(model, info)``: the trainer's model holding the best epoch's weights (valid until
+            the next fit; :meth:`copy_model` keeps it) and
             ``{"best_epoch", "best_val_loss", "val_loss": per epoch}``.
         """
         keras.utils.set_random_seed(int(seed))
         rng = np.random.default_rng(seed)
-        self.model.set_weights(build_mlp(self.n_features, self.n_classes, self.model_cfg).get_weights())
+        self.model.set_weights([self._initial(w.shape, rng) for w in self.model.get_weights()])
         for v in self.optimizer.variables():
             v.assign(tf.zeros_like(v))
         if self.schedule is not None:
@@ -204,9 +207,23 @@ class MLPTrainer:
             history.append(v)
             if v < best:
                 best, best_w, best_epoch = v, self.model.get_weights(), epoch
-        trained = build_mlp(self.n_features, self.n_classes, self.model_cfg)
-        trained.set_weights(best_w if best_w is not None else self.model.get_weights())
-        return trained, {"best_epoch": best_epoch, "best_val_loss": float(best), "val_loss": history}
+        if best_w is not None:
+            self.model.set_weights(best_w)
+        return self.model, {"best_epoch": best_epoch, "best_val_loss": float(best), "val_loss": history}
+
+    @staticmethod
+    def _initial(shape, rng: np.random.Generator) -> np.ndarray:
+        """Keras's Dense defaults drawn from ``rng``: Glorot-uniform kernels, zero biases."""
+        if len(shape) == 1:
+            return np.zeros(shape, np.float32)
+        limit = math.sqrt(6.0 / (shape[0] + shape[1]))
+        return rng.uniform(-limit, limit, size=shape).astype(np.float32)
+
+    def copy_model(self) -> keras.Model:
+        """A separate model holding the current weights (the trainer's model is reused by the next fit)."""
+        model = build_mlp(self.n_features, self.n_classes, self.model_cfg)
+        model.set_weights(self.model.get_weights())
+        return model
 
 
 # --- 3. Spatial cross-validation -------------------------------------------------------------
@@ -223,8 +240,24 @@ def _baselines(X_train, y_train, X_test, n_classes: int, cfg: dict) -> dict[str,
     return out
 
 
+def fitted_transforms(X_raw, y_mw, rows: np.ndarray, cache: dict | None = None) -> SubductionTransforms:
+    """:class:`SubductionTransforms` fitted on ``rows``, reused from ``cache`` for the same rows.
+
+    The Yeo–Johnson fit (a scalar optimisation per feature) costs far more than a tiny MLP
+    epoch, and it depends only on the rows, not on the seed or the class count.
+    """
+    key = np.asarray(rows, dtype=np.int64).tobytes()
+    if cache is not None and key in cache:
+        return cache[key]
+    tr = SubductionTransforms().fit(X_raw[rows], y_mw[rows])
+    if cache is not None:
+        cache[key] = tr
+    return tr
+
+
 def cross_validate(table, scheme: ClassScheme, exclusion_km: float, seeds, cfg: dict, trainer: MLPTrainer, *,
-                   fit_transforms_on: str = "train", baselines: bool = True, keep_models: bool = False) -> dict:
+                   fit_transforms_on: str = "train", baselines: bool = True, keep_models: bool = False,
+                   transforms_cache: dict | None = None) -> dict:
     """All folds for each seed at one exclusion distance: pooled test labels and predictions.
 
     Transforms are fitted per fold on its training rows (``fit_transforms_on="train"``) or on
@@ -243,27 +276,26 @@ def cross_validate(table, scheme: ClassScheme, exclusion_km: float, seeds, cfg: 
     out = {"labels": np.full((len(seeds), n), -1), "mlp": np.full((len(seeds), n), -1), "mw_cuts": [],
            "best_epochs": [], "explained": []}
     base = {name: np.full(n, -1) for name in ("majority", "logistic")}
-    for s_i, seed in enumerate(seeds):
-        for fold in range(int(cv["n_slices"])):
-            train, test = spatial_exclusion_split(frame, fold, exclusion_km, n_slices=int(cv["n_slices"]),
-                                                  by=cv["slice_by"])
-            fit_on = train if fit_transforms_on == "train" else np.arange(n)
-            tr = SubductionTransforms().fit(X_raw[fit_on], y_mw[fit_on])
-            X_tr, X_te = tr.transform(X_raw[train]), tr.transform(X_raw[test])
-            y_tr, y_te = scheme.labels(y_mw[train], tr), scheme.labels(y_mw[test], tr)
+    for fold in range(int(cv["n_slices"])):
+        train, test = spatial_exclusion_split(frame, fold, exclusion_km, n_slices=int(cv["n_slices"]),
+                                              by=cv["slice_by"])
+        tr = fitted_transforms(X_raw, y_mw, train if fit_transforms_on == "train" else np.arange(n), transforms_cache)
+        X_tr, X_te = tr.transform(X_raw[train]), tr.transform(X_raw[test])
+        y_tr, y_te = scheme.labels(y_mw[train], tr), scheme.labels(y_mw[test], tr)
+        out["mw_cuts"].append(scheme.mw_cuts(tr))
+        if baselines:
+            for name, p in _baselines(X_tr, y_tr, X_te, k, cfg).items():
+                base[name][test] = p
+        for s_i, seed in enumerate(seeds):
             fit_i, val_i = validation_rows(np.arange(len(train)), float(cv["validation_fraction"]),
                                            seed=seed * 1009 + fold)
             model, info = trainer.fit(X_tr[fit_i], y_tr[fit_i], X_tr[val_i], y_tr[val_i], seed=seed * 1009 + fold)
             pred = np.argmax(model(X_te, training=False).numpy(), axis=1)
             out["labels"][s_i, test], out["mlp"][s_i, test] = y_te, pred
             out["best_epochs"].append(info["best_epoch"])
-            if s_i == 0:
-                out["mw_cuts"].append(scheme.mw_cuts(tr))
-                if baselines:
-                    for name, p in _baselines(X_tr, y_tr, X_te, k, cfg).items():
-                        base[name][test] = p
-                if keep_models:
-                    out["explained"].append(dict(model=model, X_train=X_tr, X_test=X_te, y_test=y_te, pred=pred))
+            if keep_models and s_i == 0:
+                out["explained"].append(dict(model=trainer.copy_model(), X_train=X_tr, X_test=X_te, y_test=y_te,
+                                             pred=pred))
     if baselines:
         out.update(base)
     return out
@@ -283,91 +315,7 @@ def f1_summary(labels: np.ndarray, preds: np.ndarray, n_classes: int) -> dict:
             "per_seed_macro": [float(m) for m in macro]}
 
 
-# --- 4. Relevance ----------------------------------------------------------------------------
-def robust_scale_per_sample(R: np.ndarray) -> np.ndarray:
-    """Each sample's relevance vector scaled as sklearn ``RobustScaler`` does: (r − median) / IQR.
-
-    The statistics are taken over the sample's own features (the code's per-sample scaling);
-    an IQR of 0 leaves the scale at 1 (sklearn's convention).
-    """
-    from sklearn.preprocessing import RobustScaler
-
-    R = np.asarray(R, dtype=np.float64)
-    return RobustScaler().fit_transform(R.T).T if len(R) else R
-
-
-def class_medians(R_scaled: np.ndarray, classes: np.ndarray, n_classes: int) -> np.ndarray:
-    """Per-class median over samples, ``(n_classes, F)``; NaN rows for classes with no samples."""
-    out = np.full((n_classes, R_scaled.shape[1]), np.nan)
-    for c in range(n_classes):
-        if np.any(classes == c):
-            out[c] = np.median(R_scaled[classes == c], axis=0)
-    return out
-
-
-def relevance(model, X: np.ndarray, method: str, cfg: dict, X_background: np.ndarray, seed: int = 0) -> np.ndarray:
-    """Relevance of each row of ``X`` toward its predicted class, shaped like ``X``.
-
-    ``"lrp"``: LRP-ε (``explain.lrp_epsilon``; innvestigate worker or the numpy reference),
-    ``"saliency"``: |gradient| of the predicted logit, ``"shap"``: gradient SHAP of the
-    predicted logit against ``X_background``.
-    """
-    e = cfg["explain"]
-    if method == "lrp":
-        if e["lrp_backend"] == "innvestigate":
-            from seis_keras.explain.lrp import LRPAnalyzer
-
-            with LRPAnalyzer(model, rule="epsilon", epsilon=float(e["lrp_epsilon"]), neuron="predicted") as lrp:
-                return np.asarray(lrp.analyze(X), dtype=np.float64)
-        if e["lrp_backend"] == "reference":
-            from seis_keras.explain.lrp_reference import lrp_reference
-
-            return lrp_reference(model, X, "epsilon", epsilon=float(e["lrp_epsilon"]), neuron="predicted")
-        raise ValueError(f"explain.lrp_backend: expected 'innvestigate' or 'reference', got {e['lrp_backend']!r}")
-    if method == "saliency":
-        from seis_keras.explain.saliency import saliency
-
-        return saliency(model, X, class_index="predicted", absolute=True).astype(np.float64)
-    if method == "shap":
-        from seis_keras.explain.shap import gradient_shap
-
-        rng = np.random.default_rng(seed)
-        bg = X_background[rng.choice(len(X_background), min(len(X_background), int(e["shap_background"])),
-                                     replace=False)]
-        return np.asarray(gradient_shap(model, X, bg, class_index="predicted", nsamples=int(e["shap_samples"]),
-                                        seed=seed), dtype=np.float64)
-    raise ValueError(f"explain.methods: unknown method {method!r} (expected lrp, saliency, shap)")
-
-
-def explain_folds(folds: list, n_classes: int, cfg: dict) -> dict:
-    """Per-class median robust-scaled relevance over the explained rows of every fold model.
-
-    Returns:
-        ``{method: {"medians": (n_classes, F), "counts": [rows per class]}}``.
-    """
-    out = {}
-    for method in cfg["explain"]["methods"]:
-        scaled, classes = [], []
-        for f in folds:
-            keep = (f["pred"] == f["y_test"]) if cfg["explain"]["true_positives_only"] else np.ones(len(f["pred"]), bool)
-            if not keep.any():
-                continue
-            R = relevance(f["model"], f["X_test"][keep], method, cfg, f["X_train"])
-            scaled.append(robust_scale_per_sample(R))
-            classes.append(f["pred"][keep])
-        R_all = np.concatenate(scaled) if scaled else np.zeros((0, len(FEATURE_COLUMNS)))
-        cls = np.concatenate(classes) if classes else np.zeros(0, int)
-        out[method] = {"medians": class_medians(R_all, cls, n_classes),
-                       "counts": np.bincount(cls, minlength=n_classes).tolist()}
-    return out
-
-
-def top_features(medians: np.ndarray, k: int) -> list[list[str]]:
-    """The ``k`` features with the largest median relevance, per class (empty for NaN rows)."""
-    return [[] if np.isnan(row).all() else [FEATURE_COLUMNS[i] for i in np.argsort(-row)[:k]] for row in medians]
-
-
-# --- 5. The study ----------------------------------------------------------------------------
+# --- 4. The study ----------------------------------------------------------------------------
 def run(cfg: dict, data: str | None = None, out: str = "runs", run_path=None) -> RunFolder:
     """Run the whole study (F1 vs exclusion distance, baselines, relevance) into a run folder."""
     t0 = time.time()
@@ -386,17 +334,17 @@ def run(cfg: dict, data: str | None = None, out: str = "runs", run_path=None) ->
     schemes = class_schemes(cfg)
     metrics = {"data": report.data_summary(table, source), "classes": {}, "f1": {}, "fit_transforms_on": fit_on,
                "fit_transforms_comparison": {}, "relevance": {}}
-    f1_plot, names, trainers = {}, {}, {}
+    f1_plot, names, trainers, cache = {}, {}, {}, {}
+    all_tr = fitted_transforms(table.features, table.target, np.arange(len(table.frame)), cache)
     for n_cls, scheme in schemes.items():
         trainer = trainers[n_cls] = MLPTrainer(len(FEATURE_COLUMNS), n_cls, cfg["model"], cfg["train"])
-        all_tr = SubductionTransforms().fit(table.features, table.target)
         names[n_cls] = scheme.class_names(all_tr)
         metrics["classes"][str(n_cls)] = report.class_summary(scheme, table, all_tr)
         f1_plot[n_cls], metrics["f1"][str(n_cls)] = {}, {}
         metrics["fit_transforms_comparison"][str(n_cls)] = {}
         for dist in distances:
             res = cross_validate(table, scheme, dist, seeds, cfg, trainer, fit_transforms_on=fit_on,
-                                 keep_models=dist == explain_km)
+                                 keep_models=dist == explain_km, transforms_cache=cache)
             entry = {"mlp": f1_summary(res["labels"], res["mlp"], n_cls)}
             for name in ("majority", "logistic"):
                 entry[name] = f1_summary(res["labels"][0], res[name], n_cls)
@@ -406,7 +354,7 @@ def run(cfg: dict, data: str | None = None, out: str = "runs", run_path=None) ->
             f1_plot[n_cls][dist] = {m: entry[m] for m in ("mlp", "logistic", "majority")}
             if n_compare:
                 alt = cross_validate(table, scheme, dist, seeds[:n_compare], cfg, trainer, fit_transforms_on=other,
-                                     baselines=False)
+                                     baselines=False, transforms_cache=cache)
                 same = f1_summary(res["labels"][:n_compare], res["mlp"][:n_compare], n_cls)["macro_mean"]
                 diff = f1_summary(alt["labels"], alt["mlp"], n_cls)["macro_mean"]
                 metrics["fit_transforms_comparison"][str(n_cls)][f"{dist:g}"] = {
@@ -422,7 +370,7 @@ def run(cfg: dict, data: str | None = None, out: str = "runs", run_path=None) ->
     from seis_keras.plots.subduction import f1_vs_exclusion
 
     folder.save_figure(f1_vs_exclusion(f1_plot, names, title=f"ml4szeq spatial CV ({source})"), "f1_vs_exclusion")
-    metrics["exported"] = report.export_final_models(table, schemes, cfg, folder, trainers)
+    metrics["exported"] = report.export_final_models(table, schemes, cfg, folder, trainers, all_tr)
     metrics["wall_time_s"] = time.time() - t0
     folder.write_json("metrics.json", metrics)
     folder.write_text("report.md", report.markdown(metrics, cfg, names))

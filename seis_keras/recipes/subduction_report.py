@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from seis_keras.atomic import atomic_path, write_json
-from seis_keras.data.subduction import FEATURE_COLUMNS, REGION, SubductionTransforms, validation_rows
+from seis_keras.data.subduction import FEATURE_COLUMNS, REGION, validation_rows
 
 PAPER_CLAIMS = (
     "F1 is reported against the exclusion distance for two classes (Mw < 8.0 / Mw ≥ 8.0, README "
@@ -44,7 +44,7 @@ def relevance_summary(rel: dict, class_names, planted, cfg: dict) -> dict:
     (largest first, 1-based); ``planted_in_top_k`` says whether every planted feature is within
     the ``explain.top_k`` best.
     """
-    from seis_keras.recipes.subduction import top_features
+    from seis_keras.recipes.subduction_relevance import top_features
 
     k = int(cfg["explain"]["top_k"])
     out = {}
@@ -72,8 +72,10 @@ def heatmap_figure(rel: dict, class_names, n_classes: int, exclusion_km: float):
                                     f"(CV models, exclusion {exclusion_km:g} km, true positives)")
 
 
-def export_final_models(table, schemes: dict, cfg: dict, folder, trainers: dict) -> dict:
+def export_final_models(table, schemes: dict, cfg: dict, folder, trainers: dict, transforms) -> dict:
     """Train one model per class count on all rows (20 % validation) and save it with its transforms.
+
+    ``transforms`` are the :class:`SubductionTransforms` fitted on all rows.
 
     Writes ``model_<k>class.h5`` (Keras HDF5: loadable for training and by the innvestigate
     worker) and ``transforms_<k>class.json`` (Yeo–Johnson λ, standardisation mean/scale,
@@ -85,7 +87,7 @@ def export_final_models(table, schemes: dict, cfg: dict, folder, trainers: dict)
     out = {}
     seed = int(cfg["seed"])
     for n_cls, scheme in schemes.items():
-        tr = SubductionTransforms().fit(table.features, table.target)
+        tr = transforms
         X, y = tr.transform(table.features), scheme.labels(table.target, tr)
         fit_i, val_i = validation_rows(np.arange(len(y)), float(cfg["cv"]["validation_fraction"]), seed=seed)
         model, info = trainers[n_cls].fit(X[fit_i], y[fit_i], X[val_i], y[val_i], seed=seed)
@@ -127,6 +129,12 @@ def markdown(metrics: dict, cfg: dict, names: dict) -> str:
     for n_cls, c in metrics["classes"].items():
         lines.append(f"- {n_cls} classes: {', '.join(c['names'])} (cuts {c['cuts']} in {c['space']} space; "
                      f"Mw of the cuts on all rows {c['mw_cuts_all_rows']}; counts {c['counts_all_rows']}).")
+    for n_cls, by_dist in metrics["f1"].items():
+        cuts = np.array([c for e in by_dist.values() for c in e["mw_cuts_per_fold"]], dtype=float)
+        if metrics["classes"][n_cls]["space"] == "quantile" and cuts.size:
+            lines.append(f"- {n_cls} classes, Mw of the cuts per fold (transforms fitted on "
+                         f"{metrics['fit_transforms_on']} rows): " + ", ".join(
+                             f"{lo:.2f}–{hi:.2f}" for lo, hi in zip(cuts.min(axis=0), cuts.max(axis=0))) + ".")
     lines += ["", "## F1 (pooled over the 5 test slices; mean ± std over seeds)", ""]
     for n_cls, by_dist in metrics["f1"].items():
         cls_names = names[int(n_cls)]

@@ -1,0 +1,168 @@
+"""Tests for the ml4szeq subduction recipe: trainer, schedule, CV, relevance, end to end."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seis_keras.data.subduction import FEATURE_COLUMNS, TARGET, ClassScheme, prepare_table
+from seis_keras.recipes import subduction as recipe
+from seis_keras.recipes import subduction_relevance as relevance
+from seis_keras.recipes.runner import load_config
+
+TINY = ["model.h1=16", "model.h2=8", "train.epochs=3", "train.seeds=1", "cv.exclusion_km=[0, 50]",
+        "cv.compare_seeds=1", "explain.lrp_backend=\"reference\"", "explain.shap_samples=8",
+        "explain.shap_background=8", "train.batch_size=16"]
+
+
+def _planted_frame(rng, regions=("aa", "bb", "cc"), n=24):
+    rows = []
+    for r in regions:
+        df = pd.DataFrame(rng.normal(size=(n, len(FEATURE_COLUMNS))), columns=list(FEATURE_COLUMNS))
+        df[TARGET] = np.clip(7.5 + 1.0 * df["SED_AVE"] - 0.6 * df["AGE"], 5.0, 9.5)
+        df["region"] = r
+        rows.append(df)
+    return pd.concat(rows, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load_config("subduction", "quick", TINY)
+
+
+def test_one_cycle_matches_torch_onecyclelr():
+    torch = pytest.importorskip("torch")
+    total = 57
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.Adam([p], lr=1e-2)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-2, total_steps=total)
+    expect = []
+    for _ in range(total):
+        expect.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    ours = recipe.OneCycle(1e-2, total)
+    got = [float(ours(step)) for step in range(total)]
+    np.testing.assert_allclose(got, expect, rtol=1e-4, atol=1e-9)
+
+
+def test_trainer_keeps_best_epoch_learns_and_is_reproducible(cfg):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(240, 6)).astype(np.float32)
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(np.int64)
+    y[:180][X[:180, 0] > 1.2] = 1
+    train_cfg = dict(cfg["train"], epochs=12, lr_schedule="constant", learning_rate=3e-2)
+    trainer = recipe.MLPTrainer(6, 2, dict(h1=32, h2=16, dropout=0.2), train_cfg)
+    model, info = trainer.fit(X[:180], y[:180], X[180:], y[180:], seed=3)
+    assert len(info["val_loss"]) == 12
+    assert info["best_epoch"] == int(np.argmin(info["val_loss"]))
+    # the returned model is the best epoch's: its validation loss is the minimum of the history
+    import tensorflow as tf
+
+    logits = model(X[180:], training=False)
+    onehot = np.eye(2, dtype=np.float32)[y[180:]]
+    val = float(tf.keras.losses.BinaryCrossentropy(from_logits=True)(onehot, logits))
+    assert val == pytest.approx(min(info["val_loss"]), rel=1e-5)
+    acc = np.mean(np.argmax(logits.numpy(), axis=1) == y[180:])
+    assert acc > 0.85
+    first = [w.copy() for w in model.get_weights()]
+    trainer.fit(X[:100], y[:100], X[180:], y[180:], seed=4)  # another fit in between
+    model2, info2 = trainer.fit(X[:180], y[:180], X[180:], y[180:], seed=3)
+    np.testing.assert_allclose(info2["val_loss"], info["val_loss"], rtol=1e-6)
+    for a, b in zip(first, model2.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_cross_validation_tests_every_row_once_per_seed(cfg):
+    rng = np.random.default_rng(1)
+    table = prepare_table(_planted_frame(rng))
+    trainer = recipe.MLPTrainer(49, 2, cfg["model"], dict(cfg["train"], epochs=2))
+    res = recipe.cross_validate(table, ClassScheme((7.5,)), 50.0, [0, 1], cfg, trainer)
+    assert res["labels"].shape == (2, len(table.frame)) and np.all(res["labels"] >= 0)
+    assert np.all(res["mlp"] >= 0) and np.all(res["logistic"] >= 0) and np.all(res["majority"] >= 0)
+    np.testing.assert_array_equal(res["labels"][0], (table.target >= 7.5).astype(int))
+    # the logistic baseline finds the planted linear rule
+    s = recipe.f1_summary(res["labels"][0], res["logistic"], 2)
+    assert s["macro_mean"] > 0.8 and len(s["per_class_mean"]) == 2
+
+
+def test_lrp_epsilon_conserves_the_predicted_logit(cfg):
+    from seis_keras.models import get_model
+
+    rng = np.random.default_rng(2)
+    model = get_model("subduction", n_features=49, n_classes=3, hidden_units=(20, 10), dropout=0.2)
+    model.set_weights([w if w.ndim > 1 else np.zeros_like(w) for w in model.get_weights()])  # zero biases
+    X = rng.normal(size=(12, 49)).astype(np.float32)
+    R = relevance.relevance(model, X, "lrp", cfg, X)
+    logits = model(X, training=False).numpy().astype(np.float64)
+    np.testing.assert_allclose(R.sum(axis=1), logits.max(axis=1), rtol=1e-5, atol=1e-8)
+    assert R.shape == X.shape
+
+
+def test_lrp_through_the_innvestigate_worker_agrees_with_numpy(cfg):
+    from seis_keras.models import get_model
+
+    rng = np.random.default_rng(4)
+    model = get_model("subduction", n_features=49, n_classes=2, hidden_units=(12, 6), dropout=0.2)
+    X = rng.normal(size=(7, 49)).astype(np.float32)
+    ref = relevance.relevance(model, X, "lrp", cfg, X)
+    worker_cfg = dict(cfg, explain=dict(cfg["explain"], lrp_backend="innvestigate"))
+    got = relevance.relevance(model, X, "lrp", worker_cfg, X)
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-6)
+
+
+def test_robust_scaling_per_sample_and_class_medians():
+    rng = np.random.default_rng(5)
+    R = rng.normal(size=(9, 49)) * rng.uniform(0.1, 10, size=(9, 1))
+    S = relevance.robust_scale_per_sample(R)
+    q25, med, q75 = np.percentile(R, [25, 50, 75], axis=1, keepdims=True)
+    np.testing.assert_allclose(S, (R - med) / (q75 - q25), rtol=1e-10)
+    classes = np.array([0, 0, 0, 2, 2, 2, 2, 0, 0])
+    M = relevance.class_medians(S, classes, 3)
+    np.testing.assert_allclose(M[0], np.median(S[classes == 0], axis=0))
+    assert np.isnan(M[1]).all()
+    top = relevance.top_features(M, 3)
+    assert top[1] == [] and top[2] == [FEATURE_COLUMNS[i] for i in np.argsort(-M[2])[:3]]
+
+
+def _write_tables(folder, rng):
+    for r in ("aa", "bb", "cc"):
+        df = _planted_frame(rng, regions=(r,), n=26).drop(columns=["region"])
+        df.loc[5, "V_UP"] = np.nan  # one row per region dropped
+        df.to_csv(folder / f"{r}.csv")
+
+
+def test_quick_recipe_end_to_end_on_tiny_tables(tmp_path):
+    rng = np.random.default_rng(6)
+    data = tmp_path / "tables"
+    data.mkdir()
+    _write_tables(data, rng)
+    argv = ["--data", str(data), "--profile", "quick", "--out", str(tmp_path / "runs")]
+    for s in TINY:
+        argv += ["--set", s]
+    assert recipe.main(argv) == 0
+    run = next((tmp_path / "runs").iterdir())
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["data"]["n_read"] == 78 and m["data"]["n_dropped_missing"] == 3 and m["data"]["n_rows"] == 75
+    assert set(m["f1"]) == {"2", "3"} and set(m["f1"]["3"]) == {"0", "50"}
+    for n_cls, by_dist in m["f1"].items():
+        for e in by_dist.values():
+            for method in ("mlp", "logistic", "majority"):
+                assert 0.0 <= e[method]["macro_mean"] <= 1.0
+                assert len(e[method]["per_class_mean"]) == int(n_cls)
+            assert len(e["mw_cuts_per_fold"]) == 5
+    assert set(m["fit_transforms_comparison"]["2"]["0"]) == {"train", "all", "all_minus_train", "seeds"}
+    rel = m["relevance"]["3"]
+    assert set(rel) == {"lrp", "saliency", "shap"}
+    assert all(len(v) == 8 for v in rel["lrp"]["top_features"].values() if v)
+    for name in ("f1_vs_exclusion", "relevance_2class", "relevance_3class"):
+        png = (run / "figures" / f"{name}.png").read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    report = (run / "report.md").read_text()
+    assert "| exclusion (km) | MLP macro F1 |" in report and "3 dropped for missing" in report
+    # the exported model reloads and classifies with its saved transforms
+    from tensorflow import keras
+
+    model = keras.models.load_model(run / "model_2class.h5", compile=False)
+    params = json.loads((run / "transforms_2class.json").read_text())
+    assert model.output_shape == (None, 2) and len(params["yeo_johnson_lambdas"]) == 49
