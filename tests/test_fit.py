@@ -84,14 +84,14 @@ def test_keep_best_restores_best_epoch_weights(tmp_path):
     assert result.best_epoch == int(np.argmin(val_loss)) and result.best_epoch < 4
     assert result.model.evaluate(val, verbose=0)[0] == pytest.approx(min(val_loss), abs=1e-5)
     check = _dense_model()
-    check.load_weights(str(tmp_path / "best" / "best.weights.h5"))
+    check.load_weights(str(tmp_path / "best" / "best_weights.h5"))
     for a, b in zip(check.get_weights(), result.model.get_weights()):
         np.testing.assert_array_equal(a, b)
 
     last = fit(_dense_model, train, val, TrainSettings(learning_rate=1e-2, epochs=5, verbose=0,
                                                        tensorboard=False, keep_best=False), tmp_path / "last")
     assert last.model.evaluate(val, verbose=0)[0] == pytest.approx(last.history["val_loss"][-1], abs=1e-5)
-    assert not (tmp_path / "last" / "best.weights.h5").exists()
+    assert not (tmp_path / "last" / "best_weights.h5").exists()
 
 
 def test_early_stopping_counts_patience(tmp_path):

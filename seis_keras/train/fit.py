@@ -13,11 +13,11 @@ leaves the previous backup in force; in multi-worker runs every worker saves, no
 ones to a temporary folder). The keep-best / early-stopping record (best value and
 epoch, patience counter, history, the best weights) lives in variables attached to the
 model during ``fit``, so it is part of the same checkpoint and survives the same kill.
-Files meant for people (``history.csv``, ``best.weights.h5``) are rewritten atomically
+Files meant for people (``history.csv``, ``best_weights.h5``) are rewritten atomically
 from that record.
 
 Run folder: ``history.csv`` (one row per epoch, 0-based ``epoch`` as in Keras),
-``tensorboard/``, ``best.weights.h5`` (``keep_best``), ``model.weights.h5`` (the weights
+``tensorboard/``, ``best_weights.h5`` (``keep_best``), ``weights.h5`` (the weights
 the model ends with), ``fit.json`` (the summary), ``backup/`` (removed when training ends).
 """
 from __future__ import annotations
@@ -251,18 +251,21 @@ class _KeepBestAndHistory(keras.callbacks.Callback):
     def _write_best_weights(self):
         current = [w.numpy() for w in self.model.weights]
         self.model.set_weights([v.numpy() for v in self.record.best_weights])
-        save_weights_h5(self.model, self.run_dir / "best.weights.h5")
+        save_weights_h5(self.model, self.run_dir / "best_weights.h5")
         self.model.set_weights(current)
 
 
 def save_weights_h5(model: keras.Model, path: Path) -> Path:
-    """``model.save_weights`` atomically; Keras picks the format from the name.
+    """``model.save_weights`` in Keras's HDF5 weights format (``*.h5``), atomically.
 
-    ``*.weights.h5`` is Keras's current weights format, any other ``*.h5`` the legacy
-    (layer-name keyed) one; load either with ``model.load_weights(path)``.
+    The HDF5 format only reads variables. Keras's newer ``*.weights.h5`` format may create
+    variables while saving, which under ``MultiWorkerMirroredStrategy`` is a collective
+    op, so a chief-only save would deadlock the workers; hence ``.h5`` names.
     """
+    if Path(path).name.endswith(".weights.h5") or Path(path).suffix != ".h5":
+        raise ValueError(f"{path}: expected a '*.h5' name (not '*.weights.h5')")
     with atomic_path(path) as tmp:
-        h5 = tmp.with_name(f"{tmp.name}-{Path(path).name}")  # keep the suffix Keras looks at
+        h5 = tmp.with_name(f"{tmp.name}.h5")
         model.save_weights(str(h5))
         os.replace(h5, tmp)
     return path
@@ -353,14 +356,14 @@ def fit(model: keras.Model | Callable[[], keras.Model], train_ds: tf.data.Datase
             best_value=float(record.best_value.numpy()) if best_epoch >= 0 else None,
             epochs_run=int(record.epochs_done.numpy()), stopped_early=bool(record.stopped.numpy()),
             paths={"run_dir": run_dir, "history_csv": run_dir / "history.csv",
-                   "tensorboard": run_dir / "tensorboard", "weights": run_dir / "model.weights.h5"})
+                   "tensorboard": run_dir / "tensorboard", "weights": run_dir / "weights.h5"})
         if settings.keep_best and best_epoch >= 0:
-            result.paths["best_weights"] = run_dir / "best.weights.h5"
+            result.paths["best_weights"] = run_dir / "best_weights.h5"
     finally:
         delattr(model, _STATE_ATTR)
     if is_chief:
         write_history_csv(run_dir / "history.csv", history)
-        save_weights_h5(model, run_dir / "model.weights.h5")
+        save_weights_h5(model, run_dir / "weights.h5")
         write_json(run_dir / "fit.json", {**result.summary(), "settings": dataclasses.asdict(settings)})
         if backup_dir.exists():
             tf.io.gfile.rmtree(str(backup_dir))
