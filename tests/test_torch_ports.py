@@ -106,3 +106,11 @@ def test_bad_state_dict_names_key_and_shape():
     del state["logits.bias"]
     with pytest.raises(ValueError, match="'logits.bias' missing"):
         torch_ports.port_subduction_weights(model, state)
+
+
+@pytest.mark.parametrize("name", ["detector", "norcia", "spectrogram", "precursor", "subduction"])
+def test_full_size_parameter_counts_equal(name):
+    total, trainable = torch_ports.torch_parameter_count(getattr(torch_ports, f"torch_{name}")())
+    model = get_model(name)
+    assert model.count_params() == total
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == trainable
