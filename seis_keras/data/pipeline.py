@@ -148,6 +148,9 @@ def make_shards(store: WaveformStore, positions: np.ndarray, shard_size: int, *,
     count = 0
     for run in store.runs(positions, max_len=shard_size, sort=sort):
         if len(run) >= max(2, shard_size // 4):
+            if current:  # keep the order: pending short runs go first
+                shards.append(current)
+                current, count = [], 0
             shards.append([run])
             continue
         if count + len(run) > shard_size and current:
