@@ -169,9 +169,24 @@ def test_coupled_optimizer_roundtrips_through_config():
 
 
 class _Crash(keras.callbacks.Callback):
+    """Raises after epoch ``at`` has been backed up (user callbacks run after fit's own)."""
+
+    def __init__(self, at=1):
+        super().__init__()
+        self.at = at
+
     def on_epoch_end(self, epoch, logs=None):
-        if epoch == 1:
+        if epoch == self.at:
             raise RuntimeError("simulated crash")
+
+
+class _Count(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.epochs = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs.append(epoch)
 
 
 def test_resume_after_crash_equals_uninterrupted_run(tmp_path):
@@ -195,6 +210,18 @@ def test_resume_after_crash_equals_uninterrupted_run(tmp_path):
     for a, b in zip(resumed.model.get_weights(), full.model.get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-6)
     assert [int(r["epoch"]) for r in _read_history(run / "history.csv")] == [0, 1, 2, 3]
+
+    # killed after the last epoch's backup but before training ended: nothing is retrained,
+    # the kept (best) weights come back from the backup
+    late = tmp_path / "crashed_late"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        fit(_dense_model, train, val, settings, late, callbacks=[_Crash(at=3)])
+    count = _Count()
+    again = fit(_dense_model, train, val, settings, late, resume=True, callbacks=[count])
+    assert count.epochs == [] and again.epochs_run == 4 and again.best_epoch == full.best_epoch
+    for a, b in zip(again.model.get_weights(), full.model.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    assert (late / "best_weights.h5").is_file() and not (late / "backup").exists()
 
 
 def test_fit_rejects_missing_validation_for_keep_best(tmp_path):
