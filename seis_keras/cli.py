@@ -75,7 +75,8 @@ def _data_stream(args) -> int:
                           shuffle=True, seed=0)
         n, t0 = 0, time.perf_counter()
         for batch in ds:
-            n += int(batch[0].shape[0])
+            x = batch[0] if isinstance(batch, tuple) else batch
+            n += int(x.shape[0])
         dt = time.perf_counter() - t0
     print(f"streamed {n} windows in {dt:.2f} s: {n / dt:,.0f} windows/s")
     return 0
