@@ -1,5 +1,6 @@
 """Tests for seis_keras.train.fit and seis_keras.train.optimizers."""
 import csv
+import dataclasses
 import json
 import os
 import signal
@@ -151,6 +152,8 @@ def test_resume_after_crash_equals_uninterrupted_run(tmp_path):
     assert (run / "backup").is_dir() and len(_read_history(run / "history.csv")) == 2
     with pytest.raises(FileExistsError, match="resume=True"):
         fit(_dense_model, train, val, settings, run)
+    with pytest.raises(ValueError, match="set up for 4 epochs"):
+        fit(_dense_model, train, val, dataclasses.replace(settings, epochs=6), run, resume=True)
     resumed = fit(_dense_model, train, val, settings, run, resume=True)
     assert resumed.epochs_run == 4
     # optimizer moments, epoch counter and keep-best record all came back: same numbers

@@ -296,7 +296,11 @@ def fit(model: keras.Model | Callable[[], keras.Model], train_ds: tf.data.Datase
         settings: a ``TrainSettings``.
         run_dir: output folder (created).
         resume: continue from ``run_dir/backup`` if a killed run left one (a fresh run if
-            none). With ``resume=False`` an existing backup is an error, never overwritten.
+            none), with the same settings. With ``resume=False`` an existing backup is an
+            error, never overwritten. A resumed run continues with the restored weights,
+            optimizer state and keep-best record; a shuffled dataset's order restarts
+            from its seed, so shuffled runs match an uninterrupted run statistically,
+            unshuffled ones exactly.
         strategy: a ``tf.distribute`` strategy (``distribute.get_strategy``); ``None`` = the
             current/default one. Under ``MultiWorkerMirroredStrategy`` the datasets are
             sharded by data (``AutoShardPolicy.DATA``).
@@ -383,8 +387,13 @@ def _finished_in_backup(model: keras.Model, backup_dir: Path, record: _FitRecord
         return False
     stopped_key = f"model/{_STATE_ATTR}/stopped/.ATTRIBUTES/VARIABLE_VALUE"
     done_key = f"model/{_STATE_ATTR}/epochs_done/.ATTRIBUTES/VARIABLE_VALUE"
-    if stopped_key not in dict(tf.train.list_variables(latest)):
+    stored = dict(tf.train.list_variables(latest))
+    if stopped_key not in stored:
         return False
+    history_shape = stored[f"model/{_STATE_ATTR}/history/.ATTRIBUTES/VARIABLE_VALUE"]
+    if history_shape[0] != record.history.shape[0]:
+        raise ValueError(f"{backup_dir}: the interrupted run was set up for {history_shape[0]} epochs, "
+                         f"TrainSettings.epochs is now {record.history.shape[0]} (resume with the same)")
     stopped = bool(tf.train.load_variable(latest, stopped_key))
     done = int(tf.train.load_variable(latest, done_key))
     if not stopped and done < record.history.shape[0]:
