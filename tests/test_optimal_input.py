@@ -43,7 +43,7 @@ def test_binary_optimal_input_moves_logit_toward_target(target):
 
 def test_softmax_logit_objective_zero_init_and_range():
     model = _detector(k=3, seed=2)
-    x, loss = optimal_input(model, [2], init="zeros", steps=40, objective="logit", learning_rate=0.05,
+    x, loss = optimal_input(model, [2], init="zeros", steps=15, objective="logit", learning_rate=0.05,
                             input_range=(-0.2, 0.2), tv_weight=0.1, l2_weight=0.01, jitter=2)
     assert x.shape == (1, 64, 3)
     assert x.min() >= np.float32(-0.2) and x.max() <= np.float32(0.2)

@@ -22,7 +22,7 @@ def test_gradient_shap_adds_up_to_output_minus_background_mean():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(4, 30, 2)).astype(np.float32)
     bg = rng.normal(size=(30, 30, 2)).astype(np.float32)
-    sv = gradient_shap(model, X, bg, class_index=[0, 1, 2, 2], nsamples=400, seed=1)
+    sv = gradient_shap(model, X, bg, class_index=[0, 1, 2, 2], nsamples=200, seed=1)
     assert sv.shape == X.shape
     z, zb = model(X).numpy(), model(bg).numpy().mean(axis=0)
     t = np.array([0, 1, 2, 2])

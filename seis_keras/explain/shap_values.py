@@ -47,6 +47,14 @@ def _quiet_shap():
         yield
 
 
+def _import_shap():
+    """Import shap with its import-time deprecation warnings silenced."""
+    with _quiet_shap():
+        warnings.filterwarnings("ignore", category=PendingDeprecationWarning)
+        import shap
+    return shap
+
+
 def _select(values: np.ndarray, targets: np.ndarray, x_shape: tuple) -> np.ndarray:
     """(N, *input, k) attributions -> the target's (N, *input); class 0 of 1 unit negated."""
     if isinstance(values, list):  # older shap: one array per output
@@ -81,7 +89,7 @@ def gradient_shap(model, X: np.ndarray, background: np.ndarray, *,
     Returns:
         float32 attributions shaped like ``X``.
     """
-    import shap
+    shap = _import_shap()
 
     X = np.asarray(X, dtype=np.float32)
     background = np.asarray(background, dtype=np.float32)
@@ -96,7 +104,7 @@ def gradient_shap(model, X: np.ndarray, background: np.ndarray, *,
 
 
 def _deep_shap_in_process(model, X, background, class_index, check_additivity):
-    import shap
+    shap = _import_shap()
 
     targets = resolve_targets(class_index, predict_logits(model, X))
     with _quiet_shap():
@@ -159,7 +167,7 @@ def deep_shap(model, X: np.ndarray, background: np.ndarray, *,
 def _float_inpaint_masker(method: str, shape: tuple):
     """shap Image masker that inpaints each channel in float32, unmasked values exact."""
     import cv2
-    import shap
+    shap = _import_shap()
 
     class FloatInpaintImage(shap.maskers.Image):
         def inpaint(self, x, mask, method):
@@ -196,7 +204,7 @@ def partition_shap(model, X: np.ndarray, *, class_index: ClassIndex = "predicted
     Returns:
         float32 attributions shaped like ``X``.
     """
-    import shap
+    shap = _import_shap()
 
     X = np.asarray(X, dtype=np.float32)
     if X.ndim != 4:
