@@ -11,7 +11,7 @@ import tensorflow as tf
 from tensorflow import keras
 
 from seis_keras.models import get_model
-from seis_keras.train.export import export_model, export_savedmodel, save_keras_model
+from seis_keras.train.export import export_model, export_savedmodel, save_keras_model, serving_function
 
 # Runs in a fresh interpreter that imports only tensorflow and numpy.
 SERVE = textwrap.dedent("""
@@ -21,12 +21,11 @@ SERVE = textwrap.dedent("""
     jobs = json.loads(sys.argv[1])
     for job in jobs:
         fn = tf.saved_model.load(job["path"]).signatures["serving_default"]
+        assert list(fn.structured_input_signature[1]) == [job["input"]], fn.structured_input_signature
         x = np.load(job["x"])
         out = fn(**{job["input"]: tf.constant(x)})
         np.savez(job["out"], **{k: v.numpy() for k, v in out.items()})
     assert not any(m.startswith("seis_keras") for m in sys.modules), "seis_keras was imported"
-    print("SERVED", json.dumps({k: list(v.structured_input_signature[1]) for k, v in
-                                [("sig", fn)]}))
 """)
 
 
@@ -105,6 +104,20 @@ def test_export_model_writes_all_artefacts_and_replaces_atomically(tmp_path, mon
         export_savedmodel(model, paths["savedmodel"])
     assert sorted(p.name for p in paths["savedmodel"].rglob("*")) == before  # old export intact
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith((".tmp-", ".old-"))]
+
+
+def test_serving_function_of_a_probability_model():
+    from seis_keras.models import with_probabilities
+
+    logits_model = _conv_model(3, "trace")
+    probs_model = with_probabilities(logits_model)
+    x = np.random.default_rng(2).normal(size=(5, 32, 3)).astype(np.float32)
+    served = serving_function(probs_model, outputs="probabilities")(tf.constant(x))
+    want = tf.nn.softmax(logits_model(x)).numpy()
+    np.testing.assert_allclose(served["probabilities"].numpy(), want, atol=1e-6)
+    np.testing.assert_array_equal(served["predicted_class"].numpy(), np.argmax(want, 1))
+    with pytest.raises(ValueError, match="outputs must be"):
+        serving_function(logits_model, outputs="softmax")
 
 
 def test_export_rejects_bad_models_and_names(tmp_path):
