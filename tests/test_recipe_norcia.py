@@ -101,3 +101,26 @@ def test_bands_and_bad_settings():
     with pytest.raises(ValueError, match="run.parts"):
         norcia.parts_to_run(norcia.parser().parse_args([]), {"run": {"parts": ["classes", "nope"]}})
     assert norcia.stations_of(cfg, "all") is None and norcia.stations_of(cfg, "T1213") == ["T1213"]
+
+
+def test_spectral_gradient_input_share_is_parseval_exact():
+    from seis_keras.recipes.norcia_experiments import spectral_gradient_input_share
+
+    fs, n = 100.0, 500
+    t = np.arange(n) / fs
+    rng = np.random.default_rng(0)
+    g = rng.normal(size=(1, n, 2))
+    x = np.zeros((1, n, 2))
+    x[0, :, 0] = np.sin(2 * np.pi * 35.0 * t)  # all input power at 35 Hz
+    share = spectral_gradient_input_share(x, g, (30.0, 40.0), fs)
+    assert share[0] == pytest.approx(1.0)
+    # the frequency terms add up to sum_t x g (Parseval), the quantity being decomposed
+    X, G = np.fft.rfft(x[0, :, 0]), np.fft.rfft(g[0, :, 0])
+    w = np.full(len(X), 2.0)
+    w[0] = w[-1] = 1.0
+    assert (w * np.real(X * np.conj(G))).sum() / n == pytest.approx((x[0, :, 0] * g[0, :, 0]).sum())
+    x[0, :, 1] = np.sin(2 * np.pi * 10.0 * t)
+    g2 = np.zeros_like(g)
+    g2[0, :, 1] = np.sin(2 * np.pi * 10.0 * t)
+    g2[0, :, 0] = np.sin(2 * np.pi * 35.0 * t)
+    assert spectral_gradient_input_share(x, g2, (30.0, 40.0), fs)[0] == pytest.approx(0.5, abs=1e-6)

@@ -13,7 +13,9 @@ Each experiment is one function writing one figure and returning a JSON-safe dic
 * :func:`explain` — ours: LRP (innvestigate in a worker, BatchNorm folded) and gradient
   saliency on correctly classified pre and post test traces; class-mean amplitude spectra of
   the relevance and the share of relevance power in the 30–40 Hz band (on built-in data the
-  planted band, read from the metadata), beside the share in the input traces themselves.
+  planted band, read from the metadata), beside the share in the input traces themselves;
+  for saliency also gradient x input decomposed over frequency
+  (:func:`spectral_gradient_input_share`).
 """
 from __future__ import annotations
 
@@ -190,6 +192,23 @@ def _normalised_spectrum(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarr
     return f, (a / np.maximum(a.sum(axis=1, keepdims=True), 1e-30)).mean(axis=0)
 
 
+def spectral_gradient_input_share(X: np.ndarray, G: np.ndarray, band, fs: float) -> np.ndarray:
+    """Share of gradient x input, decomposed over frequency, that lies in ``band`` (ours).
+
+    By Parseval, ``sum_t x(t) g(t) = (1/T) sum_f w_f Re(X(f) G*(f))`` (``w_f`` = 1 at 0 Hz and
+    Nyquist, 2 elsewhere): each frequency's term is its part of the first-order (Taylor)
+    contribution of the input to the explained logit. Returns, per trace, the share of
+    ``sum_f |term|`` (channels summed, 0 Hz left out) inside ``band``: (N, T, C) -> (N,).
+    """
+    X, G = np.asarray(X, np.float64), np.asarray(G, np.float64)
+    f = np.fft.rfftfreq(X.shape[1], 1.0 / fs)
+    terms = np.abs(np.real(np.fft.rfft(X, axis=1) * np.conj(np.fft.rfft(G, axis=1))).sum(axis=2))
+    terms[:, 0] = 0.0
+    inside = (f >= band[0]) & (f <= band[1])
+    total = terms.sum(axis=1)
+    return np.divide(terms[:, inside].sum(axis=1), total, out=np.zeros(len(terms)), where=total > 0)
+
+
 def explain(store, model, setting, cfg, folder, seed, log) -> dict:
     """LRP and saliency on correct pre/post test traces; relevance spectra and band shares."""
     from seis_keras.data.transforms import Compose
@@ -233,6 +252,9 @@ def explain(store, model, setting, cfg, folder, seed, log) -> dict:
         out["methods"][method] = {"band_share": per_class, "band_share_all": float(share.mean()),
                                   "enrichment_vs_input": float(share.mean() / max(share_x.mean(), 1e-12)),
                                   "enrichment_vs_uniform": float(share.mean() / out["uniform_share"])}
+        if method == "saliency":
+            f_share = spectral_gradient_input_share(X, R, band, fs)
+            out["methods"][method]["spectral_gradient_x_input_share"] = float(f_share.mean())
         log(f"explain {method}: share of relevance power in {band[0]:g}-{band[1]:g} Hz {share.mean():.3f} "
             f"(input {share_x.mean():.3f}, uniform {out['uniform_share']:.3f})")
         for c in (0, 1):

@@ -153,6 +153,11 @@ def markdown(metrics: dict, cfg: dict) -> str:
             bs = r["band_share"]
             lines.append(f"| {name} | {_fmt(bs.get('pre'), 3)} | {_fmt(bs.get('post'), 3)} | {r['band_share_all']:.3f} | "
                          f"{r['enrichment_vs_input']:.2f} | {r['enrichment_vs_uniform']:.2f} |")
+        if "spectral_gradient_x_input_share" in e["methods"].get("saliency", {}):
+            lines += ["", "Gradient × input decomposed over frequency (Parseval: each frequency's share of the "
+                      "first-order contribution to the logit): share in the band "
+                      f"{e['methods']['saliency']['spectral_gradient_x_input_share']:.3f} "
+                      f"(uniform {e['uniform_share']:.3f})."]
         lines += ["", "Figures: `figures/explain_relevance_spectra.png`, `figures/explain_<method>_<class>_example.png`.", ""]
     if "exported" in metrics:
         lines += [f"Exported model: {', '.join(metrics['exported'].values())}.", ""]
