@@ -210,3 +210,14 @@ def test_built_in_data_opens_as_a_store(tmp_path):
     assert "built-in" in desc and not skipped
     assert set(meta.station_code) <= {"NRCA", "T1213"} and len(meta) >= 12
     assert np.array_equal(nd.pre_post_labels(meta), meta.label.to_numpy())
+
+
+def test_an_existing_store_is_opened_as_is_and_a_missing_folder_is_a_clear_error(tmp_path):
+    from seis_keras.data.synthetic import norcia_data
+
+    norcia_data(6, seed=1, stations=("NRCA",), path=tmp_path / "mine")
+    store, desc, skipped = nd.open_norcia(tmp_path / "mine", tmp_path / "work")
+    assert desc == f"store {tmp_path / 'mine'}" and not skipped and not (tmp_path / "work").exists()
+    assert len(store) == len(store.metadata) >= 6
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        nd.open_norcia(tmp_path / "nowhere", tmp_path / "work")
