@@ -124,3 +124,17 @@ def test_spectral_gradient_input_share_is_parseval_exact():
     g2[0, :, 1] = np.sin(2 * np.pi * 10.0 * t)
     g2[0, :, 0] = np.sin(2 * np.pi * 35.0 * t)
     assert spectral_gradient_input_share(x, g2, (30.0, 40.0), fs)[0] == pytest.approx(0.5, abs=1e-6)
+
+
+def test_zenodo_layout_runs_through_the_recipe(tmp_path):
+    from test_norcia_data import _write_zenodo
+
+    root = tmp_path / "zenodo"
+    _write_zenodo(root, "NRCA", "pre", ["NRCA.IV.1001_EV", "NRCA.IV.1002_EV"])
+    _write_zenodo(root, "NRCA", "post", ["NRCA.IV.2001_EV", "NRCA.IV.2002_EV", "NRCA.IV.2003_EV"])
+    folder, m = _run(tmp_path / "runs", "--pairs", "--data", str(root), "--set", 'data.component_order="NEZ"')
+    assert m["data"]["n_traces"] == 5 and "Zenodo" in m["data"]["source"]
+    p = m["pairs"]
+    # every event sits at one place with one magnitude: one-to-one matching pairs both pre events
+    assert p["n_pairs"] == 2 and p["band_kind"] == "paper" and p["band"] == [30.0, 40.0]
+    assert "planted_gain_ratio" not in p
