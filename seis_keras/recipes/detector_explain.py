@@ -160,26 +160,38 @@ def backward_optimisation(study: Study):
     fs, split_hz = study.fs, float(b["high_frequency_hz"])
     pos_rows = study.data.splits["train"][study.data.labels[study.data.splits["train"]] == 1][:2000]
     x_pos = load_windows(study.data, pos_rows, study.cfg)
-    zeros, randoms, histories, per_run = [], [], {}, {}
+    shape = study.x_test.shape[1:]
+    n_rand = int(b["n_random"])
+    ref = study.reference
+    x_in = study.x_test[ref]
+    zeros, histories, per_run, extra = [], {}, {}, {}
     for i, r in enumerate(study.runs):
-        xz, hz = optimal_input(r.model, 1, init="zeros", seed=i, **kw)
-        xr, hr = optimal_input(r.model, 1, init="random", n_samples=int(b["n_random"]),
-                               random_std=float(b["random_std"]), seed=1000 + i, **kw)
-        zeros.append(xz[0])
-        randoms.append(xr)
-        histories[r.name] = hz[:, 0]
-        per_run[r.name] = {"final_loss_zero_init": float(hz[-1, 0]), "initial_loss_zero_init": float(hz[0, 0]),
-                           "final_loss_random_init": float(hr[-1].mean()),
-                           "max_abs_per_component_zero_init": np.abs(xz[0]).max(axis=0).tolist()}
+        # one optimisation per run: zero init, random inits (and for model A: real init, noise
+        # prototype) as one batch with a target class per sample; the samples are independent
+        rand = float(b["random_std"]) * np.random.default_rng(1000 + i).standard_normal((n_rand, *shape))
+        inits, targets = [np.zeros((1, *shape)), rand], [1] * (1 + n_rand)
+        if i == 0:
+            inits.append(x_in[None])
+            targets.append(1)
+            if b["noise_prototype"]:
+                inits.append(np.zeros((1, *shape)))
+                targets.append(0)
+        x_opt, hist = optimal_input(r.model, np.array(targets), init=np.concatenate(inits).astype(np.float32), **kw)
+        zeros.append(x_opt[0])
+        histories[r.name] = hist[:, 0]
+        per_run[r.name] = {"final_loss_zero_init": float(hist[-1, 0]), "initial_loss_zero_init": float(hist[0, 0]),
+                           "final_loss_random_init": float(hist[-1, 1:1 + n_rand].mean()),
+                           "max_abs_per_component_zero_init": np.abs(x_opt[0]).max(axis=0).tolist()}
+        if i == 0:
+            extra = {"real": (x_opt[1 + n_rand:2 + n_rand], hist[:, 1 + n_rand:2 + n_rand]),
+                     "noise": (x_opt[2 + n_rand:], hist[:, 2 + n_rand:])}
     zeros = np.stack(zeros)
     spec = spectrum_vs_training(zeros, x_pos, fs)
     comps = study.cfg["data"]["component_order"]
     study.folder.save_figure(plots.optimal_inputs(zeros, [r.name for r in study.runs], spec, fs, comps),
                              "fig5_optimal_inputs_zero_init")
     study.folder.save_figure(plots.loss_histories(histories), "figS15_bo_loss")
-    ref = study.reference
-    x_in = study.x_test[ref]
-    x_out, h_real = optimal_input(study.runs[0].model, 1, init=x_in, **kw)
+    x_out, h_real = extra["real"]
     f_ratio, ratio_f = log_amplitude_ratio(x_in, x_out[0], domain="frequency", fs=fs)
     ratio_t = log_amplitude_ratio(x_in, x_out[0], domain="time")
     study.folder.save_figure(plots.real_init_ratio(x_in, x_out[0], ratio_t, f_ratio, ratio_f, fs, comps),
@@ -198,7 +210,7 @@ def backward_optimisation(study: Study):
                       "mean_abs_change_5_to_10s": float(np.abs(x_out[0] - x_in)[int(5 * fs): int(10 * fs)].mean())},
     }
     if b["noise_prototype"]:
-        xn, hn = optimal_input(study.runs[0].model, 0, init="zeros", **kw)
+        xn, hn = extra["noise"]
         study.folder.save_figure(plots.waveforms(xn[0], fs, comps, title="Fig. S16: noise-class optimal input "
                                                                          "(zero init, model A)"), "figS16_noise_prototype")
         result["noise_prototype"] = {"final_loss": float(hn[-1, 0]), "max_abs": float(np.abs(xn).max()),
