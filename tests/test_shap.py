@@ -6,12 +6,12 @@ from tensorflow import keras
 from seis_keras.explain.shap_values import class_mean_maps, deep_shap, gradient_shap, partition_shap
 
 
-def _smooth_model(k=1, seed=0, bn=False):
+def _smooth_model(k=1, seed=0, bn=False, fused=None):
     keras.utils.set_random_seed(seed)
     inp = keras.Input((30, 2))
     h = keras.layers.Conv1D(4, 3, name="conv1")(inp)
     if bn:
-        h = keras.layers.BatchNormalization()(h)
+        h = keras.layers.BatchNormalization(fused=fused)(h)
     h = keras.layers.Activation("tanh")(h)
     h = keras.layers.Flatten()(h)
     return keras.Model(inp, keras.layers.Dense(k, name="logits")(h))
@@ -51,7 +51,9 @@ def test_gradient_shap_runs_with_batchnorm():
 
 
 def test_deep_shap_exact_in_subprocess(tmp_path):
-    model = _smooth_model(k=2, seed=3)
+    model = _smooth_model(k=2, seed=3, bn=True, fused=False)   # unfused BatchNorm is supported
+    model.get_layer(index=2).set_weights([np.full(4, 1.5, np.float32), np.full(4, 0.1, np.float32),
+                                          np.full(4, 0.2, np.float32), np.full(4, 2.0, np.float32)])
     rng = np.random.default_rng(3)
     X = rng.normal(size=(3, 30, 2)).astype(np.float32)
     bg = rng.normal(size=(10, 30, 2)).astype(np.float32)
