@@ -35,6 +35,7 @@ Sections: 1 data, 2 windows, 3 model and training, 4 precursor fraction through 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import time
 from pathlib import Path
@@ -94,7 +95,8 @@ def built_in_store(cfg: dict, folder: RunFolder, seed: int) -> Path:
                                  onset_hours=min(float(sy["onset_hours"]), hours), tremor_snr=float(sy["tremor_snr"]),
                                  tremor_band=tuple(float(v) for v in sy["tremor_band"]),
                                  noise_records_per_event=int(d["noise_records_per_event"]))
-    tag = f"precursor_n{d['n_events']}_h{hours:g}_s{seed}_{abs(hash(repr(settings))) % 10**8}"
+    digest = hashlib.sha1(repr(settings).encode()).hexdigest()[:10]
+    tag = f"precursor_n{d['n_events']}_h{hours:g}_s{seed}_{digest}"
     root = Path(d["cache_dir"]) if d["cache_dir"] else folder.path / "data"
     path = root / tag
     if not (path / "metadata.csv").is_file():

@@ -177,10 +177,11 @@ def relevance_spectra(study: PrecursorStudy, model) -> dict:
                            for c in (0, 1)])
     x, y = x[pick], y[pick]
     maps = {"saliency": saliency(model, x, class_index=y)}
-    try:
-        maps["LRP"] = lrp(model, x, rule=r["lrp_rule"], neuron=y, epsilon=float(r["lrp_epsilon"]))
-    except RuntimeError as err:  # the innvestigate worker failed: keep the other results, say why
-        maps["LRP_error"] = str(err)
+    if r["lrp"]:
+        try:
+            maps["LRP"] = lrp(model, x, rule=r["lrp_rule"], neuron=y, epsilon=float(r["lrp_epsilon"]))
+        except RuntimeError as err:  # the innvestigate worker failed: keep the other results, say why
+            maps["LRP_error"] = str(err)
     band = tuple(float(v) for v in study.cfg["synthetic"]["tremor_band"])
     curves, out, freqs = {}, {"n_windows": int(len(x)), "band_hz": list(band)}, None
     for name, R in maps.items():
