@@ -40,3 +40,14 @@ def test_write_json_converts_numpy(tmp_path):
         write_json(tmp_path / "bad.json", {"x": object()})
     assert not (tmp_path / "bad.json").exists()
     assert write_text(tmp_path / "t.md", "hi").read_text() == "hi"
+
+
+def test_written_files_get_the_usual_mode(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        p = write_text(tmp_path / "r.md", "x")
+    finally:
+        os.umask(mask)
+    assert p.stat().st_mode & 0o777 == 0o644
