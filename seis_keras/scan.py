@@ -191,9 +191,12 @@ def _signature_fn(sig):
     def fn(x):
         out = sig(**{name: x}) if name else sig(x)
         if isinstance(out, dict):
-            if len(out) != 1:
-                raise ValueError(f"serving signature: expected one output, got {sorted(out)}")
-            out = next(iter(out.values()))
+            if "probabilities" in out:
+                out = out["probabilities"]
+            elif len(out) == 1:
+                out = next(iter(out.values()))
+            else:
+                raise ValueError(f"serving signature: expected a 'probabilities' output or one output, got {sorted(out)}")
         return out
     return fn, shape
 
@@ -202,10 +205,12 @@ def load_scan_model(path: str | os.PathLike):
     """Load a model for scanning and its stored contract, if any.
 
     Args:
-        path: a Keras model file (``.h5``/``.keras``), a Keras SavedModel directory, or a
-            ``tf.saved_model`` export with a ``serving_default`` signature (taken to output
-            probabilities unless its output is named ``logits``). An ``input_contract.json``
-            inside the directory (or beside the file) is read as its :class:`InputContract`.
+        path: a Keras model file (``.h5``/``.keras``), a Keras SavedModel directory, a
+            ``tf.saved_model`` export with a ``serving_default`` signature (its
+            ``probabilities`` output is used, or its only output, taken as probabilities unless
+            named ``logits``), or a folder written by :func:`seis_keras.train.export.export_model`
+            (``<name>.h5`` is loaded, else ``<name>_serving/``). An ``input_contract.json``
+            inside the folder (or beside the file) is read as its :class:`InputContract`.
 
     Returns:
         ``(model or signature, InputContract or None, output kind "auto"/"logits"/"probabilities")``.
@@ -223,11 +228,19 @@ def load_scan_model(path: str | os.PathLike):
         if cand.is_file():
             contract = InputContract.from_json(json.loads(cand.read_text()), where=str(cand))
             break
+    if path.is_dir() and not (path / "saved_model.pb").is_file():  # an export_model folder
+        found = sorted(path.glob("*.h5")) or sorted(p for p in path.glob("*_serving") if (p / "saved_model.pb").is_file())
+        if not found:
+            raise ValueError(f"{path}: folder without saved_model.pb, *.h5 or *_serving/ (expected an exported model)")
+        path = found[0]
     try:
-        return keras.models.load_model(path, compile=False), contract, "auto"
+        model = keras.models.load_model(path, compile=False)
     except Exception as err:  # not Keras-loadable: try a plain tf.saved_model export
         if not (path / "saved_model.pb").is_file():
             raise ValueError(f"{path}: cannot load as a Keras model ({type(err).__name__}: {err})") from None
+        model = None
+    if isinstance(model, keras.Model):
+        return model, contract, "auto"
     loaded = tf.saved_model.load(str(path))
     if "serving_default" not in loaded.signatures:
         raise ValueError(f"{path}: SavedModel without a 'serving_default' signature")

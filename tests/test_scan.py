@@ -199,4 +199,15 @@ def test_trained_detector_finds_the_events_of_a_continuous_record(trained_detect
     np.testing.assert_allclose(table["earthquake"].to_numpy(), tr.data, atol=1e-4)
     assert len(pd.read_csv(tmp_path / "out" / "detections.csv")) == len(res.detections)
     assert run_scan is args.func
+
+    # an export_model folder (h5 first) and the plain serving SavedModel give the same probabilities
+    from seis_keras.train.export import export_model
+
+    paths = export_model(trained_detector, tmp_path / "exported")
+    (tmp_path / "exported" / "input_contract.json").write_text(json.dumps(DETECTOR_CONTRACT.to_json()))
+    np.testing.assert_allclose(scan(tmp_path / "exported", st).probabilities[0].data, tr.data, atol=1e-5)
+    served = scan(paths["savedmodel"], st)
+    assert served.settings["output"] == "probabilities"
+    assert served.settings["contract"]["transforms"] == ["Demean", "MaxNormalize"]
+    np.testing.assert_allclose(served.probabilities[0].data, tr.data, atol=1e-5)
     assert len(probability_table(res.probabilities)) == tr.stats.npts

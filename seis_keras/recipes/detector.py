@@ -254,7 +254,7 @@ def train_runs(data: DetectorData, cfg: dict, folder: RunFolder, seed: int, x_te
         with atomic_path(h5) as tmp:
             model.save(tmp, save_format="h5", include_optimizer=False)
         p = probabilities(model, x_test)
-        metrics = detection_metrics(y_test, p)
+        metrics = detection_metrics(y_test, p, data.store.metadata.iloc[data.splits["test"]])
         print(f"[{NAME}] run {name}: {result.epochs_run} epochs ({time.time() - started:.0f} s), "
               f"evaluation accuracy {metrics['accuracy']:.4f}, F1 {metrics['f1']:.4f}", flush=True)
         runs.append(TrainedRun(name, model, h5, {**result.summary(), "wall_time_s": time.time() - started}, metrics))
@@ -268,23 +268,42 @@ def probabilities(model, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z[:, 0].astype(np.float64)))
 
 
-def detection_metrics(y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> dict:
-    """Accuracy, precision, recall, F1 (positive class: earthquake) and the confusion matrix."""
-    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+def detection_metrics(y: np.ndarray, p: np.ndarray, meta: pd.DataFrame | None = None, threshold: float = 0.5,
+                      distance_bins_km: tuple = (25.0, 50.0, 75.0)) -> dict:
+    """Evaluation metrics of one run.
 
-    pred = (p >= threshold).astype(int)
-    prec, rec, f1, _ = precision_recall_fscore_support(y, pred, average="binary", pos_label=1, zero_division=0)
-    return {"accuracy": float(accuracy_score(y, pred)), "precision": float(prec), "recall": float(rec),
-            "f1": float(f1), "confusion_matrix": confusion_matrix(y, pred, labels=[0, 1]).tolist(), "n": int(len(y))}
+    Args:
+        y: true labels (1 earthquake).
+        p: earthquake probabilities.
+        meta: the windows' metadata; with ``source_distance_km`` the accuracy is also given per
+            epicentral-distance class (ours, not in the paper).
+        threshold: probability from which a window counts as an earthquake (0.5).
+        distance_bins_km: inner edges of the distance classes.
+
+    Returns:
+        :func:`seis_keras.train.evaluate.classification_metrics` (accuracy, precision, recall,
+        F1 of the earthquake class, confusion matrix, ``per_group["distance"]``).
+    """
+    from seis_keras.train.evaluate import classification_metrics
+
+    groups = None
+    if meta is not None and "source_distance_km" in meta.columns:
+        d = meta["source_distance_km"].to_numpy(dtype=float)
+        edges = (0.0, *distance_bins_km, np.inf)
+        names = np.array([f"{edges[i]:g}-{edges[i + 1]:g} km" for i in range(len(edges) - 1)])
+        k = np.clip(np.digitize(np.nan_to_num(d, nan=0.0), edges[1:-1]), 0, len(names) - 1)
+        groups = {"distance": np.where(np.isfinite(d) & (y == 1), names[k], "noise")}
+    return classification_metrics(y, (p >= threshold).astype(int), n_classes=2,
+                                  class_names=("noise", "earthquake"), groups=groups)
 
 
 def summarise_runs(runs: list[TrainedRun]) -> dict:
-    """Mean ± std over runs of each evaluation metric (the paper's table, §2.4)."""
-    out = {}
+    """Mean ± std (sample std, ddof 1) over runs of the evaluation metrics (the paper's table, §2.4)."""
+    from seis_keras.train.evaluate import summarise_runs as summarise
+
+    out = summarise([r.metrics for r in runs], ddof=1 if len(runs) > 1 else 0)
     for key in ("accuracy", "precision", "recall", "f1"):
-        v = np.array([r.metrics[key] for r in runs])
-        out[key] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
-                    "per_run": {r.name: float(r.metrics[key]) for r in runs}}
+        out[key]["per_run"] = {r.name: float(r.metrics[key]) for r in runs}
     return out
 
 

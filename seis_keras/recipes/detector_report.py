@@ -1,8 +1,9 @@
 """Section 8 of the detector study: training figures, the exported model and ``report.md``.
 
 The report puts the paper's numbers (Majstorović et al. 2023) beside ours and lists the
-settings used. The exported model (run A) is a Keras SavedModel directory ``model/`` with the
-scan :class:`~seis_keras.scan.InputContract` in ``model/input_contract.json``, so
+settings used. The exported model (run A) is the folder ``model/`` written by
+:func:`seis_keras.train.export.export_model` plus the scan
+:class:`~seis_keras.scan.InputContract` in ``model/input_contract.json``, so
 ``seis-keras scan --model RUN/model`` and :func:`seis_keras.scan.scan` read it directly.
 """
 from __future__ import annotations
@@ -26,23 +27,33 @@ def data_summary(data) -> dict:
 
 
 def training_figures(runs, folder: RunFolder) -> None:
-    """Loss and accuracy curves of every run (TensorBoard logs are in ``runs/<name>/tensorboard``)."""
+    """Loss and accuracy curves of every run (TensorBoard logs are in ``runs/<name>/tensorboard``)
+    and run A's evaluation confusion matrix."""
     from seis_keras.plots.detector import training_curves
+    from seis_keras.plots.evaluation import confusion_matrix
 
     folder.save_figure(training_curves({r.name: r.fit["history"] for r in runs}), "training_curves")
+    folder.save_figure(confusion_matrix(runs[0].metrics["confusion_matrix"], ("noise", "earthquake"),
+                                        title=f"run {runs[0].name}, evaluation split"), "confusion_matrix_run_A")
 
 
 def export_reference(run, cfg: dict, folder: RunFolder) -> dict:
-    """Export run A as ``model/`` (Keras SavedModel) with its input contract; returns the paths."""
-    from seis_keras.atomic import atomic_path
+    """Export run A into ``model/`` (:func:`seis_keras.train.export.export_model`) with its input contract.
+
+    ``model/model.h5`` (Keras, what LRP reads), ``model/model.keras``, ``model/model_serving/``
+    (serving SavedModel: ``probabilities``, ``predicted_class``) and ``model/input_contract.json``.
+    """
+    from seis_keras.atomic import write_json
     from seis_keras.recipes.detector import input_contract
+    from seis_keras.scan import CONTRACT_FILE
+    from seis_keras.train.export import export_model
 
     target = folder.path / "model"
-    with atomic_path(target, is_dir=True) as tmp:
-        run.model.save(tmp, save_format="tf", include_optimizer=False)
-        (tmp / "input_contract.json").write_text(json.dumps(input_contract(cfg).to_json(), indent=2))
-    return {"path": str(target), "format": "Keras SavedModel (keras.models.load_model)", "run": run.name,
-            "weights_h5": str(run.h5_path), "input_contract": input_contract(cfg).to_json()}
+    paths = export_model(run.model, target, name="model", outputs="logits")
+    contract = input_contract(cfg).to_json()
+    write_json(target / CONTRACT_FILE, contract)
+    return {"path": str(target), "run": run.name, "files": {k: str(v) for k, v in paths.items()},
+            "input_contract": contract}
 
 
 def _f(v, digits: int = 4) -> str:
@@ -129,8 +140,9 @@ def markdown(metrics: dict, cfg: dict) -> str:
               f"detections, recall {_f(sc['recall'], 2)}, false alarms {sc['false_alarms']} "
               "(an event counts as found when a detection overlaps its P onset to coda end).", "",
               "## Files", "",
-              "`metrics.json` (every number above), `figures/*.png`, `model/` (run A, Keras SavedModel + "
-              "`input_contract.json`; `seis-keras scan --model <run>/model --stream FILES`), `runs/<name>/` "
+              "`metrics.json` (every number above), `figures/*.png`, `model/` (run A: model.h5, model.keras, "
+              "model_serving/ SavedModel, input_contract.json; `seis-keras scan --model <run>/model --stream FILES`), "
+              "`runs/<name>/` "
               "(history.csv, tensorboard/, model.h5), `scan_detections.csv`, `config.json`.", "",
               "## Settings used", "", "```json", json.dumps(cfg, indent=1, default=str), "```", "",
               f"Wall time: {metrics['timings']['total_s']:.0f} s "
