@@ -116,8 +116,29 @@ def relevance_propagation(study: Study):
         "noise_relevance_sum_mean": float(np.mean(r_sigma[y == 0].reshape((y == 0).sum(), -1).sum(axis=1)))
         if (y == 0).any() else None,
         "chosen_earthquakes_relevance_sum_mean": sums,
+        "logit_diagnostics": logit_diagnostics(study.runs[0].model, study.x_test[sig_idx], y, logit),
         "cross_run_pearson_reference_sample": cross,
     }
+
+
+def logit_diagnostics(model, x: np.ndarray, y: np.ndarray, logit: np.ndarray) -> dict:
+    """How input-dependent model A's score is: logit spread per class and active ``fc1`` units.
+
+    A narrow earthquake logit with few active hidden units means the earthquake score is mostly
+    the biases of the dense layers; LRP rules that ignore biases then spread a bias-made logit over
+    the input, which shows as input-independent relevance (σ_LRP nearly constant).
+    """
+    from seis_keras.explain.feature_maps import feature_maps
+
+    out = {}
+    names = [l.name for l in model.layers]
+    hidden = feature_maps(model, x, layers=["fc1_relu"])["fc1_relu"] if "fc1_relu" in names else None
+    for label, cls in ((1, "earthquake"), (0, "noise")):
+        k = y == label
+        if k.any():
+            out[cls] = {"logit_mean": float(logit[k].mean()), "logit_std": float(logit[k].std()),
+                        "active_fc1_units_mean": None if hidden is None else float((hidden[k] > 0).sum(axis=1).mean())}
+    return out
 
 
 # --- 6. Explanation quality (ours) -------------------------------------------------------------

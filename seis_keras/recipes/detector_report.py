@@ -114,6 +114,13 @@ def markdown(metrics: dict, cfg: dict) -> str:
               f"| σ_LRP median, earthquakes / noise (s) | {_f(s['earthquake_median'], 2)} / {_f(s['noise_median'], 2)} | "
               "noise larger |",
               f"| total relevance of noise windows (mean) | {_f(lrp['noise_relevance_sum_mean'], 3)} | negative |"]
+    diag = lrp.get("logit_diagnostics", {})
+    if "earthquake" in diag and "noise" in diag:
+        e, n = diag["earthquake"], diag["noise"]
+        lines.append(f"| model A logit mean ± std, earthquakes / noise (active fc1 units) | {_f(e['logit_mean'], 2)} ± "
+                     f"{_f(e['logit_std'], 2)} ({_f(e['active_fc1_units_mean'], 1)}) / {_f(n['logit_mean'], 2)} ± "
+                     f"{_f(n['logit_std'], 2)} ({_f(n['active_fc1_units_mean'], 1)}) | — (a narrow earthquake logit "
+                     "with few active units: the score is mostly bias, and bias-free LRP spreads it evenly) |")
     for rule, per_run in lrp["cross_run_pearson_reference_sample"].items():
         if per_run:
             lines.append(f"| {rule}: relevance of sample B, Pearson r with run A (mean over runs) | "

@@ -1,0 +1,168 @@
+"""Scan continuous data with a trained waveform model: probability traces and detections.
+
+:func:`scan` slides a window classifier (the Majstorović et al. 2023 detector by default, or
+any of our waveform models given its :class:`InputContract`) over continuous 3-component
+data that obspy can read, like SeisBench's ``annotate`` / ``classify``:
+
+1. **Preparation**, per station (``network.station.location``): each trace's component is
+   found with :func:`seis_keras.data.ingest.component_of` (``"ENZ"``; numbered horizontals
+   ``1``/``2`` read as N/E), every contiguous segment is resampled to the contract's rate
+   with the same FFT resampling as :mod:`seis_keras.data.ingest` (obspy ``Trace.resample``,
+   Hann taper) and merged on one sampling grid with a gap mask; the components are cut to
+   their common time span.
+2. **Windows**: a zero-copy ``numpy.lib.stride_tricks.sliding_window_view`` of the
+   ``(T, C)`` record with step ``stride_s``; windows are materialised one batch at a time
+   (``batch_size``), passed through the contract's normalisation (the detector:
+   :class:`~seis_keras.data.transforms.Demean` + per-window
+   :class:`~seis_keras.data.transforms.MaxNormalize`) and fed to one compiled
+   ``tf.function`` with a fixed batch shape (no retracing; the last batch is padded).
+3. **Probabilities**: logits go through a sigmoid (1 unit) or softmax (k units). One
+   ``obspy.Trace`` per station and class (channel ``<model>_<class>``), one value per window,
+   sampling rate ``1 / stride_s``; a value is stamped at the window's centre
+   (``time_reference="center"``) or start (``"start"``). Windows touching a data gap are NaN
+   (``gap_policy="mask"``) or scanned with the gap zero-filled (``"fill"``).
+4. **Detections**: runs of windows with probability ``>= threshold``; runs closer than
+   ``min_gap_s`` (from the end of one run's last window to the start of the next run's first
+   window) are merged. One row per detection: ``trace_id``, ``class``, ``start_time`` (start of
+   the first window above threshold), ``end_time`` (end of the last one), ``peak_time``
+   (centre of the most probable window), ``peak_probability``, ``n_windows``.
+
+:func:`match_detections` scores detections against known event times (recall, false alarms).
+:func:`add_scan_command` / :func:`run_scan` are the ``seis-keras scan`` command line.
+
+Modules: ``contract`` (:class:`InputContract`, :class:`ScanResult`), ``model`` (loading,
+compiled forward pass), ``stream`` (step 1), ``detections`` (step 4, scoring, tables),
+``cli`` (command line); :func:`scan` itself is here.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from seis_keras.scan.cli import add_scan_command, run_scan
+from seis_keras.scan.contract import CONTRACT_FILE, DETECTOR_CONTRACT, InputContract, ScanResult
+from seis_keras.scan.detections import find_detections, match_detections, probability_table
+from seis_keras.scan.model import _predictor, load_scan_model
+from seis_keras.scan.stream import prepare_stream
+
+__all__ = ["InputContract", "DETECTOR_CONTRACT", "ScanResult", "scan", "prepare_stream", "find_detections",
+           "match_detections", "probability_table", "load_scan_model", "add_scan_command", "run_scan", "CONTRACT_FILE"]
+
+
+def scan(model, stream, *, stride_s: float = 2.5, threshold: float = 0.5, min_gap_s: float = 5.0,
+         component_order: str | None = None, batch_size: int = 512, contract: InputContract | None = None,
+         output: str = "auto", time_reference: str = "center", gap_policy: str = "mask",
+         detection_classes: Sequence[str] | None = None, channel_map=None) -> ScanResult:
+    """Slide a window classifier over continuous data.
+
+    Args:
+        model: a Keras model (logits or probabilities output), a ``serving_default``
+            signature, or a path for :func:`load_scan_model`.
+        stream: ``obspy.Stream`` or path(s)/glob(s) obspy can read.
+        stride_s: window step in seconds (default 2.5 s = 10 % of the detector's window; must
+            be a whole number of samples at the contract's rate).
+        threshold: detection threshold on the probability (0.5).
+        min_gap_s: runs of windows above threshold closer than this are merged (5 s).
+        component_order: overrides ``contract.component_order`` (default ``"ENZ"``).
+        batch_size: windows per forward pass (512: fastest on CPU, the batch stays in cache).
+        contract: the model's :class:`InputContract`; default: the one stored with a model path,
+            else :data:`DETECTOR_CONTRACT` with the window length taken from the model.
+        output: ``"auto"`` (a ``logits`` output layer gets a sigmoid/softmax, a sigmoid/softmax
+            layer is used as is), ``"logits"`` or ``"probabilities"``.
+        time_reference: stamp each value at the window ``"center"`` (default) or ``"start"``.
+        gap_policy: ``"mask"`` (windows touching a gap are NaN) or ``"fill"`` (zeros in gaps).
+        detection_classes: class names to detect; default the only class of a 1-unit model,
+            every class but the first (taken as noise) of a k-unit model.
+        channel_map: explicit channel code -> component letter.
+
+    Returns:
+        A :class:`ScanResult`.
+    """
+    import obspy
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    kind = output
+    if isinstance(model, (str, os.PathLike)):
+        model, stored, kind = load_scan_model(model)
+        contract = contract or stored
+        kind = output if output != "auto" else kind
+    if output not in ("auto", "logits", "probabilities"):
+        raise ValueError(f"output: expected 'auto', 'logits' or 'probabilities', got {output!r}")
+    if time_reference not in ("center", "start"):
+        raise ValueError(f"time_reference: expected 'center' or 'start', got {time_reference!r}")
+    if gap_policy not in ("mask", "fill"):
+        raise ValueError(f"gap_policy: expected 'mask' or 'fill', got {gap_policy!r}")
+    if not isinstance(stream, obspy.Stream):
+        paths = [stream] if isinstance(stream, (str, os.PathLike)) else list(stream)
+        st = obspy.Stream()
+        for p in paths:
+            try:
+                st += obspy.read(str(p))
+            except Exception as err:
+                raise ValueError(f"{p}: obspy cannot read it ({type(err).__name__}: {err})") from None
+        stream = st
+    predictor = _predictor(model, kind, batch_size)
+    contract = contract or dataclasses.replace(DETECTOR_CONTRACT, window_samples=None)
+    if component_order:
+        contract = dataclasses.replace(contract, component_order=component_order)
+    n_win = contract.window_samples or int(predictor.input_shape[0])
+    if predictor.input_shape[0] not in (None, n_win) or predictor.input_shape[-1] != len(contract.component_order):
+        raise ValueError(f"model input {predictor.input_shape} does not match the contract "
+                         f"({n_win} samples x {len(contract.component_order)} components)")
+    fs = float(contract.sampling_rate)
+    step = int(round(stride_s * fs))
+    if step < 1 or abs(step - stride_s * fs) > 1e-6 * max(1.0, stride_s * fs):
+        raise ValueError(f"stride_s={stride_s}: expected a positive multiple of the sample interval 1/{fs:g} s")
+    window_s = n_win / fs
+    norm = contract.transform()
+    stations = prepare_stream(stream, contract, channel_map=channel_map)
+
+    traces, found = [], []
+    for sta in stations:
+        data, gap = sta["data"], sta["gap"]
+        if gap_policy == "fill":
+            data = np.where(gap[:, None], 0.0, data).astype(np.float32)
+        if len(data) < n_win:
+            continue
+        view = sliding_window_view(data, n_win, axis=0)[::step]  # (N, C, T) zero-copy
+        gap_win = sliding_window_view(gap, n_win)[::step].any(axis=1) if gap_policy == "mask" else None
+        n = len(view)
+        probs = None
+        for lo in range(0, n, batch_size):
+            x = np.ascontiguousarray(view[lo:lo + batch_size].transpose(0, 2, 1), dtype=np.float32)
+            p = predictor(norm(x))
+            if probs is None:
+                probs = np.empty((n, p.shape[1]), np.float32)
+            probs[lo:lo + len(p)] = p
+        if gap_win is not None:
+            probs[gap_win] = np.nan
+        names = contract.class_names or (("earthquake",) if probs.shape[1] == 1
+                                         else tuple(f"class{k}" for k in range(probs.shape[1])))
+        if len(names) != probs.shape[1]:
+            raise ValueError(f"contract.class_names: {len(names)} names for {probs.shape[1]} model outputs")
+        detect = detection_classes or (names if len(names) == 1 else names[1:])
+        offset = window_s / 2 if time_reference == "center" else 0.0
+        net, st_code, loc = sta["id"].split(".")
+        for k, name in enumerate(names):
+            tr = obspy.Trace(data=np.ascontiguousarray(probs[:, k]))
+            tr.stats.network, tr.stats.station, tr.stats.location = net, st_code, loc
+            tr.stats.channel = f"{getattr(model, 'name', 'model')}_{name}"
+            tr.stats.class_name = name
+            tr.stats.sampling_rate = 1.0 / (step / fs)
+            tr.stats.starttime = sta["start"] + offset
+            traces.append(tr)
+            if name in detect:
+                found.append(find_detections(probs[:, k], threshold=threshold, window_s=window_s,
+                                             stride_s=step / fs, min_gap_s=min_gap_s, start=sta["start"],
+                                             trace_id=f"{sta['id']}.{sta['channel']}", class_name=name))
+    detections = (pd.concat(found, ignore_index=True) if found else
+                  find_detections(np.zeros(0), threshold=threshold, window_s=window_s, stride_s=1.0,
+                                  min_gap_s=min_gap_s, start=None))
+    settings = {"stride_s": step / fs, "threshold": threshold, "min_gap_s": min_gap_s, "window_s": window_s,
+                "batch_size": batch_size, "time_reference": time_reference, "gap_policy": gap_policy,
+                "output": predictor.output, "contract": contract.to_json()}
+    return ScanResult(obspy.Stream(traces), detections, settings)

@@ -1,0 +1,135 @@
+"""Loading a model for scanning and its compiled fixed-batch forward pass."""
+from __future__ import annotations
+
+import json
+import os
+import weakref
+from pathlib import Path
+
+import numpy as np
+
+from seis_keras.scan.contract import CONTRACT_FILE, InputContract
+
+class _Predictor:
+    """Fixed-batch compiled forward pass returning probabilities ``(B, K)``."""
+
+    def __init__(self, model, output: str, batch_size: int):
+        import tensorflow as tf
+
+        self.batch_size = int(batch_size)
+        if not isinstance(model, tf.keras.Model) and hasattr(model, "structured_input_signature"):
+            fn, shape = _signature_fn(model)
+        else:
+            shape = tuple(model.input_shape[1:])
+            last = model.layers[-1]
+            act = getattr(getattr(last, "activation", None), "__name__", "")
+            if output == "auto":
+                output = "probabilities" if (last.name == "probabilities" or act in ("sigmoid", "softmax")) else "logits"
+
+            def fn(x):
+                return model(x, training=False)
+        self.input_shape = shape
+        self.output = output
+        spec = tf.TensorSpec((self.batch_size, *shape), tf.float32)
+
+        @tf.function(input_signature=[spec])
+        def forward(x):
+            z = tf.cast(fn(x), tf.float32)
+            if output == "logits":
+                z = tf.sigmoid(z) if z.shape[-1] == 1 else tf.nn.softmax(z, axis=-1)
+            return z
+
+        self._forward = forward
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        n = len(x)
+        if n < self.batch_size:
+            x = np.concatenate([x, np.zeros((self.batch_size - n, *x.shape[1:]), np.float32)])
+        return self._forward(x).numpy()[:n]
+
+
+_PREDICTORS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _predictor(model, output: str, batch_size: int) -> _Predictor:
+    """The compiled forward pass of ``model``, built once per (output, batch size) and reused."""
+    try:
+        per_model = _PREDICTORS.setdefault(model, {})
+    except TypeError:  # not weak-referenceable
+        return _Predictor(model, output, batch_size)
+    key = (output, int(batch_size))
+    if key not in per_model:
+        per_model[key] = _Predictor(model, output, batch_size)
+    return per_model[key]
+
+
+def _signature_fn(sig):
+    """A ``serving_default`` concrete function as ``x -> output`` and its input shape."""
+    args, kwargs = sig.structured_input_signature
+    specs = list(kwargs.values()) or list(args)
+    if len(specs) != 1:
+        raise ValueError(f"serving signature: expected one input, got {len(specs)}")
+    name = next(iter(kwargs)) if kwargs else None
+    shape = tuple(specs[0].shape[1:])
+
+    def fn(x):
+        out = sig(**{name: x}) if name else sig(x)
+        if isinstance(out, dict):
+            if "probabilities" in out:
+                out = out["probabilities"]
+            elif len(out) == 1:
+                out = next(iter(out.values()))
+            else:
+                raise ValueError(f"serving signature: expected a 'probabilities' output or one output, got {sorted(out)}")
+        return out
+    return fn, shape
+
+
+def load_scan_model(path: str | os.PathLike):
+    """Load a model for scanning and its stored contract, if any.
+
+    Args:
+        path: a Keras model file (``.h5``/``.keras``), a Keras SavedModel directory, a
+            ``tf.saved_model`` export with a ``serving_default`` signature (its
+            ``probabilities`` output is used, or its only output, taken as probabilities unless
+            named ``logits``), or a folder written by :func:`seis_keras.train.export.export_model`
+            (``<name>.h5`` is loaded, else ``<name>_serving/``). An ``input_contract.json``
+            inside the folder (or beside the file) is read as its :class:`InputContract`.
+
+    Returns:
+        ``(model or signature, InputContract or None, output kind "auto"/"logits"/"probabilities")``.
+    """
+    import tensorflow as tf
+    from tensorflow import keras
+
+    import seis_keras.models  # noqa: F401  (registers custom layers)
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such model (expected a Keras model file or a SavedModel directory)")
+    contract = None
+    for cand in (path / CONTRACT_FILE, path.parent / CONTRACT_FILE):
+        if cand.is_file():
+            contract = InputContract.from_json(json.loads(cand.read_text()), where=str(cand))
+            break
+    if path.is_dir() and not (path / "saved_model.pb").is_file():  # an export_model folder
+        found = sorted(path.glob("*.h5")) or sorted(p for p in path.glob("*_serving") if (p / "saved_model.pb").is_file())
+        if not found:
+            raise ValueError(f"{path}: folder without saved_model.pb, *.h5 or *_serving/ (expected an exported model)")
+        path = found[0]
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as err:  # not Keras-loadable: try a plain tf.saved_model export
+        if not (path / "saved_model.pb").is_file():
+            raise ValueError(f"{path}: cannot load as a Keras model ({type(err).__name__}: {err})") from None
+        model = None
+    if isinstance(model, keras.Model):
+        return model, contract, "auto"
+    loaded = tf.saved_model.load(str(path))
+    if "serving_default" not in loaded.signatures:
+        raise ValueError(f"{path}: SavedModel without a 'serving_default' signature")
+    sig = loaded.signatures["serving_default"]
+    outs = list(sig.structured_outputs) if isinstance(sig.structured_outputs, dict) else []
+    kind = "logits" if outs == ["logits"] else "probabilities"
+    sig._seis_keras_owner = loaded  # keep the trackable object (and its variables) alive
+    return sig, contract, kind

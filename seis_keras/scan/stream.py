@@ -1,0 +1,54 @@
+"""Continuous data on the model's sampling grid: resampled, merged, components aligned."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from seis_keras.scan.contract import InputContract
+
+def prepare_stream(stream, contract: InputContract, *, channel_map=None) -> list[dict]:
+    """Resample and merge each station's components on one grid (step 1 of the docstring).
+
+    Args:
+        stream: ``obspy.Stream``.
+        contract: gives the target rate and the component order.
+        channel_map: explicit channel code -> component letter (see ``ingest.component_of``).
+
+    Returns:
+        One dict per station: ``id`` (``NET.STA.LOC``), ``channel`` (band+instrument code),
+        ``start`` (``UTCDateTime`` of sample 0), ``data`` ``(T, C)`` float32 in
+        ``contract.component_order``, ``gap`` ``(T,)`` bool.
+    """
+    from seis_keras.data.ingest import _merge_channel, _resampled, component_of
+
+    order, fs = contract.component_order, float(contract.sampling_rate)
+    stations: dict[tuple, dict[str, list]] = {}
+    for tr in stream:
+        s = tr.stats
+        letter = component_of(s.channel, order, channel_map=channel_map, trace_id=tr.id)
+        stations.setdefault((s.network, s.station, s.location), {}).setdefault(letter, []).append(tr)
+    out = []
+    for (net, sta, loc), comps in sorted(stations.items()):
+        missing = [c for c in order if c not in comps]
+        if missing:
+            have = sorted({t.stats.channel for trs in comps.values() for t in trs})
+            raise ValueError(f"{net}.{sta}.{loc}: component {missing[0]!r} missing (have channels {have}, "
+                             f"expected all of {order!r})")
+        chans = {c: _merge_channel([_resampled(t, fs, "resample", True, "hann", "lanczos", 0.8) for t in comps[c]], fs)
+                 for c in order}
+        t0 = max(ch.start for ch in chans.values())
+        t1 = min(ch.start + (len(ch.data) - 1) / fs for ch in chans.values())
+        n = int(math.floor((t1 - t0) * fs + 1e-6)) + 1
+        if n < 1:
+            raise ValueError(f"{net}.{sta}.{loc}: the components do not overlap in time")
+        data = np.zeros((n, len(order)), np.float32)
+        gap = np.zeros(n, bool)
+        for j, c in enumerate(order):
+            ch = chans[c]
+            i0 = int(round((t0 - ch.start) * fs))
+            data[:, j] = ch.data[i0:i0 + n]
+            gap |= ch.gap[i0:i0 + n]
+        band = comps[order[0]][0].stats.channel[:-1]
+        out.append({"id": f"{net}.{sta}.{loc}", "channel": band, "start": t0, "data": data, "gap": gap})
+    return out
