@@ -63,6 +63,9 @@ def test_wrong_dates_and_bandpass_quick_path(tmp_path):
                      "--set", 'wrong_dates.dates=["2016-11-09"]', "--set", "bandpass.bands=[[33.0, 36.0]]")
     rows = m["wrong_dates"]["table"]
     assert [r["date"] for r in rows] == ["2016-11-09", "2016-10-30"] and rows[1]["true_date"]
+    # the true date mislabels nothing: FP is null (strict JSON, no NaN)
+    json.loads((folder.path / "metrics.json").read_text(), parse_constant=lambda c: pytest.fail(f"JSON holds {c}"))
+    assert rows[1]["NM"] == 0 and rows[1]["FP"] is None
     fake = rows[0]
     meta = pd.read_csv(folder.path / "data" / "norcia_builtin" / "metadata.csv")
     cfg = norcia.load_config("norcia", "quick")
@@ -138,3 +141,4 @@ def test_zenodo_layout_runs_through_the_recipe(tmp_path):
     # every event sits at one place with one magnitude: one-to-one matching pairs both pre events
     assert p["n_pairs"] == 2 and p["band_kind"] == "paper" and p["band"] == [30.0, 40.0]
     assert "planted_gain_ratio" not in p
+

@@ -68,7 +68,8 @@ def wrong_dates(store, mask, cfg, folder, seed, log, *, metrics=None) -> dict:
     fake = table[~table.true_date].groupby("date", as_index=False)[["accuracy", "interval_accuracy"]].mean()
     true_acc = float(table[table.true_date].accuracy.mean())
     folder.save_figure(plot(fake, true_accuracy=true_acc), "wrong_dates")
-    return {"table": table.to_dict("records"), "true_date_accuracy": true_acc,
+    records = table.astype(object).where(table.notna(), None).to_dict("records")  # JSON: null, not NaN
+    return {"table": records, "true_date_accuracy": true_acc,
             "exclude_visso": bool(w["exclude_visso"]), "split": w["split"]}
 
 

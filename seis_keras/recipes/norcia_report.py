@@ -54,7 +54,7 @@ def _pm(summary: dict, key: str, index=None) -> str:
 
 
 def _fmt(v, digits=1, pct=False):
-    if v is None:
+    if v is None or v != v:  # None or NaN
         return "–"
     return f"{v:.{digits}f}{' %' if pct else ''}"
 
