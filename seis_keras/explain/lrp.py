@@ -231,7 +231,12 @@ class LRPAnalyzer:
         for start in range(0, len(X), self.batch_size):
             stop = start + self.batch_size
             chunk = np.ascontiguousarray(X[start:stop])
-            self._conn.send(("analyze", chunk, None if index is None else index[start:stop]))
+            try:
+                self._conn.send(("analyze", chunk, None if index is None else index[start:stop]))
+            except (OSError, ValueError):  # broken pipe: the worker is gone
+                self._proc.join(1.0)
+                raise RuntimeError(f"LRP worker died before analysing samples {start}-{start + len(chunk) - 1} "
+                                   f"(exit code {self._proc.exitcode})") from None
             kind, payload = self._receive(self.batch_timeout, f"analysing samples {start}-{start + len(chunk) - 1}")
             if kind == "error":
                 raise RuntimeError(f"LRP worker: {payload}")

@@ -97,9 +97,11 @@ def serve(conn, path: str, config: dict) -> None:
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
+        import logging
         import warnings
 
         warnings.filterwarnings("ignore")
+        logging.getLogger().setLevel(logging.ERROR)  # keras' "compiled metrics" notes on load
         import tensorflow as tf
 
         tf.compat.v1.disable_eager_execution()
