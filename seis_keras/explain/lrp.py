@@ -208,7 +208,11 @@ class LRPAnalyzer:
                     self._proc.join(2.0)
                     raise RuntimeError(f"LRP worker died while {what} (exit code {self._proc.exitcode})") from None
             if not self._proc.is_alive() and not self._conn.poll(0):
-                raise RuntimeError(f"LRP worker died while {what} (exit code {self._proc.exitcode})")
+                hint = ""
+                if self._proc.exitcode == 1 and not self.info:
+                    hint = ("; see the worker's traceback above (a script starting LRPAnalyzer needs an "
+                            "`if __name__ == \"__main__\":` guard, spawned workers re-import it)")
+                raise RuntimeError(f"LRP worker died while {what} (exit code {self._proc.exitcode}){hint}")
             if time.monotonic() > deadline:
                 self._proc.terminate()
                 raise RuntimeError(f"LRP worker gave no answer within {timeout:g} s while {what}")
