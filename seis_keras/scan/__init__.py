@@ -106,6 +106,7 @@ def scan(model, stream, *, stride_s: float = 2.5, threshold: float = 0.5, min_ga
                 raise ValueError(f"{p}: obspy cannot read it ({type(err).__name__}: {err})") from None
         stream = st
     predictor = _predictor(model, kind, batch_size)
+    model_name = model.name if hasattr(model, "layers") else "model"  # a Keras model, or a serving signature
     contract = contract or dataclasses.replace(DETECTOR_CONTRACT, window_samples=None)
     if component_order:
         contract = dataclasses.replace(contract, component_order=component_order)
@@ -150,7 +151,7 @@ def scan(model, stream, *, stride_s: float = 2.5, threshold: float = 0.5, min_ga
         for k, name in enumerate(names):
             tr = obspy.Trace(data=np.ascontiguousarray(probs[:, k]))
             tr.stats.network, tr.stats.station, tr.stats.location = net, st_code, loc
-            tr.stats.channel = f"{getattr(model, 'name', 'model')}_{name}"
+            tr.stats.channel = f"{model_name}_{name}"
             tr.stats.class_name = name
             tr.stats.sampling_rate = 1.0 / (step / fs)
             tr.stats.starttime = sta["start"] + offset
