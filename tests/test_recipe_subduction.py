@@ -166,6 +166,7 @@ def test_quick_recipe_end_to_end_on_tiny_tables(tmp_path):
     model = keras.models.load_model(run / "model_2class.h5", compile=False)
     params = json.loads((run / "transforms_2class.json").read_text())
     assert model.output_shape == (None, 2) and len(params["yeo_johnson_lambdas"]) == 49
+    assert (run / "model_3class_serving").is_dir() and m["exported"]["3"]["serving"] == "model_3class_serving"
 
 
 def test_lrp_ranks_the_planted_features_of_the_builtin_table_on_top(cfg):

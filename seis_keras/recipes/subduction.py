@@ -135,7 +135,8 @@ class MLPTrainer:
             OneCycleLR; ``"constant"``), adam_epsilon, batch_size, epochs, balance
             (``"sampling"``: inverse-frequency resampling each epoch, like the code's
             WeightedRandomSampler; ``"class_weight"``: loss weights n/(k·n_c); ``"none"``),
-            jit_compile (XLA-compile the epoch; same arithmetic, ~3× less wall time on a busy CPU).
+            jit_compile (XLA-compile the epoch; same arithmetic, ~12 % less CPU per fit in
+            ``bench/subduction_trainer.py``).
         max_rows: most training (and validation) rows any fit will get.
     """
 

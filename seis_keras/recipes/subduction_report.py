@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from seis_keras.atomic import atomic_path, write_json
+from seis_keras.atomic import write_json
 from seis_keras.data.subduction import FEATURE_COLUMNS, REGION, validation_rows
 
 PAPER_CLAIMS = (
@@ -77,13 +77,17 @@ def export_final_models(table, schemes: dict, cfg: dict, folder, trainers: dict,
 
     ``transforms`` are the :class:`SubductionTransforms` fitted on all rows.
 
-    Writes ``model_<k>class.h5`` (Keras HDF5: loadable for training and by the innvestigate
-    worker) and ``transforms_<k>class.json`` (Yeo–Johnson λ, standardisation mean/scale,
+    Writes, through :func:`seis_keras.train.export.export_model`, ``model_<k>class.h5`` (Keras
+    HDF5: for training and the innvestigate worker), ``model_<k>class.keras`` and the serving
+    SavedModel ``model_<k>class_serving/`` (probabilities = softmax of the logits; the code's
+    sigmoid per class picks the same class), and ``transforms_<k>class.json`` (Yeo–Johnson λ, standardisation mean/scale,
     target quantiles, class cuts) so the model can classify new segments.
 
     Returns:
         ``{n_classes: {"model": path, "transforms": path, "best_epoch": int}}``.
     """
+    from seis_keras.train.export import export_model
+
     out = {}
     seed = int(cfg["seed"])
     for n_cls, scheme in schemes.items():
@@ -91,9 +95,7 @@ def export_final_models(table, schemes: dict, cfg: dict, folder, trainers: dict,
         X, y = tr.transform(table.features), scheme.labels(table.target, tr)
         fit_i, val_i = validation_rows(np.arange(len(y)), float(cfg["cv"]["validation_fraction"]), seed=seed)
         model, info = trainers[n_cls].fit(X[fit_i], y[fit_i], X[val_i], y[val_i], seed=seed)
-        model_path = folder.file(f"model_{n_cls}class.h5")
-        with atomic_path(model_path) as tmp:
-            model.save(tmp, save_format="h5")
+        paths = export_model(model, folder.path, name=f"model_{n_cls}class", outputs="logits")
         power = tr.power_
         params = {"features": list(FEATURE_COLUMNS), "yeo_johnson_lambdas": power.lambdas_,
                   "standardize_mean": power._scaler.mean_ if power.standardize else None,
@@ -102,7 +104,8 @@ def export_final_models(table, schemes: dict, cfg: dict, folder, trainers: dict,
                   "class_cuts": list(scheme.cuts), "class_cut_space": scheme.space,
                   "class_names": scheme.class_names(tr), "output": "logits"}
         transforms_path = write_json(folder.file(f"transforms_{n_cls}class.json"), params)
-        out[str(n_cls)] = {"model": model_path.name, "transforms": transforms_path.name,
+        out[str(n_cls)] = {"model": paths["h5"].name, "keras": paths["keras"].name,
+                           "serving": paths["savedmodel"].name, "transforms": transforms_path.name,
                            "best_epoch": info["best_epoch"]}
     return out
 
