@@ -221,7 +221,8 @@ def build_model(study: PrecursorStudy, seed: int):
     m = study.cfg["model"]
     return get_model("precursor", input_length=study.windowing.sub_window_samples, filters=tuple(m["filters"]),
                      fc_units=int(m["fc_units"]), dropout=float(m["dropout"]),
-                     noise_rms_fraction=float(m["noise_rms_fraction"]), seed=seed)
+                     noise_rms_fraction=float(m["noise_rms_fraction"]), bn_momentum=float(m["bn_momentum"]),
+                     seed=seed)
 
 
 def train_once(study: PrecursorStudy, mode: str, index: int) -> dict:
