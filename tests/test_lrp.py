@@ -169,7 +169,7 @@ def workers(tmp_path_factory):
                for name, (_, settings) in CASES.items()}
     futures["gradient"] = pool.submit(lrp, models["gradient"], X_SMALL, "gradient")
     broken = _weights_only_file(tmp_path_factory.mktemp("broken"))
-    futures["broken"] = pool.submit(_timed, LRPAnalyzer, broken, start_timeout=300)
+    futures["broken"] = pool.submit(_timed, LRPAnalyzer, broken, start_timeout=900)
     models["broken"] = broken
     yield {name: (models[name], future) for name, future in futures.items()}
     pool.shutdown(wait=True)
@@ -261,7 +261,7 @@ def test_worker_failure_surfaces_in_caller(workers):
     exc = future.exception(timeout=900)
     assert isinstance(exc, RuntimeError)
     assert re.search(r"LRP worker: loading/building the analyzer for .*weights_only\.h5 failed: \w+Error", str(exc))
-    assert exc.elapsed_s < 120  # reported as soon as the worker failed, not at the 300 s timeout
+    assert exc.elapsed_s < 300  # reported as soon as the worker failed, not at the 900 s timeout
 
 
 def test_killed_worker_raises_instead_of_hanging(workers):
