@@ -159,7 +159,8 @@ def _add_data(sub) -> None:
 # ---------------------------------------------------------------- recipes
 def _run_recipe(args, rest) -> int:
     module = importlib.import_module(f"seis_keras.recipes.{args.recipe}")
-    return module.main(rest) or 0
+    module.main(rest)  # a recipe's main returns its run folder (and prints it)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
