@@ -136,3 +136,40 @@ def test_quick_path_on_tiny_built_in_data(tmp_path):
     np.testing.assert_allclose(out["probabilities"].numpy(), p_keras, atol=1e-5)
     acc = np.mean(p_keras.argmax(1) == np.repeat([0, 1], 4))
     assert acc == pytest.approx(runs[0]["test"]["accuracy"])
+
+
+def test_fetched_store_layout_with_mode_b_noise_records(tmp_path):
+    """A store laid out as ``seis-keras data fetch data_manifests/ong_majo.toml`` writes it:
+    event records of 36 macro-windows ending at the origin, 1000 s-style ``noise_b`` records
+    without a split (shared out between the splits), the 48 h rule applied."""
+    from seis_keras.data.store import StoreWriter
+    from seis_keras.recipes.precursor import load_data
+    from seis_keras.recipes.precursor_report import data_summary
+    from seis_keras.recipes.runner import RunFolder
+
+    cfg = load_config("precursor", overrides=TINY)
+    fs, n = 40.0, 36 * 800
+    rng = np.random.default_rng(2)
+    events = pd.DataFrame({"trace_name": ["ev01", "ev02"], "source_id": ["ev01", "ev02"], "record_kind": "event",
+                           "split": ["train", "test"], "trace_start_time": ["2016-01-01T00:00:00", "2017-01-01T00:00:00"],
+                           "source_origin_time": ["2016-01-01T00:12:00.000000Z", "2017-01-01T00:12:00.000000Z"]})
+    # noise 1 starts 47 h after event 1 (rejected by the 48 h rule); noise 2 and 3 are far away
+    noise = pd.DataFrame({"trace_name": ["nb0", "nb1", "nb2"], "source_id": "", "record_kind": "noise_b", "split": "",
+                          "trace_start_time": ["2016-01-02T23:12:00", "2016-06-01T00:00:00", "2016-07-01T00:00:00"],
+                          "source_origin_time": ""})
+    with StoreWriter(tmp_path / "ong2", sampling_rate=fs, component_order="12Z", block_size=1) as w:
+        for i in range(2):
+            w.add_many(rng.normal(size=(1, n, 3)).astype(np.float32), events.iloc[[i]])
+        for i in range(3):
+            w.add_many(rng.normal(size=(1, 800, 3)).astype(np.float32), noise.iloc[[i]])
+    study = load_data(cfg, str(tmp_path / "ong2"), RunFolder("precursor", tmp_path / "runs"), 0)
+    d = data_summary(study)
+    assert d["events"] == {"train": 1, "test": 1} and d["noise_records"] == 3
+    assert d["windows"]["B_train"] == {"noise": 4, "precursor": 4} == d["windows"]["B_test"]
+    from seis_keras.recipes.precursor import windows_of
+
+    used = pd.concat([windows_of(study, "B", s) for s in ("train", "test")])
+    assert sorted(used.loc[used.kind == "noise_B", "row"]) == [3, 4]  # never the record 47 h after event 1
+    cfg["windows"]["noise_min_separation_hours"] = 24 * 200.0
+    with pytest.raises(ValueError, match="mode-B noise macro-windows >= 4800.0 h"):
+        windows_of(load_data(cfg, str(tmp_path / "ong2"), RunFolder("precursor", tmp_path / "runs"), 0), "B", "train")
