@@ -117,12 +117,13 @@ def report_text(study: PrecursorStudy) -> str:
     res, cfg = study.results, study.cfg
     d, tr, tc = res["data"], res["training"], res["time_course"]
     w = d["windowing"]
+    overlap = f"overlap {w['overlap']}" if w["overlap"] >= 0 else f"gaps of {-w['overlap']}"
     lines = ["# Ong et al. — precursor CNN (temporal earthquake forecasting)", "",
              f"Profile `{cfg['profile']}`; data: {d['source']}; {d['events']['train']} training and "
              f"{d['events']['test']} test events; run time {res['seconds'] / 60:.1f} min.", "",
              f"Windows: {w['n_macro_windows']} macro-windows of {w['macro_window_samples']} samples, each cut into "
-             f"{w['sub_windows']} sub-windows of {w['sub_window_samples']} (stride {w['stride']}, overlap "
-             f"{w['overlap']}; the paper's stated overlap 15374 / stride 1010 cannot fit 37 windows in 40000 "
+             f"{w['sub_windows']} sub-windows of {w['sub_window_samples']} (stride {w['stride']}, "
+             f"{overlap}; the paper's stated overlap 15374 / stride 1010 cannot fit 37 windows in 40000 "
              "samples, so the windows are spread evenly).", ""]
     for k, v in d["windows"].items():
         lines.append(f"- mode {k.replace('_', ' / ')}: {v['noise']} noise + {v['precursor']} precursor windows")
@@ -132,7 +133,8 @@ def report_text(study: PrecursorStudy) -> str:
         mt, st = _summary(runs, "train")
         me, se = _summary(runs, "test")
         cm = np.asarray(runs[0]["test"]["confusion_matrix"])
-        lines.append(f"| training accuracy, mode {mode} | {_pct(mt)} ± {100 * st:.1f} ({len(runs)} runs) | "
+        n_runs = f"{len(runs)} run{'s' if len(runs) > 1 else ''}"
+        lines.append(f"| training accuracy, mode {mode} | {_pct(mt)} ± {100 * st:.1f} ({n_runs}) | "
                      f"{_pct(PAPER['train_accuracy_' + mode])} |")
         lines.append(f"| test accuracy, mode {mode} | {_pct(me)} ± {100 * se:.1f} (first run: "
                      f"{int(np.trace(cm))}/{int(cm.sum())}) | {_pct(PAPER['test_accuracy_' + mode])}"
