@@ -227,6 +227,7 @@ def train_runs(data: DetectorData, cfg: dict, folder: RunFolder, seed: int, x_te
     """Train ``train.runs`` models differing only in seed (weights and sample order)."""
     from seis_keras.data.pipeline import make_dataset
     from seis_keras.models import get_model
+    from seis_keras.train.export import save_keras_model
     from seis_keras.train.fit import TrainSettings, fit
 
     t = cfg["train"]
@@ -248,11 +249,7 @@ def train_runs(data: DetectorData, cfg: dict, folder: RunFolder, seed: int, x_te
         result = fit(lambda: get_model("detector", **cfg["model"]), train_ds, val_ds, settings,
                      folder.path / "runs" / name)
         model = result.model
-        h5 = folder.path / "runs" / name / "model.h5"
-        from seis_keras.atomic import atomic_path
-
-        with atomic_path(h5) as tmp:
-            model.save(tmp, save_format="h5", include_optimizer=False)
+        h5 = save_keras_model(model, folder.path / "runs" / name / "model.h5")  # what the LRP workers load
         p = probabilities(model, x_test)
         metrics = detection_metrics(y_test, p, data.store.metadata.iloc[data.splits["test"]])
         print(f"[{NAME}] run {name}: {result.epochs_run} epochs ({time.time() - started:.0f} s), "
