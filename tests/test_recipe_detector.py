@@ -151,3 +151,19 @@ def test_quick_path_end_to_end(tmp_path):
     res = scan(folder.path / "model", stream, stride_s=5.0)
     assert res.settings["contract"]["transforms"] == ["Demean", "MaxNormalize"]
     assert res.probabilities[0].stats.npts == (120 * 20 - 500) // 100 + 1
+
+
+def test_full_profile_holds_the_papers_settings_and_quick_stays_small():
+    full = load_config("detector", "full")
+    assert (full["data"]["sampling_rate"], full["data"]["window_s"], full["data"]["component_order"]) == (20.0, 25.0, "ENZ")
+    assert full["data"]["split"] == [0.8, 0.1, 0.1] and full["data"]["earthquake_fraction"] == 0.48
+    t = full["train"]
+    assert (t["optimizer"], t["learning_rate"], t["momentum"], t["batch_size"], t["early_stopping_patience"],
+            t["runs"]) == ("sgd", 1e-2, 0.9, 512, 50, 10)
+    assert full["bo"]["steps"] == 5000 and full["lrp"]["betas"] == [0.0, 0.5, 1.0] and full["lrp"]["epsilon"] == 1e-6
+    assert full["lrp"]["sigma_samples"] == 6000 and full["fmv"]["layer"] == "conv5" and full["fmv"]["threshold"] == 0.8
+    quick = load_config("detector", "quick")
+    assert quick["data"]["synthetic_n"] <= 6000 and quick["train"]["runs"] == 2 and quick["bo"]["steps"] <= 200
+    assert quick["train"]["optimizer"] == "sgd" and quick["lrp"]["betas"] == [0.0, 0.5, 1.0]
+    c = detector.input_contract(full)
+    assert (c.sampling_rate, c.window_samples, c.transforms) == (20.0, 500, ("Demean", "MaxNormalize"))
