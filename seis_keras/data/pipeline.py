@@ -27,7 +27,7 @@ import h5py
 import numpy as np
 import tensorflow as tf
 
-from seis_keras.data.store import WaveformStore, empty_aligned
+from seis_keras.data.store import WaveformStore, empty_aligned, open_read_only
 from seis_keras.data.transforms import Compose
 
 Label = str | Callable | None
@@ -182,7 +182,7 @@ def reader_handle(path: str) -> "_ReaderHandle":
     if handle is None or handle.key != key or not handle.h5.id.valid:
         if handle is not None and handle.h5.id.valid:
             handle.h5.close()
-        cache[path] = handle = _ReaderHandle(key, _open_read_only(path))
+        cache[path] = handle = _ReaderHandle(key, open_read_only(path))
     return handle
 
 
@@ -198,12 +198,6 @@ class _ReaderHandle:
             ds = self._datasets[name] = self.h5[name]
         return ds
 
-
-def _open_read_only(path: str) -> h5py.File:
-    try:
-        return h5py.File(path, "r")
-    except OSError as err:
-        raise ValueError(f"{path}: cannot open as HDF5 (truncated or corrupt?): {err}") from None
 
 
 SHARD_BYTES = 16 * 2**20

@@ -23,19 +23,10 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from seis_keras.data.store import StoreWriter
+from seis_keras.data.store import STEAD_COLUMNS, StoreWriter
 
-#: Zenodo attribute column -> SeisBench column.
-NORCIA_COLUMNS = {
-    "network_code": "station_network_code",
-    "receiver_code": "station_code",
-    "receiver_type": "station_type",
-    "receiver_latitude": "station_latitude_deg",
-    "receiver_longitude": "station_longitude_deg",
-    "receiver_elevation_m": "station_elevation_m",
-    "source_latitude": "source_latitude_deg",
-    "source_longitude": "source_longitude_deg",
-}
+#: Zenodo attribute column -> SeisBench column: the release uses STEAD's column names.
+NORCIA_COLUMNS = STEAD_COLUMNS
 OUTPUT_ORDER = "ENZ"
 
 

@@ -114,7 +114,8 @@ def _channels_last(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _open_h5(path: Path) -> h5py.File:
+def open_read_only(path) -> h5py.File:
+    """Open an HDF5 file read-only; a truncated or corrupt file is a one-line ValueError."""
     try:
         return h5py.File(path, "r")
     except OSError as err:
@@ -160,7 +161,7 @@ class WaveformStore:
             raise ValueError(f"{csv}: column 'trace_name' missing (required: where each trace lives in {WAVEFORMS_FILE})")
         if layout not in ("auto", "seisbench", "stead"):
             raise ValueError(f"layout: expected 'auto', 'seisbench' or 'stead', got {layout!r}")
-        with _open_h5(self.h5_path) as h5:
+        with open_read_only(self.h5_path) as h5:
             fmt = {k: h5["data_format"][k] for k in h5["data_format"]} if "data_format" in h5 else {}
             if layout == "auto":
                 stead = not fmt and any(c in meta.columns for c in _STEAD_MARKERS)
@@ -264,7 +265,7 @@ class WaveformStore:
         d = self._dset[pos]
         if self._shapes[d] is None:
             with contextlib.ExitStack() as stack:
-                h5 = h5 or self._h5 or stack.enter_context(_open_h5(self.h5_path))
+                h5 = h5 or self._h5 or stack.enter_context(open_read_only(self.h5_path))
                 self._shapes[d] = h5[self._datasets[d]].shape
         shape = self._shapes[d]
         sel: Sequence[slice] = ()
@@ -412,7 +413,7 @@ class WaveformStore:
         pos = np.arange(len(self))[idx]
         pos = np.atleast_1d(pos)
         if self._h5 is None:
-            self._h5 = _open_h5(self.h5_path)
+            self._h5 = open_read_only(self.h5_path)
         out = None
         where = {int(p): i for i, p in enumerate(pos)}
         if len(where) != len(pos):
