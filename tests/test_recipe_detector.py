@@ -167,3 +167,12 @@ def test_full_profile_holds_the_papers_settings_and_quick_stays_small():
     assert quick["train"]["optimizer"] == "sgd" and quick["lrp"]["betas"] == [0.0, 0.5, 1.0]
     c = detector.input_contract(full)
     assert (c.sampling_rate, c.window_samples, c.transforms) == (20.0, 500, ("Demean", "MaxNormalize"))
+
+
+def test_a_store_at_another_rate_is_refused_with_a_clear_error(shared_data, tmp_path):
+    cfg = load_config("detector", "quick")
+    folder = RunFolder("detector", path=tmp_path / "run")
+    with pytest.raises(ValueError, match="sampling rate 100.0 Hz \\(expected 20.0 Hz"):
+        detector.load_data(str(shared_data / "stead_sample"), cfg, folder, 0)
+    with pytest.raises(FileNotFoundError, match="--data not found"):
+        detector.load_data(str(tmp_path / "missing"), cfg, folder, 0)
