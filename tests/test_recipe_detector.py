@@ -169,10 +169,45 @@ def test_full_profile_holds_the_papers_settings_and_quick_stays_small():
     assert (c.sampling_rate, c.window_samples, c.transforms) == (20.0, 500, ("Demean", "MaxNormalize"))
 
 
-def test_a_store_at_another_rate_is_refused_with_a_clear_error(shared_data, tmp_path):
+def test_a_stead_store_is_resampled_and_cropped_to_detector_windows(shared_data, tmp_path):
+    from obspy import Trace
+
+    from seis_keras.data.store import WaveformStore
+
+    from seis_keras.recipes.detector_data import conform_store
+
     cfg = load_config("detector", "quick")
     folder = RunFolder("detector", path=tmp_path / "run")
-    with pytest.raises(ValueError, match="sampling rate 100.0 Hz \\(expected 20.0 Hz"):
+    src = WaveformStore(shared_data / "stead_sample")
+    # the sample holds earthquakes only: the recipe refuses it before converting anything
+    with pytest.raises(ValueError, match="split 'train' holds only earthquake windows"):
         detector.load_data(str(shared_data / "stead_sample"), cfg, folder, 0)
+    assert not (folder.path / "data" / "conformed").exists()
+
+    conformed = WaveformStore(conform_store(src, tmp_path / "conformed", cfg))
+    assert conformed.sampling_rate == 20.0 and len(conformed) == len(src)
+    assert conformed.trace_shape(0) == (500, 3)
+    np.testing.assert_array_equal(detector.earthquake_labels(conformed.metadata, "conformed"),
+                                  detector.earthquake_labels(src.metadata, "stead"))
+    meta = conformed.metadata
+    p_src = src.metadata["trace_p_arrival_sample"].to_numpy(dtype=float)
+    eq = np.flatnonzero(np.isfinite(p_src))
+    assert len(eq) > 0
+    # P sits pick_offset_s = 5 s into the window unless the trace start forced the window later/earlier
+    p_new = meta["trace_p_arrival_sample"].to_numpy(dtype=float)[eq]
+    start = meta["trace_window_start_sample_original"].to_numpy()[eq]
+    np.testing.assert_allclose(p_new, (p_src[eq] - start) * 20.0 / src.sampling_rate, atol=1e-6)
+    assert np.mean(np.abs(p_new - 100.0) < 1.0) > 0.5
+    # the samples equal obspy's FFT resampling of the source trace, cut at the same place
+    i = int(eq[0])
+    tr = Trace(src.get_waveforms(i, components="ENZ")[:, 2].astype(np.float64))
+    tr.stats.sampling_rate = src.sampling_rate
+    tr.resample(20.0, window="hann", no_filter=True)
+    k0 = int(round(start[0] * 20.0 / src.sampling_rate))
+    # (scipy and obspy place the Hann taper's Nyquist bin slightly differently: 0.5 % of the peak)
+    np.testing.assert_allclose(conformed.get_waveforms(i, components="ENZ")[:, 2], tr.data[k0:k0 + 500],
+                               rtol=0, atol=5e-3 * np.abs(tr.data).max())
+    shifted = tr.data[k0 + 1:k0 + 501]
+    assert np.abs(conformed.get_waveforms(i, components="ENZ")[:, 2] - shifted).max() > 5e-2 * np.abs(tr.data).max()
     with pytest.raises(FileNotFoundError, match="--data not found"):
         detector.load_data(str(tmp_path / "missing"), cfg, folder, 0)

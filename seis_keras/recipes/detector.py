@@ -25,8 +25,10 @@ column (1 earthquake, 0 noise), or labels derived from ``trace_category`` /
 "noise" → 0; anything else is an error). ``--data DIR`` of obspy-readable files plus
 ``--picks CSV`` is ingested on the fly (:mod:`seis_keras.data.ingest`): windows starting
 ``pick_offset_s`` before each P pick are earthquakes, back-to-back windows starting at least
-``noise_pick_margin_s`` after any pick and holding none are noise. The ``split`` column
-(train/dev/test) is used when present, else a seeded 80/10/10 split.
+``noise_pick_margin_s`` after any pick and holding none are noise. A store at another rate or
+with longer traces (SeisBench, STEAD: 100 Hz, 60 s) is resampled to 20 Hz and cropped to 25 s
+windows starting ``pick_offset_s`` before P (:mod:`seis_keras.recipes.detector_data`). The
+``split`` column (train/dev/test) is used when present, else a seeded 80/10/10 split.
 
 Sections: 1 data, 2 model and training (ten runs, evaluation table) here; 3 FMV and 4 BO in
 :mod:`seis_keras.recipes.detector_explain`; 5 LRP, 6 explanation quality and 7 scan in
@@ -193,14 +195,21 @@ def load_data(data: str | None, cfg: dict, folder: RunFolder, seed: int, picks: 
         source = str(data)
     store = WaveformStore(path)
     where = str(path / "metadata.csv")
+    labels = earthquake_labels(store.metadata, where)  # fail early, before any conversion
+    splits = data_splits(store.metadata, d["split"], seed, where)
+    for name, rows in splits.items():
+        if len(np.unique(labels[rows])) < 2:
+            raise ValueError(f"{where}: split {name!r} holds only {'earthquake' if labels[rows].all() else 'noise'} "
+                             "windows (expected both earthquakes and noise in train, dev and test)")
     t_expected = int(round(d["window_s"] * d["sampling_rate"]))
-    if abs(store.sampling_rate - d["sampling_rate"]) > 1e-6:
-        raise ValueError(f"{path}: sampling rate {store.sampling_rate} Hz (expected {d['sampling_rate']} Hz; "
-                         "resample with seis_keras.data.ingest)")
-    if store.trace_shape(0)[0] != t_expected:
-        raise ValueError(f"{path}: windows of {store.trace_shape(0)[0]} samples (expected {t_expected})")
-    labels = earthquake_labels(store.metadata, where)
-    return DetectorData(store, labels, data_splits(store.metadata, d["split"], seed, where), source, built_in)
+    if abs(store.sampling_rate - d["sampling_rate"]) > 1e-6 or any(
+            store.trace_shape(i)[0] != t_expected for i in range(len(store))):
+        from seis_keras.recipes.detector_data import conform_store
+
+        print(f"[{NAME}] {path}: {store.sampling_rate:g} Hz, {store.trace_shape(0)[0]} samples -> resampling to "
+              f"{d['sampling_rate']:g} Hz and cropping {d['window_s']:g} s windows", flush=True)
+        store = WaveformStore(conform_store(store, folder.path / "data" / "conformed", cfg))
+    return DetectorData(store, labels, splits, source, built_in)
 
 
 def load_windows(data: DetectorData, rows: np.ndarray, cfg: dict) -> np.ndarray:
