@@ -211,3 +211,17 @@ def test_trained_detector_finds_the_events_of_a_continuous_record(trained_detect
     assert served.settings["contract"]["transforms"] == ["Demean", "MaxNormalize"]
     np.testing.assert_allclose(served.probabilities[0].data, tr.data, atol=1e-5)
     assert len(probability_table(res.probabilities)) == tr.stats.npts
+
+
+def test_multiclass_model_gives_one_softmax_trace_per_class():
+    x_in = keras.Input((500, 3))
+    out = keras.layers.Dense(3, name="logits")(keras.layers.GlobalAveragePooling1D()(x_in))
+    model = keras.Model(x_in, out, name="three")
+    contract = InputContract(window_samples=500, transforms=("MaxNormalize",), class_names=("noise", "pre", "post"))
+    res = scan(model, obspy.read(), stride_s=1.0, contract=contract, threshold=0.0)
+    assert [tr.stats.channel for tr in res.probabilities] == ["three_noise", "three_pre", "three_post"]
+    total = np.sum([tr.data for tr in res.probabilities], axis=0)
+    np.testing.assert_allclose(total, 1.0, rtol=1e-5)
+    assert sorted(set(res.detections["class"])) == ["post", "pre"]  # the first class is taken as background
+    with pytest.raises(ValueError, match="2 names for 3 model outputs"):
+        scan(model, obspy.read(), contract=InputContract(window_samples=500, class_names=("a", "b")))
