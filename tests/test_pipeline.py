@@ -75,6 +75,19 @@ def test_shuffled_epoch_covers_every_index_once_and_is_deterministic(store, shar
     np.testing.assert_array_equal(xb.numpy(), store.get_waveforms(yb.numpy()))
 
 
+def test_one_shard_is_still_reshuffled_every_epoch(store):
+    """40 traces of one block: one shard, one group; only the in-group permutation shuffles."""
+    def epochs(seed):
+        ds = make_dataset(store, indices=np.arange(40), label=ROW_ID, batch_size=8, shuffle=True, seed=seed)
+        return [np.concatenate([b[1].numpy() for b in ds]) for _ in range(3)]
+
+    e = epochs(2)
+    assert all(sorted(ep) == list(range(40)) for ep in e)
+    assert not np.array_equal(e[0], e[1]) and not np.array_equal(e[1], e[2])
+    for a, b in zip(e, epochs(2)):  # the same seed gives the same epochs
+        np.testing.assert_array_equal(a, b)
+
+
 def test_nondeterministic_mode_still_covers_everything(store):
     ds = make_dataset(store, label=ROW_ID, batch_size=40, shuffle=True, deterministic=False, seed=1)
     assert sorted(np.concatenate([b[1].numpy() for b in ds])) == list(range(N))

@@ -273,13 +273,15 @@ def make_dataset(store, *, indices=None, label: Label = "label", transforms=(), 
     shards = make_shards(store, pos, shard_size, sort=shuffle)
     h5_path = str(store.h5_path)
 
-    def read_group(shard_ids):
+    def read_group(shard_ids, draw):
         ids = [int(i) for i in np.atleast_1d(shard_ids)]
         runs = [run for i in ids for run in shards[i]]
         h5 = reader_handle(h5_path)
         n = sum(len(run) for run in runs)
-        # one copy: each run is scattered straight to its (permuted) place in the output
-        perm = np.random.default_rng([seed, *ids]).permutation(n) if shuffle else None
+        # one copy: each run is scattered straight to its (permuted) place in the output;
+        # ``draw`` is new every epoch, so a group that holds the same shards again (always,
+        # when one group holds every shard) is still permuted anew
+        perm = np.random.default_rng([seed, int(draw) % 2**63, *ids]).permutation(n) if shuffle else None
         x, rows, offset = None, np.empty(n, np.int64), 0
         for run in runs:
             chunk = store.read_run(h5, run, window=window, components=components)
@@ -307,8 +309,8 @@ def make_dataset(store, *, indices=None, label: Label = "label", transforms=(), 
     y_table = None if y_all is None else tf.constant(y_all)
     meta_tables = {k: tf.constant(v) for k, v in meta_all.items()}
 
-    def read_elements(shard_ids):
-        x, rows = tf.numpy_function(read_group, [shard_ids], (tf.float32, tf.int64), stateful=False)
+    def read_elements(shard_ids, draw=np.int64(0)):
+        x, rows = tf.numpy_function(read_group, [shard_ids, draw], (tf.float32, tf.int64), stateful=False)
         x = tf.ensure_shape(x, (None, *x_shape))
         rows = tf.ensure_shape(rows, (None,))
         out = [x]
@@ -323,6 +325,9 @@ def make_dataset(store, *, indices=None, label: Label = "label", transforms=(), 
     ds = tf.data.Dataset.range(len(shards))
     if shuffle:
         ds = ds.shuffle(max(len(shards), 1), seed=seed, reshuffle_each_iteration=True).batch(group)
+        # one seeded random number per read, a new sequence each epoch: the in-group permutation
+        draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        ds = tf.data.Dataset.zip((ds, draws))
     if cycle_length > 1:
         ds = ds.map(read_elements, num_parallel_calls=cycle_length, deterministic=deterministic)
     else:
