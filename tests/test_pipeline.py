@@ -1,5 +1,6 @@
 """Tests for seis_keras.data.pipeline: batches equal direct reads, coverage, determinism, distribution."""
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -139,6 +140,12 @@ def test_bad_input(store, tmp_path):
         make_dataset(store, metadata_columns=("snr",))
     with pytest.raises(ValueError, match="duplicates"):
         make_dataset(store, indices=[1, 1])
+    nan_at_5 = lambda md: np.where(np.arange(len(md)) == 5, np.nan, 1.0)  # noqa: E731
+    name5 = store.metadata["trace_name"].iat[5]
+    with pytest.raises(ValueError, match=rf"metadata.csv: label .* is NaN/inf for trace_name '{re.escape(name5)}'"):
+        make_dataset(store, indices=[4, 5], label=nan_at_5)
+    (_, y), = list(make_dataset(store, indices=[4, 6], label=nan_at_5))  # NaN outside the selection is fine
+    np.testing.assert_array_equal(y.numpy(), [1.0, 1.0])
     with StoreWriter(tmp_path / "v", sampling_rate=10) as w:
         w.add(np.zeros((40, 3)), label=0)
         w.add(np.zeros((30, 3)), label=1)

@@ -269,6 +269,11 @@ def make_dataset(store, *, indices=None, label: Label = "label", transforms=(), 
         shuffle_buffer = max(1, min(4096, SHUFFLE_BYTES // trace_bytes))
     group = max(1, shuffle_buffer // shard_size) if shuffle else 1
     y_all = _labels(store, label)
+    if y_all is not None and y_all.dtype.kind == "f" and not np.isfinite(y_all[pos]).all():
+        bad = int(pos[np.flatnonzero(~np.isfinite(y_all[pos]).reshape(len(pos), -1).any(axis=1))[0]])
+        raise ValueError(f"{store.path / 'metadata.csv'}: label {label if isinstance(label, str) else '(callable)'!r} "
+                         f"is NaN/inf for trace_name {store.metadata['trace_name'].iat[bad]!r} (expected a number "
+                         "for every selected trace)")
     meta_all = _meta_arrays(store, metadata_columns)
     shards = make_shards(store, pos, shard_size, sort=shuffle)
     h5_path = str(store.h5_path)
