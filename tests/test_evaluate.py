@@ -80,6 +80,16 @@ def test_binary_threshold_is_logit_zero_or_probability_half():
     assert evaluate(model, (x, y))["accuracy"] == 1.0
 
 
+def test_non_finite_model_output_is_an_error_not_class_zero():
+    x = np.array([[0.5, 0, 0, 0], [np.nan, 0, 0, 0], [-0.5, 0, 0, 0]], np.float32)
+    y = np.array([1, 0, 0])
+    with pytest.raises(ValueError, match=r"NaN/inf for 1 of 3 samples \(first: sample 1\)"):
+        evaluate(_fixed_logit_model(1), (x, y))
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(2)
+    with pytest.raises(ValueError, match="NaN/inf"):
+        predictions(_fixed_logit_model(3), ds)
+
+
 def test_bad_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match="labels but"):
         classification_metrics([0, 1], [0])

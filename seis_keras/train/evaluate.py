@@ -50,6 +50,10 @@ def predictions(model, data, *, outputs: str = "logits", batch_size: int = 256) 
         scores, y_true = np.concatenate(batches_s), np.concatenate(batches_y)
     if scores.ndim != 2:
         raise ValueError(f"evaluate: model output shape {scores.shape} (expected (N, k))")
+    finite = np.isfinite(scores).all(axis=1)
+    if not finite.all():
+        raise ValueError(f"evaluate: model output is NaN/inf for {int((~finite).sum())} of {len(scores)} samples "
+                         f"(first: sample {int(np.argmin(finite))}); expected finite {outputs} (diverged training?)")
     if scores.shape[1] == 1:
         y_pred = (scores[:, 0] > (0.0 if outputs == "logits" else 0.5)).astype(np.int64)
     else:
