@@ -129,6 +129,16 @@ def test_bad_channel_mapping_and_missing_component_name_the_trace(rjob):
         stream_to_windows(rjob, sampling_rate=RATE, window_s=5, gap_policy="skip")
 
 
+def test_nan_samples_name_the_source_and_component(rjob):
+    st = rjob.copy()
+    for tr in st:
+        tr.data = tr.data.astype(np.float64)
+    st.select(channel="EHN")[0].data[1234] = np.nan  # in the third 5 s window
+    with pytest.raises(ValueError, match=r"^x\.mseed: BW\.RJOB\. component 'N': NaN/inf samples in the window "
+                                         r"starting 2009-08-24T00:20:13"):
+        stream_to_windows(st, sampling_rate=RATE, component_order="ENZ", window_s=5, source="x.mseed")
+
+
 def test_windows_around_picks_place_the_pick(rjob):
     t0 = rjob[0].stats.starttime
     picks = pd.DataFrame({"station": ["RJOB", "BW.RJOB", "OTHER"],

@@ -273,6 +273,10 @@ def stream_to_windows(stream, *, sampling_rate: float, component_order: str = "E
                 rejected.append({"station": f"{net}.{sta}.{loc}", "trace_start_time": str(t0),
                                  "reason": f"gap of {int(gap.sum())} samples"})
                 continue
+            finite = np.isfinite(data.astype(np.float32)).all(axis=0)
+            if not finite.all():
+                raise ValueError(f"{source}: {net}.{sta}.{loc} component {component_order[int(np.argmin(finite))]!r}: "
+                                 f"NaN/inf samples in the window starting {t0} (expected finite float32 data)")
             row = {"trace_name": f"{net}.{sta}.{loc}.{band}_{t0.strftime('%Y%m%dT%H%M%S.%f')}",
                    "trace_start_time": str(t0), "trace_sampling_rate_hz": float(sampling_rate),
                    "trace_npts": n_samples, "trace_channel": band,
