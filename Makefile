@@ -24,8 +24,9 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
-bench: $(STAMP)
-	$(PY) bench/pipeline.py
+BENCH ?= pipeline
+bench: $(STAMP)   # make bench BENCH=pipeline|train|synthetic|explain|explain_lrp|scan|precursor
+	$(PY) bench/$(BENCH).py
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

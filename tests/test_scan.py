@@ -61,6 +61,10 @@ def test_obspy_example_trace_length_and_stamps():
     res2 = scan(model, st, stride_s=1.0, time_reference="start")
     assert abs(res2.probabilities[0].stats.starttime - st[0].stats.starttime) < 1e-6
     np.testing.assert_allclose(res2.probabilities[0].data, tr.data)
+    import seis_keras  # the package itself is callable, as the issue asks: seis_keras.scan(model, stream)
+
+    res3 = seis_keras.scan(model, st, stride_s=1.0)
+    np.testing.assert_array_equal(res3.probabilities[0].data, tr.data)
 
 
 def test_window_alignment_and_detection_times_are_exact():

@@ -83,8 +83,9 @@ def component_of(channel: str, component_order: str, *, channel_map: Mapping[str
     return letter
 
 
-def _resampled(trace, sampling_rate: float, method: str, anti_alias: bool, window, interpolation: str,
-               corner: float):
+def resample_trace(trace, sampling_rate: float, method: str, anti_alias: bool, window, interpolation: str,
+                   corner: float):
+    """A copy of ``trace`` at ``sampling_rate`` (the resampling of :func:`stream_to_windows`; scan uses it too)."""
     tr = trace.copy()
     tr.data = tr.data.astype(np.float64)
     rate = tr.stats.sampling_rate
@@ -108,7 +109,8 @@ class _Channel:
     gap: np.ndarray  # bool, True where no data
 
 
-def _merge_channel(segments, sampling_rate: float) -> _Channel:
+def merge_channel(segments, sampling_rate: float) -> _Channel:
+    """Put the resampled pieces of one component on one time grid, with a mask of the gaps."""
     start = min(s.stats.starttime for s in segments)
     end = max(s.stats.starttime + (s.stats.npts - 1) / sampling_rate for s in segments)
     n = int(round((end - start) * sampling_rate)) + 1
@@ -245,7 +247,7 @@ def stream_to_windows(stream, *, sampling_rate: float, component_order: str = "E
             if len(codes) > 1:
                 raise ValueError(f"{source}: {net}.{sta}.{loc}: channels {sorted(codes)} all map to "
                                  f"component {letter!r} (expected one channel per component)")
-        channels = {c: _merge_channel([_resampled(t, sampling_rate, resample_method, anti_alias,
+        channels = {c: merge_channel([resample_trace(t, sampling_rate, resample_method, anti_alias,
                                                   resample_window, interpolation, anti_alias_corner)
                                        for t in comps[c]],
                                       sampling_rate) for c in component_order}

@@ -38,6 +38,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
+import types
 from typing import Sequence
 
 import numpy as np
@@ -167,3 +169,13 @@ def scan(model, stream, *, stride_s: float = 2.5, threshold: float = 0.5, min_ga
                 "batch_size": batch_size, "time_reference": time_reference, "gap_policy": gap_policy,
                 "output": predictor.output, "contract": contract.to_json()}
     return ScanResult(obspy.Stream(traces), detections, settings)
+
+
+class _CallableModule(types.ModuleType):
+    """Lets ``seis_keras.scan(model, stream)`` call :func:`scan` while the package stays importable."""
+
+    def __call__(self, *args, **kwargs):
+        return scan(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -20,7 +20,7 @@ def prepare_stream(stream, contract: InputContract, *, channel_map=None) -> list
         ``start`` (``UTCDateTime`` of sample 0), ``data`` ``(T, C)`` float32 in
         ``contract.component_order``, ``gap`` ``(T,)`` bool.
     """
-    from seis_keras.data.ingest import _merge_channel, _resampled, component_of
+    from seis_keras.data.ingest import merge_channel, resample_trace, component_of
 
     order, fs = contract.component_order, float(contract.sampling_rate)
     stations: dict[tuple, dict[str, list]] = {}
@@ -35,7 +35,7 @@ def prepare_stream(stream, contract: InputContract, *, channel_map=None) -> list
             have = sorted({t.stats.channel for trs in comps.values() for t in trs})
             raise ValueError(f"{net}.{sta}.{loc}: component {missing[0]!r} missing (have channels {have}, "
                              f"expected all of {order!r})")
-        chans = {c: _merge_channel([_resampled(t, fs, "resample", True, "hann", "lanczos", 0.8) for t in comps[c]], fs)
+        chans = {c: merge_channel([resample_trace(t, fs, "resample", True, "hann", "lanczos", 0.8) for t in comps[c]], fs)
                  for c in order}
         t0 = max(ch.start for ch in chans.values())
         t1 = min(ch.start + (len(ch.data) - 1) / fs for ch in chans.values())
