@@ -80,3 +80,29 @@ def test_randomisation_decorrelates_gradient_but_not_an_input_only_map():
         np.testing.assert_array_equal(a, b)         # the trained model is untouched
     _, corr_input = model_randomisation_test(model, X, lambda m, x: x)
     np.testing.assert_allclose(corr_input, 1.0)
+
+
+def test_non_finite_relevance_is_rejected_not_scored():
+    mask = np.zeros((2, 10), bool)
+    mask[:, 3:6] = True
+    R = np.ones((2, 10, 3))
+    R[1, 8, 2] = np.nan
+    with pytest.raises(ValueError, match="relevance: 1 non-finite"):
+        relevance_mass_accuracy(R, mask)
+    with pytest.raises(ValueError, match="relevance: 1 non-finite"):
+        pointing_game(R, mask)
+    model, _ = _window_model()
+    X = np.ones((2, 40, 2), np.float32)
+    R = np.ones_like(X)
+    R[0, 0, 0] = np.inf
+    with pytest.raises(ValueError, match="relevance: 1 non-finite"):
+        deletion_curve(model, X, R, class_index=1)
+    # a NaN map must not read as "decorrelated" (its Spearman r would be NaN -> 0)
+    calls = []
+
+    def nan_after_randomising(m, x):
+        calls.append(1)
+        return x if len(calls) == 1 else np.full(x.shape, np.nan)
+
+    with pytest.raises(ValueError, match="after randomising 'logits'"):
+        model_randomisation_test(model, X, nan_after_randomising)

@@ -57,8 +57,16 @@ def conservation_error(relevance: np.ndarray, target_scores: np.ndarray, *,
         return np.where(err == 0, 0.0, err / np.abs(f))
 
 
+def _finite(R: np.ndarray, what: str) -> np.ndarray:
+    """``R`` unchanged, or a ValueError when it holds NaN/inf (they would pass silently)."""
+    bad = int(np.size(R) - np.count_nonzero(np.isfinite(R)))
+    if bad:
+        raise ValueError(f"{what}: {bad} non-finite values (NaN/inf); expected finite relevance maps")
+    return R
+
+
 def _check_mask(relevance, mask):
-    R = np.asarray(relevance, dtype=np.float64)
+    R = _finite(np.asarray(relevance, dtype=np.float64), "relevance")
     M = np.asarray(mask, dtype=bool)
     if M.shape != R.shape:
         try:
@@ -126,6 +134,7 @@ def deletion_curve(model, X: np.ndarray, relevance: np.ndarray, *, class_index: 
     R = np.asarray(relevance, dtype=np.float64)
     if R.shape != X.shape:
         raise ValueError(f"relevance: expected the shape of X {X.shape}, got {R.shape}")
+    _finite(R, "relevance")
     if unit == "time":
         if X.ndim < 3:
             raise ValueError(f"unit='time': expected X shaped (N, T, C), got {X.shape}; use unit='element'")
@@ -196,18 +205,24 @@ def model_randomisation_test(model, X: np.ndarray, explain, *, layers: list[str]
     Returns:
         (layer names in randomisation order, correlations (L, N)): row l is the Spearman
         rank correlation, per sample, between the original maps and the maps after
-        randomising layers[0..l].
+        randomising layers[0..l]. A map that is constant (no ranking, e.g. all zeros)
+        counts as r = 0.
+
+    Raises:
+        ValueError: ``explain`` returned NaN/inf (a NaN rank correlation would otherwise
+            read as "decorrelated").
     """
     names = [l.name for l in model.layers if l.trainable_weights][::-1] if layers is None else list(layers)
     clone = keras.models.clone_model(model)
     clone.set_weights(model.get_weights())
-    original = np.asarray(explain(clone, X), dtype=np.float64)
+    original = _finite(np.asarray(explain(clone, X), dtype=np.float64), "explain(model, X)")
     if absolute:
         original = np.abs(original)
     out = np.empty((len(names), len(original)))
     for i, name in enumerate(names):
         _randomise_layer(clone.get_layer(name), seed + i)
-        maps = np.asarray(explain(clone, X), dtype=np.float64)
+        maps = _finite(np.asarray(explain(clone, X), dtype=np.float64),
+                       f"explain(model, X) after randomising '{name}'")
         if absolute:
             maps = np.abs(maps)
         for n in range(len(original)):
