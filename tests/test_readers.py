@@ -80,3 +80,9 @@ def test_norcia_bad_input(tmp_path):
     pd.read_csv(csv).drop(columns="trace_name").to_csv(csv, index=False)
     with pytest.raises(ValueError, match="NRCA_attributes_post.csv: column 'trace_name' missing"):
         read_norcia_zenodo(tmp_path)
+    csv.write_text("")
+    with pytest.raises(ValueError, match="NRCA_attributes_post.csv: cannot parse as CSV"):
+        read_norcia_zenodo(tmp_path)
+    csv.write_bytes(b"trace_name,a\n\xff\xfe,\xc3\n")
+    with pytest.raises(ValueError, match="NRCA_attributes_post.csv: cannot parse as CSV"):
+        read_norcia_zenodo(tmp_path)

@@ -78,7 +78,10 @@ def iter_norcia_traces(root, stations: Sequence[str] | None = None, periods: Seq
             for p in (h5_path, csv_path):
                 if not p.is_file():
                     raise FileNotFoundError(f"{p}: file missing (station {station}, period {period})")
-            table = pd.read_csv(csv_path)
+            try:
+                table = pd.read_csv(csv_path)
+            except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+                raise ValueError(f"{csv_path}: cannot parse as CSV: {err}") from None
             if "trace_name" not in table.columns:
                 raise ValueError(f"{csv_path}: column 'trace_name' missing")
             table = table.rename(columns={k: v for k, v in NORCIA_COLUMNS.items() if v not in table.columns})
