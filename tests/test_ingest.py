@@ -176,6 +176,9 @@ def test_read_picks_names_the_file(tmp_path):
     p.write_text("sta,time\nRJOB,2009-08-24T00:20:07\n")
     with pytest.raises(ValueError, match=r"picks\.csv: column 'station' missing"):
         read_picks(p)
+    p.write_text("")
+    with pytest.raises(ValueError, match=r"picks\.csv: cannot read picks CSV"):
+        read_picks(p)
 
 
 def test_ingest_files_into_a_store(rjob, tmp_path):

@@ -387,7 +387,7 @@ def read_picks(path: str | os.PathLike) -> pd.DataFrame:
     path = Path(path)
     try:
         picks = pd.read_csv(path)
-    except (OSError, pd.errors.ParserError) as exc:
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: cannot read picks CSV ({exc})") from exc
     for col in ("station", "time"):
         if col not in picks.columns:
