@@ -143,6 +143,7 @@ CASES = {
     # name: (model factory, LRPAnalyzer settings)
     "alpha_beta_0.5": (_small_net, dict(rule="alpha_beta", beta=0.5, neuron=1, batch_size=5)),
     "alpha_beta_1_bias": (_small_net, dict(rule="alpha_beta", beta=1.0, bias=True)),
+    "epsilon_ignore_bias": (_small_net, dict(rule="epsilon", epsilon=1e-3, bias=False)),
     "detector": (_detector_zero_bias, dict(rule="epsilon", epsilon=1e-7)),
     "precursor": (_precursor_small, dict(rule="epsilon", neuron=0)),
 }
@@ -240,6 +241,15 @@ def test_precursor_bn_folded_and_random_input_stripped(workers):
     R = analyzer.analyze(X)
     ref = lrp_reference(model, X, "epsilon", epsilon=1e-6, neuron=0)
     assert _rel(R, ref) < 1e-5
+
+
+def test_epsilon_without_bias_matches_reference(workers):
+    """The detector recipe's rule (Majstorovic et al.: biases left out of the denominators)."""
+    model, analyzer = _get(workers, "epsilon_ignore_bias")
+    R = analyzer.analyze(X_SMALL)
+    ref = lrp_reference(model, X_SMALL, "epsilon", epsilon=1e-3, bias=False)
+    assert _rel(R, ref) < 1e-5
+    assert _rel(ref, lrp_reference(model, X_SMALL, "epsilon", epsilon=1e-3, bias=True)) > 1e-3
 
 
 def test_bad_input_raises_clear_errors(tmp_path, workers):
