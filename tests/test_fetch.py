@@ -177,6 +177,14 @@ def test_mode_b_noise_is_far_from_every_event(tmp_path):
     specs = record_specs(m, noise_b=2)
     assert [s["meta"]["record_kind"] for s in specs] == ["event", "event", "noise_b", "noise_b"]
     assert specs[2]["endtime"] - specs[2]["starttime"] == 20
+    # a span with no room for a noise window is an error, not an endless draw
+    crowded = TINY.replace('span_start = "2018-01-01T00:00:00"', 'span_start = "2019-06-17T00:00:00"') \
+                  .replace('span_end = "2019-12-31T00:00:00"', 'span_end = "2019-06-20T00:00:00"')
+    with pytest.raises(ValueError, match=r"tiny\.toml: field 'noise_mode_b': found 0 of 2 windows"):
+        mode_b_noise_times(load_manifest(_manifest(tmp_path, text=crowded)), 2)
+    short = TINY.replace('span_end = "2019-12-31T00:00:00"', 'span_end = "2018-01-01T00:00:10"')
+    with pytest.raises(ValueError, match="shorter than duration_s"):
+        mode_b_noise_times(load_manifest(_manifest(tmp_path, text=short)), 1)
 
 
 def test_manifest_errors_name_file_and_field(tmp_path):

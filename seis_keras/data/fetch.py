@@ -193,11 +193,21 @@ def mode_b_noise_times(manifest: dict, n: int, *, seed: int | None = None) -> li
     duration, sep = float(nb.get("duration_s", 1000.0)), float(nb["min_separation_h"]) * 3600.0
     lo, hi = _utc(nb["span_start"]), _utc(nb["span_end"]) - duration
     origins = np.array([_utc(ev["origin_time"]).timestamp for ev in manifest["events"]])
+    where = f"{manifest.get('_path', 'manifest')}: field 'noise_mode_b'"
+    if hi <= lo:
+        raise ValueError(f"{where}: span_start..span_end is shorter than duration_s={duration} "
+                         "(expected a span that holds the noise windows)")
     out: list = []
-    while len(out) < n:
+    for _ in range(10000 * max(n, 1)):
+        if len(out) == n:
+            break
         t0 = float(np.floor(rng.uniform(lo.timestamp, hi.timestamp)))
         if np.all((origins < t0 - sep) | (origins > t0 + duration + sep)):
             out.append(lo + (t0 - lo.timestamp))
+    else:
+        raise ValueError(f"{where}: found {len(out)} of {n} windows of {duration} s at least "
+                         f"{sep / 3600:g} h from every event in span_start..span_end (expected a wider span "
+                         "or a smaller min_separation_h)")
     return sorted(out)
 
 
