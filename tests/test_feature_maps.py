@@ -88,3 +88,12 @@ def test_real_detector_feature_maps_have_paper_lengths():
     best, _, frac = cross_run_matching(maps["conv5"], maps["conv5"])
     live = maps["conv5"].std(axis=1) > 0
     np.testing.assert_allclose(best[live], 1.0, atol=1e-9)
+
+
+def test_feature_maps_of_a_saved_model_path(tmp_path):
+    model = _model(seed=2)
+    model.save(tmp_path / "model.h5")
+    X = np.random.default_rng(5).normal(size=(2, 64, 3)).astype(np.float32)
+    maps = feature_maps(str(tmp_path / "model.h5"), X)
+    for name, m in feature_maps(model, X).items():
+        np.testing.assert_allclose(maps[name], m, rtol=1e-6, atol=1e-7)

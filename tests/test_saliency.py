@@ -102,3 +102,17 @@ def test_real_detector_and_norcia_architectures():
     tn = resolve_targets("predicted", nor(Xn).numpy())
     np.testing.assert_allclose(saliency(nor, Xn), _tape(nor, Xn, tn), rtol=1e-4, atol=1e-7)
     assert smoothgrad(nor, Xn, samples=2).shape == Xn.shape
+
+
+def test_saved_model_paths_are_explained_like_the_model(tmp_path):
+    model = _conv1d_model(3, seed=4)
+    X = np.random.default_rng(4).normal(size=(3, 40, 3)).astype(np.float32)
+    expected = saliency(model, X)
+    for name in ("m.keras", "m.h5"):
+        model.save(tmp_path / name)
+        np.testing.assert_allclose(saliency(str(tmp_path / name), X), expected, rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match=r"missing\.h5: no such model"):
+        saliency(tmp_path / "missing.h5", X)
+    (tmp_path / "junk.h5").write_bytes(b"not a model")
+    with pytest.raises(ValueError, match=r"junk\.h5: not loadable as a Keras model"):
+        saliency(tmp_path / "junk.h5", X)

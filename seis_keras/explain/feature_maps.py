@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 from tensorflow import keras
 
+from seis_keras.explain.targets import resolve_model
+
 _CONV_TYPES = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
 
 
@@ -31,7 +33,7 @@ def feature_maps(model: keras.Model, X: np.ndarray, *, layers: list[str] | None 
     """Outputs of the chosen layers (default: all conv layers) through one sub-model.
 
     Args:
-        model: Keras functional/sequential model.
+        model: Keras functional/sequential model, or a saved-model path (``.keras``/``.h5`` file or Keras SavedModel dir).
         X: batch shaped like the model input.
         layers: layer names (default :func:`conv_layer_names`).
         batch_size: rows per sub-model call.
@@ -39,6 +41,7 @@ def feature_maps(model: keras.Model, X: np.ndarray, *, layers: list[str] | None 
     Returns:
         {layer name: array (N, *layer output shape)} in forward order, float32.
     """
+    model = resolve_model(model)
     names = conv_layer_names(model) if layers is None else list(layers)
     if not names:
         raise ValueError(f"model {model.name!r}: no convolution layers to take feature maps from")

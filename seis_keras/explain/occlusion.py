@@ -26,7 +26,7 @@ import pandas as pd
 from scipy import signal
 
 from seis_keras.explain.targets import (ClassIndex, classification_loss, predict_logits, predicted_classes,
-                                        resolve_targets, select_scores, target_probabilities)
+                                        resolve_model, resolve_targets, select_scores, target_probabilities)
 
 
 def _scores(logits, targets, score):
@@ -50,7 +50,7 @@ def occlude_time(model, X: np.ndarray, *, mask: int = 400, stride: int = 400, fi
     """Score of each sample with a sliding window of its time axis replaced by ``fill``.
 
     Args:
-        model: Keras model outputting logits.
+        model: Keras model outputting logits, or a saved-model path (``.keras``/``.h5`` file or Keras SavedModel dir).
         X: batch (N, T, C) (or (N, F, T, C) with ``time_axis=2``); channels last.
         mask: occluded samples per position (Ong 400).
         stride: samples between positions (Ong 400).
@@ -65,6 +65,7 @@ def occlude_time(model, X: np.ndarray, *, mask: int = 400, stride: int = 400, fi
         (scores, positions): scores (N, P) for ``"all"`` or (N, C, P) for ``"each"``;
         positions (P,) the mask start samples.
     """
+    model = resolve_model(model)
     X = np.asarray(X, dtype=np.float32)
     if X.ndim < 3:
         raise ValueError(f"X: expected (N, T, C) or (N, F, T, C), got shape {X.shape}")
@@ -110,7 +111,7 @@ def occlude_frequency(model, X: np.ndarray, y: np.ndarray, *, fs: float,
     """Accuracy and loss of a trained model on filtered inputs, for each cutoff.
 
     Args:
-        model: Keras model outputting logits.
+        model: Keras model outputting logits, or a saved-model path (``.keras``/``.h5`` file or Keras SavedModel dir).
         X: test batch (N, T, C).
         y: true classes (N,).
         fs: sampling rate in Hz.
@@ -127,6 +128,7 @@ def occlude_frequency(model, X: np.ndarray, y: np.ndarray, *, fs: float,
     """
     if kind not in ("lowpass", "highpass"):
         raise ValueError(f"kind: expected 'lowpass' or 'highpass', got {kind!r}")
+    model = resolve_model(model)
     X = np.asarray(X, dtype=np.float32)
     y = np.asarray(y, dtype=np.int64)
     if len(y) != len(X):
@@ -152,7 +154,7 @@ def occlude_band(model, X: np.ndarray, y: np.ndarray, *, fs: float, bands, order
     """Accuracy and loss when only one frequency band of the input is kept.
 
     Args:
-        model: Keras model outputting logits.
+        model: Keras model outputting logits, or a saved-model path (``.keras``/``.h5`` file or Keras SavedModel dir).
         X: test batch (N, T, C).
         y: true classes (N,).
         fs: sampling rate in Hz.
@@ -167,6 +169,7 @@ def occlude_band(model, X: np.ndarray, y: np.ndarray, *, fs: float, bands, order
     Returns:
         DataFrame with columns ``band_low_hz``, ``band_high_hz``, ``accuracy``, ``loss``.
     """
+    model = resolve_model(model)
     X = np.asarray(X, dtype=np.float32)
     y = np.asarray(y, dtype=np.int64)
     if len(y) != len(X):

@@ -31,6 +31,7 @@ from tf_keras_vis.activation_maximization.input_modifiers import InputModifier
 from tf_keras_vis.activation_maximization.regularizers import Regularizer
 
 from seis_keras.explain.spectral import amplitude_spectrum
+from seis_keras.explain.targets import resolve_model
 
 
 class TotalVariation1D(Regularizer):
@@ -119,7 +120,7 @@ def optimal_input(model, target_class, *, init: str | np.ndarray = "zeros", n_sa
     """Optimise the input of a frozen model toward ``target_class``.
 
     Args:
-        model: Keras model outputting logits (N, k); its weights are not changed.
+        model: Keras model outputting logits (N, k), or a saved-model path (``.keras``/``.h5`` file or Keras SavedModel dir); its weights are not changed.
         target_class: int class to optimise toward (0/1 for a 1-unit model), or one per sample.
         init: ``"zeros"``, ``"random"`` (Gaussian, std ``random_std``, ``seed``) or an array of
             real samples (N, T, C) / one sample (T, C) to start from (paper: all three).
@@ -140,6 +141,7 @@ def optimal_input(model, target_class, *, init: str | np.ndarray = "zeros", n_sa
         row i is the training loss (cross-entropy toward the target, without regularisers)
         of the input before step i; the last row is that of ``x_opt``.
     """
+    model = resolve_model(model)
     shape = tuple(model.input_shape[1:])
     if isinstance(init, str):
         if init == "zeros":

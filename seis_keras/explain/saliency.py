@@ -16,7 +16,7 @@ import contextlib
 import numpy as np
 from tensorflow import keras
 
-from seis_keras.explain.targets import ClassIndex, predict_logits, resolve_targets, select_scores
+from seis_keras.explain.targets import ClassIndex, predict_logits, resolve_model, resolve_targets, select_scores
 
 
 @contextlib.contextmanager
@@ -37,7 +37,7 @@ def saliency(model, X: np.ndarray, *, class_index: ClassIndex = "predicted",
     """Gradient of each sample's target score (a logit) with respect to its input.
 
     Args:
-        model: Keras model outputting logits (N, k).
+        model: Keras model outputting logits (N, k), or a saved-model path (``.keras``/``.h5`` file or Keras SavedModel dir).
         X: batch shaped like the model input: (N, T, C), (N, F, T, C) or (N, F).
         class_index: ``"predicted"``, an int or one int per sample (see ``targets``).
         smooth_samples: 0 for the vanilla gradient; > 0 for SmoothGrad with this many noisy
@@ -54,6 +54,7 @@ def saliency(model, X: np.ndarray, *, class_index: ClassIndex = "predicted",
     """
     from tf_keras_vis.saliency import Saliency
 
+    model = resolve_model(model)
     X = np.asarray(X, dtype=np.float32)
     expected = tuple(model.input_shape[1:])
     if X.shape[1:] != expected:

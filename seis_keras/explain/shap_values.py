@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seis_keras.explain.targets import ClassIndex, predict_logits, resolve_targets, select_scores
+from seis_keras.explain.targets import ClassIndex, predict_logits, resolve_model, resolve_targets, select_scores
 
 
 @contextlib.contextmanager
@@ -77,7 +77,7 @@ def gradient_shap(model, X: np.ndarray, background: np.ndarray, *,
     """Expected-gradients SHAP values via ``shap.GradientExplainer``.
 
     Args:
-        model: Keras model outputting logits (N, k).
+        model: Keras model outputting logits (N, k), or a saved-model path (``.keras``/``.h5`` file or Keras SavedModel dir).
         X: batch to explain, shaped like the model input.
         background: reference samples (M, ...) that define E f (e.g. 50–200 training samples).
         class_index: ``"predicted"``, an int, or one int per sample.
@@ -91,6 +91,7 @@ def gradient_shap(model, X: np.ndarray, background: np.ndarray, *,
     """
     shap = _import_shap()
 
+    model = resolve_model(model)
     X = np.asarray(X, dtype=np.float32)
     background = np.asarray(background, dtype=np.float32)
     if background.shape[1:] != X.shape[1:]:
@@ -192,7 +193,7 @@ def partition_shap(model, X: np.ndarray, *, class_index: ClassIndex = "predicted
     """Partition SHAP over image-like inputs with an inpainting masker (Magrini & Marrocco).
 
     Args:
-        model: Keras model outputting logits; input (N, H, W, C), e.g. (N, 33, 153, 3).
+        model: Keras model outputting logits; input (N, H, W, C), e.g. (N, 33, 153, 3), or a saved-model path (``.keras``/``.h5`` file or Keras SavedModel dir).
         X: batch of spectrograms to explain.
         class_index: ``"predicted"`` (the paper: top class), an int, or one per sample.
         max_evals: model evaluations per sample (paper 1000).
@@ -206,6 +207,7 @@ def partition_shap(model, X: np.ndarray, *, class_index: ClassIndex = "predicted
     """
     shap = _import_shap()
 
+    model = resolve_model(model)
     X = np.asarray(X, dtype=np.float32)
     if X.ndim != 4:
         raise ValueError(f"X: expected image-like spectrograms (N, H, W, C), got shape {X.shape}")

@@ -13,15 +13,49 @@ scalar per sample, the *target score*:
 - ``"predicted"``: each sample's predicted class (argmax, or ``z > 0`` for one unit);
 - an ``int``: the same class for every sample;
 - a sequence of ints, one per sample.
+
+Every explainer accepts a saved model in place of the model object: :func:`resolve_model`.
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Sequence, Union
 
 import numpy as np
 import tensorflow as tf
 
 ClassIndex = Union[str, int, Sequence[int], np.ndarray]
+
+
+def resolve_model(model_or_path):
+    """The model to explain: a model object as given, or loaded from a saved-model path.
+
+    Args:
+        model_or_path: a Keras model (returned unchanged), or a ``.keras``/``.h5`` file or
+            Keras SavedModel directory, loaded eagerly with ``compile=False`` (seis_keras's
+            custom layers registered).
+
+    Returns:
+        The Keras model.
+
+    Raises:
+        ValueError: the path does not exist or holds no Keras model.
+    """
+    if not isinstance(model_or_path, (str, os.PathLike)):
+        return model_or_path
+    path = Path(model_or_path)
+    if not path.exists():
+        raise ValueError(f"{path}: no such model (expected a .keras/.h5 file or a Keras SavedModel directory)")
+    from tensorflow import keras
+
+    import seis_keras.models  # noqa: F401  (registers the custom layers)
+
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as exc:  # noqa: BLE001  (one clear line for any loader failure)
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise ValueError(f"{path}: not loadable as a Keras model ({type(exc).__name__}: {first})") from None
 
 
 def predict_logits(model, X: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
