@@ -193,7 +193,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args) or 0
-    except (ValueError, FileNotFoundError, KeyError) as err:
+    except (ValueError, FileNotFoundError, KeyError, RuntimeError) as err:  # RuntimeError: e.g. DatasetUnavailable
         print(f"seis-keras: error: {err}", file=sys.stderr)
         return 2
 

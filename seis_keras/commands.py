@@ -45,10 +45,12 @@ def run_train(args) -> int:
     from seis_keras.data import WaveformStore, make_dataset
     from seis_keras.models import get_model
     from seis_keras.scan import InputContract
-    from seis_keras.train.fit import TrainSettings, fit
+    from seis_keras.train.distribute import get_strategy
     from seis_keras.train.evaluate import evaluate
     from seis_keras.train.export import export_model
+    from seis_keras.train.fit import TrainSettings, fit
 
+    strategy = get_strategy(args.strategy)  # first: multi-worker must start before TF lists devices
     out = Path(args.out)
     names = MODEL_TRANSFORMS.get(args.model, ())
     tf_list = _transforms(names)
@@ -57,16 +59,17 @@ def run_train(args) -> int:
         if n_classes < 2:
             raise ValueError(f"{args.data}: column {args.label!r} missing or with one class (expected class labels)")
         settings = {"n_classes": n_classes} if args.model in ("norcia", "precursor") and n_classes > 2 else {}
-        model = get_model(args.model, **settings)
         sets = {s: make_dataset(store, indices=_split_indices(store, s), label=args.label, transforms=tf_list,
                                 batch_size=args.batch_size, shuffle=(s == "train"), seed=args.seed)
                 for s in ("train", "dev")}
         ts = TrainSettings(optimizer=args.optimizer, learning_rate=args.lr, momentum=args.momentum,
                            epochs=args.epochs, early_stopping_patience=args.patience, seed=args.seed)
-        result = fit(model, sets["train"], sets["dev"], ts, out, resume=args.resume)
+        result = fit(lambda: get_model(args.model, **settings), sets["train"], sets["dev"], ts, out,
+                     resume=args.resume, strategy=strategy)
+        input_length = int(result.model.input_shape[1])
         metrics = evaluate(result.model, sets["dev"])
         export_model(result.model, out, name="model")
-        contract = InputContract(sampling_rate=store.sampling_rate, window_samples=int(model.input_shape[1]),
+        contract = InputContract(sampling_rate=store.sampling_rate, window_samples=input_length,
                                  component_order=store.component_order,
                                  transforms=tuple(n for n in names if n != "LogSpectrogram"))
     write_json(out / "input_contract.json", contract.to_json())
@@ -89,6 +92,9 @@ def add_train_command(sub) -> None:
     p.add_argument("--patience", type=int, default=None, help="early-stopping patience (default: off)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue a killed run from its last checkpoint")
+    p.add_argument("--strategy", choices=("auto", "none", "mirrored", "multiworker"), default="auto",
+                   help="tf.distribute strategy: auto = mirrored over >1 GPU, else one device; "
+                        "multiworker reads TF_CONFIG (default: auto)")
     p.set_defaults(func=run_train)
 
 

@@ -1,5 +1,6 @@
 """The seis-keras command line, end to end on tiny built-in data."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,7 @@ def test_generate_train_explain_export_scan(tmp_path, capsys):
 
     assert cli.main(["train", "--model", "detector", "--data", str(store), "--out", str(run),
                      "--epochs", "2", "--batch-size", "32", "--optimizer", "sgd", "--lr", "0.01",
-                     "--momentum", "0.9"]) == 0
+                     "--momentum", "0.9", "--strategy", "mirrored"]) == 0
     metrics = json.loads((run / "metrics.json").read_text())
     assert 0.0 <= metrics["dev"]["accuracy"] <= 1.0 and metrics["dev"]["n"] == 40
     contract = json.loads((run / "input_contract.json").read_text())
@@ -60,3 +61,10 @@ def test_generate_train_explain_export_scan(tmp_path, capsys):
     # 300 s at 20 Hz, 25 s windows every 2.5 s -> (300 - 25) / 2.5 + 1 windows
     assert len(probs) == 111
     assert probs["earthquake"].between(0, 1).all()
+
+
+def test_unavailable_dataset_is_one_line_error(tmp_path, capsys):
+    manifest = Path(__file__).resolve().parents[1] / "data_manifests" / "aqulo.toml"
+    assert cli.main(["data", "fetch", str(manifest), str(tmp_path / "aqulo")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("seis-keras: error:") and "\n" not in err
