@@ -8,9 +8,12 @@ windows of 16384 samples), subduction 16. Each framework runs ``--warmup`` steps
 tracing, allocator warm-up), then the two alternate in ``--rounds`` timed rounds (so both see
 the same load from other processes) of ``--seconds / --rounds`` each (at least
 ``--min-steps`` steps; one round when a step pair takes longer than that), and the
-median round is reported. Keras steps are
-``model.train_on_batch`` (one traced ``tf.function``); PyTorch steps are the usual
-zero_grad / forward / backward / step loop. Both use ``--threads`` CPU threads (on a machine
+median round is reported. Keras steps run through the function ``model.fit`` itself
+calls (``model.make_train_function()`` on a repeated dataset), which executes
+``--steps-per-execution`` steps per call into the graph (``TrainSettings.steps_per_execution``);
+norcia and precursor use 1, their steps take long enough that the ~1 ms dispatch cost is
+negligible. ``model.train_on_batch`` (one Python call per step, what a naive loop pays) is
+reported beside it. PyTorch steps are the usual zero_grad / forward / backward / step loop. Both use ``--threads`` CPU threads (on a machine
 shared with other jobs, ``--threads 1`` avoids OpenMP oversubscription, which can slow
 PyTorch's small steps fifty-fold). The table gives windows/s and the ratio Keras / PyTorch
 (> 1: Keras faster).
@@ -63,8 +66,13 @@ def _timed(step, seconds, min_steps, max_steps):
     return steps, time.perf_counter() - start
 
 
-def keras_step(name, batch, shape, settings):
-    """A Keras training step on one random batch; returns (step, parameter count)."""
+#: models whose steps are long (>= 0.1 s): one step per call
+LONG_STEPS = ("norcia", "precursor")
+
+
+def keras_step(name, batch, shape, settings, steps_per_execution=1, train_on_batch=False):
+    """Keras training on one random batch; returns (step, parameter count, training steps per call)."""
+    import tensorflow as tf
     from tensorflow import keras
 
     from seis_keras.models import get_model
@@ -74,9 +82,14 @@ def keras_step(name, batch, shape, settings):
     n_out = model.output_shape[-1]
     loss = (keras.losses.BinaryCrossentropy(from_logits=True) if n_out == 1
             else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    model.compile(keras.optimizers.Adam(1e-3), loss)
+    k = 1 if train_on_batch or name in LONG_STEPS else steps_per_execution
+    model.compile(keras.optimizers.Adam(1e-3), loss, steps_per_execution=k)
     x, y = _data(batch, shape, n_out)
-    return (lambda: model.train_on_batch(x, y)), model.count_params()
+    if train_on_batch:
+        return (lambda: model.train_on_batch(x, y)), model.count_params(), 1
+    batches = iter(tf.data.Dataset.from_tensors((x, y)).repeat())
+    train_function = model.make_train_function()
+    return (lambda: train_function(batches)), model.count_params(), k
 
 
 def torch_step(name, batch, shape, axes, settings):
@@ -108,26 +121,29 @@ def torch_step(name, batch, shape, axes, settings):
 def compare(name, batch, shape, axes, settings, args):
     """Warm both up, then alternate timed rounds (Keras, PyTorch, Keras, ...) so that both see
     the same machine load; returns the median windows/s of each and the timed steps."""
-    k_step, k_params = keras_step(name, batch, shape, settings)
+    k_step, k_params, k_per_call = keras_step(name, batch, shape, settings, args.steps_per_execution)
+    b_step, _, _ = keras_step(name, batch, shape, settings, train_on_batch=True)
     t_step, t_params = torch_step(name, batch, shape, axes, settings)
     if k_params != t_params:
         raise RuntimeError(f"{name}: Keras has {k_params} parameters, PyTorch {t_params}")
     start = time.perf_counter()
     for _ in range(args.warmup):
         k_step()
+        b_step()
         t_step()
     warm_pair = (time.perf_counter() - start) / max(args.warmup, 1)
     # one round when a single Keras + PyTorch step pair already fills the time (precursor)
     rounds = args.rounds if warm_pair * args.rounds <= 2 * args.seconds else 1
-    rates = {"keras": [], "torch": []}
-    steps = {"keras": 0, "torch": 0}
+    rates = {"keras": [], "train_on_batch": [], "torch": []}
+    steps = {"keras": 0, "train_on_batch": 0, "torch": 0}
+    per_call = {"keras": k_per_call, "train_on_batch": 1, "torch": 1}
     per_round = args.seconds / rounds
     for _ in range(rounds):
-        for key, step in (("keras", k_step), ("torch", t_step)):
+        for key, step in (("keras", k_step), ("train_on_batch", b_step), ("torch", t_step)):
             n, elapsed = _timed(step, per_round, args.min_steps, args.max_steps)
-            rates[key].append(n * batch / elapsed)
-            steps[key] += n
-    return float(np.median(rates["keras"])), float(np.median(rates["torch"])), steps, k_params
+            rates[key].append(n * per_call[key] * batch / elapsed)
+            steps[key] += n * per_call[key]
+    return ({key: float(np.median(v)) for key, v in rates.items()}, steps, k_params, k_per_call)
 
 
 def main(argv=None):
@@ -148,6 +164,8 @@ def main(argv=None):
     parser.add_argument("--max-steps", type=int, default=200, help="timed steps at most (default 200)")
     parser.add_argument("--precursor-length", type=int, default=16384,
                         help="precursor window length in samples (paper 16384)")
+    parser.add_argument("--steps-per-execution", type=int, default=16,
+                        help="Keras steps per graph call for the short-step models (default 16)")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
 
@@ -165,8 +183,8 @@ def main(argv=None):
     print(f"# CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"{args.threads} threads each; load average {os.getloadavg()[0]:.1f}; "
           f"tensorflow {tf.__version__}, torch {torch.__version__}")
-    header = (f"{'model':<12} {'batch':>5} {'input':>14} {'params':>9} {'keras win/s':>12} "
-              f"{'torch win/s':>12} {'keras/torch':>11}")
+    header = (f"{'model':<12} {'batch':>5} {'input':>14} {'params':>9} {'steps/call':>10} {'keras win/s':>12} "
+              f"{'on_batch win/s':>14} {'torch win/s':>12} {'keras/torch':>11}")
     print(header)
     print("-" * len(header))
     rows = []
@@ -176,13 +194,14 @@ def main(argv=None):
         if name == "precursor":
             shape = (args.precursor_length, shape[1])
             settings = {"input_length": args.precursor_length}
-        k_rate, t_rate, steps, params = compare(name, batch, shape, axes, settings, args)
+        rates, steps, params, per_call = compare(name, batch, shape, axes, settings, args)
+        k_rate, b_rate, t_rate = rates["keras"], rates["train_on_batch"], rates["torch"]
         rows.append(dict(model=name, batch=batch, input=list(shape), parameters=params,
-                         keras_windows_per_s=k_rate, torch_windows_per_s=t_rate,
-                         keras_steps=steps["keras"], torch_steps=steps["torch"],
-                         ratio=k_rate / t_rate))
-        print(f"{name:<12} {batch:>5} {'x'.join(map(str, shape)):>14} {params:>9} "
-              f"{k_rate:>12.1f} {t_rate:>12.1f} {k_rate / t_rate:>11.2f}", flush=True)
+                         keras_steps_per_execution=per_call, keras_windows_per_s=k_rate,
+                         keras_train_on_batch_windows_per_s=b_rate, torch_windows_per_s=t_rate,
+                         keras_steps=steps["keras"], torch_steps=steps["torch"], ratio=k_rate / t_rate))
+        print(f"{name:<12} {batch:>5} {'x'.join(map(str, shape)):>14} {params:>9} {per_call:>10} "
+              f"{k_rate:>12.1f} {b_rate:>14.1f} {t_rate:>12.1f} {k_rate / t_rate:>11.2f}", flush=True)
     if args.json:
         from seis_keras.atomic import write_json
 

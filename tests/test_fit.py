@@ -59,6 +59,21 @@ def test_fit_lowers_loss_binary_and_writes_run_folder(tmp_path):
     assert summary["epochs_run"] == 6 and summary["settings"]["learning_rate"] == 1e-2
 
 
+def test_steps_per_execution_groups_steps_without_changing_training(tmp_path):
+    train, val = _binary_data()
+    results = []
+    for spe in (1, 4):
+        settings = TrainSettings(optimizer="sgd", learning_rate=1e-2, epochs=2, verbose=0, tensorboard=False,
+                                 steps_per_execution=spe)
+        result = fit(_dense_model, train, val, settings, tmp_path / f"spe{spe}")
+        assert result.model._steps_per_execution.numpy() == spe
+        results.append(result.model.get_weights())
+    for a, b in zip(*results):  # same steps in the same order: same weights
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="steps_per_execution"):
+        TrainSettings(steps_per_execution=0)
+
+
 def test_fit_multiclass_uses_sparse_crossentropy(tmp_path):
     rng = np.random.default_rng(1)
     x = rng.normal(size=(300, 8)).astype(np.float32)

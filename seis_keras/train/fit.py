@@ -63,6 +63,10 @@ class TrainSettings:
         class_weight: ``{class index: weight}`` for the loss, or ``None``.
         verbose: Keras verbosity (1 = progress bar, 2 = one line per epoch, 0 = silent).
         tensorboard: write TensorBoard logs to ``run_dir/tensorboard``.
+        steps_per_execution: training steps run per call into the compiled graph (Keras
+            ``compile(steps_per_execution=...)``). 1 (default) updates the progress bar every
+            step; small models train several times faster with 16–64, because the
+            per-call Python/dispatch overhead (~1 ms) then dominates the step.
     """
 
     optimizer: str = "adam"
@@ -80,6 +84,7 @@ class TrainSettings:
     class_weight: dict[int, float] | None = None
     verbose: int = 1
     tensorboard: bool = True
+    steps_per_execution: int = 1
 
     def __post_init__(self):
         if self.optimizer not in ("sgd", "adam", "adamw"):
@@ -94,6 +99,8 @@ class TrainSettings:
         if self.early_stopping_patience is not None and int(self.early_stopping_patience) < 1:
             raise ValueError(f"TrainSettings.early_stopping_patience: expected >= 1 or None, "
                              f"got {self.early_stopping_patience}")
+        if int(self.steps_per_execution) < 1:
+            raise ValueError(f"TrainSettings.steps_per_execution: expected >= 1, got {self.steps_per_execution}")
         if self.class_weight is not None:  # TOML tables have string keys
             self.class_weight = {int(k): float(v) for k, v in self.class_weight.items()}
 
@@ -335,7 +342,8 @@ def fit(model: keras.Model | Callable[[], keras.Model], train_ds: tf.data.Datase
         if not isinstance(model, keras.Model):
             model = model()
         loss, metrics = loss_and_metrics(model)
-        model.compile(optimizer=make_optimizer(settings), loss=loss, metrics=metrics)
+        model.compile(optimizer=make_optimizer(settings), loss=loss, metrics=metrics,
+                      steps_per_execution=settings.steps_per_execution)
         keys = ["loss", "accuracy"] + (["val_loss", "val_accuracy"] if val_ds is not None else [])
         if settings.monitor not in keys and uses_monitor:
             keys.append(settings.monitor)
