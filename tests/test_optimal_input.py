@@ -104,3 +104,22 @@ def test_real_detector_optimal_input():
     x, loss = optimal_input(det, 1, init="random", steps=25, learning_rate=0.05, seed=0)
     assert x.shape == (1, 500, 3) and np.all(np.isfinite(x))
     assert loss[-1, 0] < loss[0, 0]
+
+
+def test_sgd_takes_plain_gradient_steps_on_the_logit():
+    """One SGD step on a linear logit z = w·x + b moves x by exactly lr·w (the gradient of z)."""
+    x_in = keras.Input((50, 3))
+    z = keras.layers.Dense(1, name="logits")(keras.layers.Flatten()(x_in))
+    model = keras.Model(x_in, z)
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((150, 1)).astype(np.float32)
+    model.get_layer("logits").set_weights([w, np.zeros(1, np.float32)])
+    x1, loss = optimal_input(model, 1, init="zeros", steps=1, learning_rate=0.1, objective="logit",
+                             optimizer="sgd")
+    np.testing.assert_allclose(x1[0].ravel(), 0.1 * w.ravel(), rtol=1e-5, atol=1e-7)
+    assert loss[-1, 0] < loss[0, 0]  # the training loss toward class 1 fell
+    x2, _ = optimal_input(model, 0, init="zeros", steps=1, learning_rate=0.1, objective="logit",
+                          optimizer="sgd")
+    np.testing.assert_allclose(x2, -x1, rtol=1e-5, atol=1e-7)  # class 0 of a 1-unit model: -z
+    with pytest.raises(ValueError, match="optimizer"):
+        optimal_input(model, 1, steps=1, optimizer="lbfgs")

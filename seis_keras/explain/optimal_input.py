@@ -116,7 +116,8 @@ def _objective(targets: np.ndarray, n_units: int, objective: str):
 def optimal_input(model, target_class, *, init: str | np.ndarray = "zeros", n_samples: int = 1,
                   steps: int = 5000, learning_rate: float = 0.01, objective: str = "loss",
                   tv_weight: float = 0.0, l2_weight: float = 0.0, jitter: int = 0,
-                  input_range: tuple = (None, None), random_std: float = 0.1, seed: int = 0):
+                  input_range: tuple = (None, None), random_std: float = 0.1, seed: int = 0,
+                  optimizer: str = "adam", momentum: float = 0.0):
     """Optimise the input of a frozen model toward ``target_class``.
 
     Args:
@@ -126,7 +127,7 @@ def optimal_input(model, target_class, *, init: str | np.ndarray = "zeros", n_sa
             real samples (N, T, C) / one sample (T, C) to start from (paper: all three).
         n_samples: number of inputs to optimise when ``init`` is a string.
         steps: optimisation steps (paper: 5000).
-        learning_rate: Adam step size (paper: open).
+        learning_rate: step size of ``optimizer`` (paper: open).
         objective: ``"loss"`` (paper: training loss toward the target) or ``"logit"``.
         tv_weight: weight of :class:`TotalVariation1D` (0: off).
         l2_weight: weight of :class:`L2Norm` (tf-keras-vis ``Norm(p=2)``, smooth at 0; 0: off;
@@ -135,6 +136,10 @@ def optimal_input(model, target_class, *, init: str | np.ndarray = "zeros", n_sa
         input_range: (low, high) enforced after every step; (None, None): unbounded.
         random_std: std of the ``"random"`` initialisation.
         seed: seed of the random initialisation and of the jitter.
+        optimizer: ``"adam"`` (default: robust to the scale of the gradient) or ``"sgd"``
+            (plain gradient steps, with ``momentum``; what "optimise the input with the
+            training loss" means with the detector paper's own SGD optimiser).
+        momentum: SGD momentum (ignored by Adam).
 
     Returns:
         (x_opt float32 shaped like the init batch, loss_history float64 (steps + 1, N)):
@@ -160,6 +165,12 @@ def optimal_input(model, target_class, *, init: str | np.ndarray = "zeros", n_sa
         raise ValueError(f"objective: expected 'loss' or 'logit', got {objective!r}")
     if steps < 1:
         raise ValueError(f"steps: expected >= 1, got {steps}")
+    if optimizer == "adam":
+        opt = tf.keras.optimizers.Adam(learning_rate)
+    elif optimizer == "sgd":
+        opt = tf.keras.optimizers.SGD(learning_rate, momentum=momentum)
+    else:
+        raise ValueError(f"optimizer: expected 'adam' or 'sgd', got {optimizer!r}")
     n_units = int(model.output_shape[-1])
     n = len(x0)
     targets = np.broadcast_to(np.asarray(target_class, dtype=np.int64), (n,)).copy()
@@ -185,7 +196,7 @@ def optimal_input(model, target_class, *, init: str | np.ndarray = "zeros", n_sa
     x_opt = ActivationMaximization(model, clone=False)(
         score, seed_input=x0, input_range=input_range, input_modifiers=modifiers,
         regularizers=regularizers, steps=steps,
-        optimizer=tf.keras.optimizers.Adam(learning_rate), callbacks=[history])
+        optimizer=opt, callbacks=[history])
     x_opt = np.asarray(x_opt, dtype=np.float32)
     if x_opt.ndim == len(shape):
         x_opt = x_opt[None]
