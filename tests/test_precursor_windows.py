@@ -124,6 +124,25 @@ def test_mode_b_respects_the_48_hour_rule():
         pw.training_windows(meta, lengths, FS, s48, mode="B", split="train")
 
 
+def test_mode_b_window_exactly_48_hours_away_is_kept():
+    # "at least 48 h": a window ending exactly 48 h before an origin, or starting exactly 48 h after it,
+    # passes; one sample closer fails
+    origin = pd.Timestamp("2020-01-10T00:00:00", tz="UTC")
+    iso = lambda ts: ts.strftime("%Y-%m-%dT%H:%M:%S")  # noqa: E731
+    s = pw.WindowingSettings(n_macro_windows=1, macro_window_samples=10, sub_window_samples=5, sub_windows=2)
+    h48 = pd.Timedelta(hours=48)
+    starts = [origin - h48 - pd.Timedelta(seconds=9),   # last sample exactly 48 h before: kept
+              origin - h48 - pd.Timedelta(seconds=8),   # last sample 47 h 59 min 59 s before: dropped
+              origin + h48,                             # first sample exactly 48 h after: kept
+              origin + h48 - pd.Timedelta(seconds=1)]   # 1 s closer: dropped
+    meta = pd.DataFrame([dict(trace_name="ev", record_kind="event", source_id="ev", split="train",
+                              trace_start_time=iso(origin - pd.Timedelta(seconds=10)), source_origin_time=iso(origin))]
+                        + [dict(trace_name=f"n{i}", record_kind="noise", source_id=f"n{i}", split="train",
+                                trace_start_time=iso(t), source_origin_time="") for i, t in enumerate(starts)])
+    cand = pw.mode_b_candidates(meta, [10] * 5, FS, s)
+    assert cand["row"].tolist() == [1, 3]
+
+
 def test_streamed_sub_windows_equal_the_in_memory_ones(tmp_path):
     s = pw.WindowingSettings(n_macro_windows=3, macro_window_samples=64, sub_window_samples=16, sub_windows=5)
     rng = np.random.default_rng(1)

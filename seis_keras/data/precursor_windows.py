@@ -225,7 +225,7 @@ def mode_b_candidates(meta: pd.DataFrame, record_samples: Sequence[int], samplin
         for j in range(int(lengths[r]) // m):
             a = start_s + j * m / sampling_rate
             b = a + (m - 1) / sampling_rate
-            if np.all((origins < a - sep) | (origins > b + sep)):
+            if np.all((origins <= a - sep) | (origins >= b + sep)):  # "at least" 48 h: exactly 48 h passes
                 out.append({"row": int(r), "start": j * m, "split": split[r],
                             "source_id": str(meta["source_id"].iat[r]) if "source_id" in meta.columns else "",
                             "start_time_s": a})
