@@ -63,8 +63,9 @@ class WindowingSettings:
         noise_window: the 1-based macro-window labelled noise in mode A (1).
         noise_min_separation_hours: mode B noise lies at least this far from every event
             origin (48).
-        normalisation: ``JointNormalize`` scale, ``"std"`` (default: "standardization") or
-            ``"max"``.
+        normalisation: ``JointNormalize`` scale, ``"std"`` (default) or ``"max"``; open: the
+            paper says "mean removal (standardization) and normalisation of all three components
+            jointly" without naming the joint scale.
     """
 
     n_macro_windows: int = 36
