@@ -75,6 +75,15 @@ def test_bad_class_count_is_a_clear_error():
         nd.time_to_failure_classes(catalogue().drop(columns="trace_start_time"), 2)
 
 
+def test_a_missing_time_is_an_error_not_a_foreshock():
+    meta = catalogue()
+    meta.loc[7, "trace_start_time"] = None
+    for call in (lambda: nd.time_to_failure_classes(meta, 2), lambda: nd.pre_post_labels(meta),
+                 lambda: nd.temporal_middle_split(meta, np.zeros(len(meta), np.int64))):
+        with pytest.raises(ValueError, match="'trace_start_time' has 1 missing times \\(first at row 7"):
+            call()
+
+
 def test_balancing_truncates_every_class_to_the_smallest_in_events():
     meta = catalogue(stations=2)
     y = nd.time_to_failure_classes(meta, 2)

@@ -63,9 +63,14 @@ def trace_times(meta: pd.DataFrame, column: str = "trace_start_time") -> pd.Seri
     if column not in meta.columns:
         raise ValueError(f"metadata: column {column!r} missing (expected ISO UTC times)")
     try:
-        return pd.to_datetime(meta[column], utc=True, format="ISO8601")
+        times = pd.to_datetime(meta[column], utc=True, format="ISO8601")
     except (TypeError, ValueError) as err:
         raise ValueError(f"metadata: column {column!r} holds values that are not ISO times ({err})") from None
+    missing = np.flatnonzero(times.isna().to_numpy())
+    if len(missing):  # NaT compares False: the trace would silently become a foreshock
+        raise ValueError(f"metadata: column {column!r} has {len(missing)} missing times (first at row "
+                         f"{missing[0]}; expected ISO UTC times)")
+    return times
 
 
 def _groups(meta: pd.DataFrame, group: str | None) -> np.ndarray:
