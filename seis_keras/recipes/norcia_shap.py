@@ -154,6 +154,7 @@ def band_mass_fraction(maps: np.ndarray, freqs: np.ndarray, band) -> np.ndarray:
 
 def explain(store, model, labels, split, transforms, cfg: dict, folder: RunFolder, seed: int, log) -> dict:
     """Per-sample and class-mean SHAP maps over correctly classified samples of the explain split."""
+    from seis_keras.atomic import atomic_path
     from seis_keras.data.transforms import Compose
     from seis_keras.explain.shap_values import class_mean_maps, gradient_shap, partition_shap
     from seis_keras.plots.norcia import spectrogram_maps
@@ -210,7 +211,8 @@ def explain(store, model, labels, split, transforms, cfg: dict, folder: RunFolde
                      f"{method} SHAP (channel mean)": maps[i].mean(axis=-1)}, freqs, times, band=band,
                     title=f"{names[c][:-1]} {store.metadata.trace_name_original.iloc[rows[i]] if 'trace_name_original' in store.metadata else rows[i]}"),
                     f"shap_{method}_{names[c]}_{i}")
-        np.save(folder.file(f"shap_{method}_class_means.npy"), np.stack([means[c]["map"] for c in (0, 1) if c in means]))
+        with atomic_path(folder.file(f"shap_{method}_class_means.npy")) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, np.stack([means[c]["map"] for c in (0, 1) if c in means]))  # a handle: no ".npy" appended
     return out
 
 
