@@ -211,3 +211,71 @@ def test_per_trace_layout_shape_mismatch_is_reported_when_read(tmp_path):
     (x, y), = list(make_dataset(path, batch_size=3, window=(0, 15)))
     np.testing.assert_array_equal(x.numpy()[:, 0, 0], [0, 1, 1])
     np.testing.assert_array_equal(y.numpy(), [0, 1, 1])
+
+
+def _stages(ds) -> list[str]:
+    names = []
+    while ds is not None:
+        names.append(type(ds).__name__)
+        ds = getattr(ds, "_input_dataset", None)
+    return names
+
+
+@pytest.mark.parametrize("drop_remainder", [False, True])
+def test_batch_reads_equal_rebatched_shard_reads(store, monkeypatch, drop_remainder):
+    """Large batches are read one batch per read (no re-batching): the same batches as shard reads."""
+    import seis_keras.data.pipeline as pipeline
+    from seis_keras.data.pipeline import make_batches
+
+    # given order, runs that cross the 64-trace blocks, a batch starting mid-run, a short tail
+    idx = np.r_[250:300, 3, 7, 60:140, 10:30]
+    kwargs = dict(indices=idx, label=ROW_ID, batch_size=24, metadata_columns=("station_code",),
+                  drop_remainder=drop_remainder)
+    shard_reads = _collect(make_dataset(store, **kwargs))
+    assert len(shard_reads) == len(idx) // 24 + (not drop_remainder)
+    cut = []
+    monkeypatch.setattr(pipeline, "make_batches", lambda *a, **k: cut.append(1) or make_batches(*a, **k))
+    monkeypatch.setattr(pipeline, "PER_BATCH_READ_BYTES", 0)
+    ds = make_dataset(store, **kwargs)
+    assert cut == [1] and "_RebatchDataset" not in _stages(ds)  # read as batches, not re-batched
+    assert "_RebatchDataset" in _stages(make_dataset(store, shuffle=True, **kwargs))
+    assert ds.element_spec[0].shape.as_list() == [24 if drop_remainder else None, 40, 3]
+    batch_reads = _collect(ds)
+    sizes = [24] * (len(idx) // 24) + ([] if drop_remainder else [len(idx) % 24])
+    assert [len(b[0]) for b in batch_reads] == [len(b[0]) for b in shard_reads] == sizes
+    n = sum(sizes)
+    for got, want in zip(batch_reads, shard_reads):
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+        np.testing.assert_array_equal(got[2]["station_code"], want[2]["station_code"])
+    np.testing.assert_array_equal(np.concatenate([b[1] for b in batch_reads]), idx[:n])
+    np.testing.assert_array_equal(np.concatenate([b[0] for b in batch_reads]), store.get_waveforms(idx[:n]))
+    # one read per batch, serial or parallel; a batch bigger than shard_size goes back to shard reads
+    serial = _collect(make_dataset(store, cycle_length=1, prefetch=0, **kwargs))
+    np.testing.assert_array_equal(np.concatenate([b[0] for b in serial]), store.get_waveforms(idx[:n]))
+    assert len(cut) == 2
+    small_shards = make_dataset(store, shard_size=7, **kwargs)
+    assert len(cut) == 2 and "_RebatchDataset" in _stages(small_shards)
+    small_shards = _collect(small_shards)
+    np.testing.assert_array_equal(np.concatenate([b[1] for b in small_shards]), idx[:n])
+
+
+def test_make_batches_cuts_runs_at_batch_boundaries(store):
+    from seis_keras.data.pipeline import make_batches
+
+    idx = np.r_[60:70, 5, 100:103]  # rows 60-63 and 64-69 lie in different blocks
+    batches = make_batches(store, idx, 4, drop_remainder=False)
+    assert [[r.tolist() for r in b] for b in batches] == [
+        [[60, 61, 62, 63]], [[64, 65, 66, 67]], [[68, 69], [5], [100]], [[101, 102]]]
+    assert len(make_batches(store, idx, 4, drop_remainder=True)) == 3
+
+
+def test_batches_across_blocks_are_rebatched_shard_reads(store, monkeypatch):
+    """Large batches mostly in several blocks (one copy either way) keep the parallel shard reads."""
+    import seis_keras.data.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "PER_BATCH_READ_BYTES", 0)
+    ds = make_dataset(store, label=ROW_ID, batch_size=96)  # blocks of 64: every batch spans two
+    assert "_RebatchDataset" in _stages(ds)
+    np.testing.assert_array_equal(np.concatenate([b[1].numpy() for b in ds]), np.arange(N))
+    assert "_RebatchDataset" not in _stages(make_dataset(store, label=ROW_ID, batch_size=32))

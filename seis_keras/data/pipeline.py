@@ -1,14 +1,17 @@
 """tf.data pipelines that stream a :class:`~seis_keras.data.store.WaveformStore` from disk.
 
 The requested rows are cut into **shards**: runs of rows stored contiguously in one HDF5 block
-(read with one h5py slice), at most ``shard_size`` traces each. Each read (one shard, or when
-shuffling a group of random shards) is a numpy function that reads through its own thread's
-read-only ``waveforms.hdf5`` handle (opened lazily by that thread, never shared), applies the
-numpy transforms to the whole chunk at once, and returns it with its row numbers; labels and metadata are gathered
-from in-graph tables by row. ``cycle_length`` reads run concurrently (a parallel map over shard
-ids: an interleave whose block is the whole read); the chunks are re-batched and prefetched.
-Memory is bounded by ``cycle_length`` reads (16 MiB each by default; 64 MiB shuffle groups)
-plus the prefetch buffer, whatever the store's size.
+(read with one h5py slice), at most ``shard_size`` traces each; or, without shuffling and for
+large batches (see :data:`PER_BATCH_READ_BYTES`), into **batches** of ``batch_size`` rows
+(one or more runs, across block boundaries where the rows go). Each read (one shard or batch,
+or when shuffling a group of random shards) is a numpy function that reads through its own
+thread's read-only ``waveforms.hdf5`` handle (opened lazily by that thread, never shared),
+applies the numpy transforms to the whole chunk at once, and returns it with its row numbers;
+labels and metadata are gathered from in-graph tables by row. ``cycle_length`` reads run
+concurrently (a parallel map over read ids: an interleave whose block is the whole read);
+shard reads are re-batched (one copy), batch reads are the batches; then prefetched. Memory is
+bounded by ``cycle_length`` reads (16 MiB each by default, or one batch; 64 MiB shuffle
+groups) plus the prefetch buffer, whatever the store's size.
 
 Order: without shuffling the batches follow ``indices`` exactly as given. With shuffling, the
 shard order, the grouping and the permutation inside each group are all seeded by ``seed``
@@ -163,6 +166,30 @@ def make_shards(store: WaveformStore, positions: np.ndarray, shard_size: int, *,
     return shards
 
 
+def make_batches(store: WaveformStore, positions: np.ndarray, batch_size: int, *,
+                 drop_remainder: bool) -> list[list[np.ndarray]]:
+    """Cut the rows, in the order given, into batches: lists of runs of ``batch_size`` traces in all.
+
+    Each batch is one read: a batch of one run is the very array h5py reads into; the runs of a
+    batch that crosses block boundaries are copied into one output. The last batch is short,
+    or left out with ``drop_remainder``.
+    """
+    batches: list[list[np.ndarray]] = []
+    current: list[np.ndarray] = []
+    count = 0
+    for run in store.runs(positions, sort=False):
+        while len(run):
+            part, run = run[:batch_size - count], run[batch_size - count:]
+            current.append(part)
+            count += len(part)
+            if count == batch_size:
+                batches.append(current)
+                current, count = [], 0
+    if current and not drop_remainder:
+        batches.append(current)
+    return batches
+
+
 _HANDLES = threading.local()
 
 
@@ -202,6 +229,15 @@ class _ReaderHandle:
 
 SHARD_BYTES = 16 * 2**20
 SHUFFLE_BYTES = 64 * 2**20
+#: Without shuffling, batches of at least this many bytes (and at most ``shard_size`` traces)
+#: are read one batch per read, straight into the batch (no re-batching copy), when at least
+#: half of them lie in one HDF5 block each. Other batches come from ``shard_size`` reads
+#: re-batched: a read costs ~1 ms beyond its bytes, more than copying a small batch, and a
+#: batch from several blocks is copied together anyway. bench/pipeline.py, one read per batch
+#: against re-batched reads, medians of paired runs on a loaded 2-CPU machine: 1.4-1.6x for
+#: 4.6-9 MB batches in one block each, ~1.0-1.1x for 6 and 14 MB, 0.8-0.95x for 3 MB batches and
+#: for 12 MB batches across two blocks, 0.25x for 0.2 MB batches.
+PER_BATCH_READ_BYTES = 4 * 2**20
 
 
 def make_dataset(store, *, indices=None, label: Label = "label", transforms=(), batch_size: int = 32,
@@ -238,7 +274,9 @@ def make_dataset(store, *, indices=None, label: Label = "label", transforms=(), 
             most 4096).
         cycle_length: reads in flight concurrently (default: the CPU count, at most 4).
         shard_size: maximum traces per contiguous read (default: 16 MiB of traces without
-            shuffling; at most 128 traces when shuffling, for better mixing).
+            shuffling; at most 128 traces when shuffling, for better mixing). Without
+            shuffling, batches of at most ``shard_size`` traces and at least
+            :data:`PER_BATCH_READ_BYTES`, mostly within one block each, are read one per read.
         components: output channel order, default the store's ``component_order``.
         prefetch: batches prepared ahead (default ``tf.data.AUTOTUNE``; 0: none). With
             ``cycle_length=1`` and ``prefetch=0`` every read runs in the consuming thread: no
@@ -275,7 +313,15 @@ def make_dataset(store, *, indices=None, label: Label = "label", transforms=(), 
                          f"is NaN/inf for trace_name {store.metadata['trace_name'].iat[bad]!r} (expected a number "
                          "for every selected trace)")
     meta_all = _meta_arrays(store, metadata_columns)
-    shards = make_shards(store, pos, shard_size, sort=shuffle)
+    # large batches without shuffling: each read is exactly one batch (no re-batching copy);
+    # otherwise reads are shards (groups of them when shuffling, permuted), then re-batched
+    per_batch = not shuffle and PER_BATCH_READ_BYTES <= batch_size * trace_bytes and batch_size <= shard_size
+    if per_batch:
+        shards = make_batches(store, pos, batch_size, drop_remainder=drop_remainder)
+        # a batch in several pieces is copied together anyway (by one thread): not worth it
+        per_batch = 2 * sum(len(b) == 1 for b in shards) >= len(shards)
+    if not per_batch:
+        shards = make_shards(store, pos, shard_size, sort=shuffle)
     h5_path = str(store.h5_path)
 
     def read_group(shard_ids, draw):
@@ -316,8 +362,9 @@ def make_dataset(store, *, indices=None, label: Label = "label", transforms=(), 
 
     def read_elements(shard_ids, draw=np.int64(0)):
         x, rows = tf.numpy_function(read_group, [shard_ids, draw], (tf.float32, tf.int64), stateful=False)
-        x = tf.ensure_shape(x, (None, *x_shape))
-        rows = tf.ensure_shape(rows, (None,))
+        n = batch_size if drop_remainder and per_batch else None
+        x = tf.ensure_shape(x, (n, *x_shape))
+        rows = tf.ensure_shape(rows, (n,))
         out = [x]
         if y_table is not None:
             out.append(tf.gather(y_table, rows))
@@ -325,8 +372,9 @@ def make_dataset(store, *, indices=None, label: Label = "label", transforms=(), 
             out.append({k: tf.gather(v, rows) for k, v in meta_tables.items()})
         return tuple(out) if len(out) > 1 else x
 
-    # Each read is one element: a parallel map over shard ids (or groups of them) is an
-    # interleave of the shards whose block is the whole read, ``cycle_length`` in flight.
+    # Each read is one element (a batch, a shard or a shuffle group): a parallel map over the
+    # read ids is an interleave of the reads whose block is the whole read, ``cycle_length``
+    # in flight.
     ds = tf.data.Dataset.range(len(shards))
     if shuffle:
         ds = ds.shuffle(max(len(shards), 1), seed=seed, reshuffle_each_iteration=True).batch(group)
@@ -337,7 +385,8 @@ def make_dataset(store, *, indices=None, label: Label = "label", transforms=(), 
         ds = ds.map(read_elements, num_parallel_calls=cycle_length, deterministic=deterministic)
     else:
         ds = ds.map(read_elements)
-    ds = ds.rebatch(batch_size, drop_remainder=drop_remainder)
+    if not per_batch:
+        ds = ds.rebatch(batch_size, drop_remainder=drop_remainder)
     if prefetch:
         ds = ds.prefetch(prefetch)
     return ds.with_options(_options(deterministic))
