@@ -139,6 +139,8 @@ def test_quick_path_end_to_end(tmp_path):
     assert not empty, f"empty figures: {empty}"
     report = (folder.path / "report.md").read_text()
     assert "0.9758 ± 0.0008" in report and "| run A |" in report and '"profile": "quick"' in report
+    assert "Profile `quick` is smaller than the paper's study" in report and "2 runs (paper: 10)" in report
+    assert "at most 2 epochs" in report and "5 iterations (paper: 5000)" in report
     for name in ("A", "B"):
         assert (folder.path / "runs" / name / "history.csv").is_file()
         assert any((folder.path / "runs" / name / "tensorboard").rglob("events.out.tfevents*"))

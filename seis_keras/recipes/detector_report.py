@@ -69,8 +69,17 @@ def markdown(metrics: dict, cfg: dict) -> str:
              f"Profile `{cfg['profile']}`; data: {d['source']} — {d['n_windows']} windows, "
              f"{100 * d['earthquake_fraction']:.1f} % earthquakes, split {d['split_sizes']}. "
              "The paper used AQULO (station AQU, ~123k windows, 48 % earthquakes), which is not public; "
-             "numbers on other data are not expected to match, the qualitative findings are.", "",
-             "## Detection (evaluation split)", "",
+             "numbers on other data are not expected to match, the qualitative findings are.", ""]
+    if cfg["profile"] != "full":
+        t = cfg["train"]
+        lines += [f"Profile `{cfg['profile']}` is smaller than the paper's study (the full profile): "
+                  f"{t['runs']} runs (paper: 10), at most {t['epochs']} epochs with early-stopping patience "
+                  f"{t['early_stopping_patience']} (paper: 50), batch {t['batch_size']} (paper: 512), "
+                  f"backward optimisation {cfg['bo']['steps']} iterations (paper: 5000), σ_LRP over "
+                  f"{cfg['lrp']['sigma_samples']} evaluation windows (paper: almost 6000), cross-run LRP rules "
+                  f"{cfg['lrp']['cross_run_betas']} (paper: β = 0, 0.5, 1); numbers are not comparable to the "
+                  "paper's.", ""]
+    lines += ["## Detection (evaluation split)", "",
              "| | accuracy | precision | recall | F1 |", "|---|---|---|---|---|"]
     for name, m in metrics["evaluation"]["runs"].items():
         lines.append(f"| run {name} | {_f(m['accuracy'])} | {_f(m['precision'])} | {_f(m['recall'])} | {_f(m['f1'])} |")
