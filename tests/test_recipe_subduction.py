@@ -209,3 +209,26 @@ def test_xla_epoch_equals_plain_graph_epoch_and_padding_is_masked(cfg):
     with pytest.raises(ValueError, match="max_rows"):
         recipe.MLPTrainer(5, 2, dict(h1=8, h2=4, dropout=0.0), dict(cfg["train"]), max_rows=10).fit(
             X, y, X[:5], y[:5], seed=0)
+
+
+def test_builtin_table_is_the_fallback_and_planted_ranks_are_reported(cfg):
+    from seis_keras.recipes import subduction_report as report
+
+    table, source, planted = recipe.load_data(None, cfg, seed=0)
+    n = int(cfg["data"]["synthetic_segments_per_region"])
+    assert source == "built-in synthetic" and len(table.frame) == 8 * n and table.n_dropped == 0
+    assert planted and set(planted) <= set(FEATURE_COLUMNS)
+    np.testing.assert_array_equal(table.frame.groupby("region").along_strike_km.max().to_numpy(), 50.0 * (n - 1))
+    # relevance_summary ranks features by the class-averaged median: planted ones placed 1st, 2nd and 11th
+    med = np.zeros((2, len(FEATURE_COLUMNS)))
+    score = np.linspace(0.5, 0.0, len(FEATURE_COLUMNS) - 3)
+    others = [i for i, f in enumerate(FEATURE_COLUMNS) if f not in planted]
+    med[:, others] = score
+    med[:, FEATURE_COLUMNS.index(planted[0])] = [3.0, 1.0]   # mean 2.0 -> rank 1
+    med[:, FEATURE_COLUMNS.index(planted[1])] = [0.0, 2.0]   # mean 1.0 -> rank 2
+    med[:, FEATURE_COLUMNS.index(planted[2])] = score[7] - 1e-3  # just below the 8th other feature -> rank 11
+    rel = {"lrp": {"medians": med, "counts": [5, 6]}}
+    out = report.relevance_summary(rel, ["a", "b"], planted, cfg)["lrp"]
+    assert out["planted_ranks"] == {planted[0]: 1, planted[1]: 2, planted[2]: 11}
+    assert out["planted_in_top_k"] is False  # top_k = 8
+    assert out["top_features"]["a"][0] == planted[0] and out["top_features"]["b"][0] == planted[1]
