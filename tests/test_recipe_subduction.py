@@ -160,6 +160,8 @@ def test_quick_recipe_end_to_end_on_tiny_tables(tmp_path):
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
     report = (run / "report.md").read_text()
     assert "| exclusion (km) | MLP macro F1 |" in report and "3 dropped for missing" in report
+    top_rows = [line for line in report.splitlines() if line.startswith("| lrp | ")]
+    assert len(top_rows) == 2 + 3 and all(line.count(",") == 7 for line in top_rows if "—" not in line)
     # the exported model reloads and classifies with its saved transforms
     from tensorflow import keras
 

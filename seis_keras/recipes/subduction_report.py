@@ -166,13 +166,15 @@ def markdown(metrics: dict, cfg: dict, names: dict) -> str:
               f"LRP-ε {cfg['explain']['lrp_epsilon']} via {cfg['explain']['lrp_backend']}; saliency = |gradient|; "
               "SHAP = gradient SHAP; scaling per sample (r − median) / IQR.", ""]
     for n_cls, rel in metrics["relevance"].items():
+        lines += [f"### {n_cls} classes: top {cfg['explain']['top_k']} features per class", "",
+                  "| method | class (explained rows) | top features, most relevant first |", "|---|---|---|"]
         for method, r in rel.items():
-            lines.append(f"**{n_cls} classes, {method}** (explained rows per class {r['counts']})")
-            lines += [f"- {name}: {', '.join(feats) if feats else '—'}" for name, feats in r["top_features"].items()]
-            if "planted_ranks" in r:
-                lines.append(f"- planted features' ranks (of 49): {r['planted_ranks']}; all in top "
-                             f"{cfg['explain']['top_k']}: {r['planted_in_top_k']}")
-            lines.append("")
+            lines += [f"| {method} | {name} ({n}) | {', '.join(feats) if feats else '—'} |"
+                      for (name, feats), n in zip(r["top_features"].items(), r["counts"])]
+        lines.append("")
+        planted = [f"- {method}: planted features' ranks (of 49): {r['planted_ranks']}; all in top "
+                   f"{cfg['explain']['top_k']}: {r['planted_in_top_k']}" for method, r in rel.items() if "planted_ranks" in r]
+        lines += planted + ([""] if planted else [])
     lines += ["## The paper's qualitative claims", ""] + [f"- {c}" for c in PAPER_CLAIMS]
     lines += ["", "Figures: `figures/f1_vs_exclusion.png`, `figures/relevance_<k>class.png`. "
               "Models: " + ", ".join(f"`{e['model']}` + `{e['transforms']}`" for e in metrics["exported"].values()), ""]
