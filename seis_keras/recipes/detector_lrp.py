@@ -60,7 +60,8 @@ def relevance_propagation(study: Study):
     l, fs, comps = study.cfg["lrp"], study.fs, study.cfg["data"]["component_order"]
     settings = dict(epsilon=float(l["epsilon"]), bias=bool(l["bias"]), batch_size=int(l["batch_size"]))
     rng = np.random.default_rng(int(study.cfg["seed"]))
-    sig_idx = np.sort(rng.permutation(len(study.x_test))[: int(l["sigma_samples"])])
+    n_sigma = int(l["sigma_samples"]) or len(study.x_test)  # 0: the whole evaluation split (Fig. 8)
+    sig_idx = np.sort(rng.permutation(len(study.x_test))[:n_sigma])
     x_chosen, ref_pos = study.x_test[study.chosen], int(np.flatnonzero(study.chosen == study.reference)[0])
     rules = _rules(l)
     sigma_rule = rules[0][0]  # the first beta (paper: beta = 0)

@@ -76,7 +76,8 @@ def markdown(metrics: dict, cfg: dict) -> str:
                   f"{t['runs']} runs (paper: 10), at most {t['epochs']} epochs with early-stopping patience "
                   f"{t['early_stopping_patience']} (paper: 50), batch {t['batch_size']} (paper: 512), "
                   f"backward optimisation {cfg['bo']['steps']} iterations (paper: 5000), σ_LRP over "
-                  f"{cfg['lrp']['sigma_samples']} evaluation windows (paper: almost 6000), cross-run LRP rules "
+                  f"{cfg['lrp']['sigma_samples'] or 'all'} evaluation windows (paper: all, ~6000 earthquakes + ~6000 noise), "
+                  "cross-run LRP rules "
                   f"{cfg['lrp']['cross_run_betas']} (paper: β = 0, 0.5, 1); numbers are not comparable to the "
                   "paper's.", ""]
     lines += ["## Detection (evaluation split)", "",
