@@ -149,6 +149,10 @@ def test_bad_inputs_raise_clear_errors():
         scan(model, spike_stream(2000, [5]), contract=InputContract(window_samples=400, transforms=()))
     with pytest.raises(ValueError, match="transforms"):
         InputContract(transforms=("Whiten",))
+    nan = spike_stream(2000, [5])
+    nan[2].data[100] = np.nan
+    with pytest.raises(ValueError, match="XX.SPK..HHZ: 1 NaN/inf samples"):
+        scan(model, nan, contract=RAW)
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,11 @@ def prepare_stream(stream, contract: InputContract, *, channel_map=None) -> list
     stations: dict[tuple, dict[str, list]] = {}
     for tr in stream:
         s = tr.stats
+        values = np.ma.getdata(tr.data)
+        bad = ~np.isfinite(values) & ~np.ma.getmaskarray(tr.data)
+        if bad.any():  # FFT resampling would spread them over the whole segment: NaN probabilities
+            raise ValueError(f"{tr.id}: {int(bad.sum())} NaN/inf samples from {s.starttime} (expected finite "
+                             "values; mask or remove them)")
         letter = component_of(s.channel, order, channel_map=channel_map, trace_id=tr.id)
         stations.setdefault((s.network, s.station, s.location), {}).setdefault(letter, []).append(tr)
     out = []
