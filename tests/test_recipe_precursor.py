@@ -22,6 +22,9 @@ def test_config_profiles_hold_the_paper_settings():
     assert full["windows"]["n_macro_windows"] == 36 and full["windows"]["sub_windows"] == 37
     assert full["windows"]["sub_window_samples"] == 16384 and full["occlusion"]["mask"] == 400
     assert full["train"]["retrainings"] == 5 and full["model"]["dropout"] == 0.02
+    # §6.2: 8th order, -48 dB/octave: one filter pass (a forward-backward pass would roll off at -96 dB/octave)
+    fo = full["frequency_occlusion"]
+    assert (fo["order"], fo["zero_phase"], fo["start_hz"], fo["stop_hz"], fo["step_hz"]) == (8, False, 20.0, 0.1, 0.1)
     quick = load_config("precursor", "quick")
     assert quick["windows"]["sub_window_samples"] < 16384 and quick["model"]["filters"][-1] < 256
 

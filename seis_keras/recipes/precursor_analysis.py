@@ -105,7 +105,7 @@ def frequency_occlusion(study: PrecursorStudy, model) -> dict:
     x, y = load_sub_windows(study.store, test, study.windowing, components=study.cfg["data"]["component_order"])
     f = study.cfg["frequency_occlusion"]
     table = occlude_frequency(model, x, y, fs=study.fs, cutoffs=cutoff_list(study.cfg), order=int(f["order"]),
-                              batch_size=64)
+                              zero_phase=bool(f["zero_phase"]), batch_size=64)
     study.folder.write_text("frequency_occlusion.csv", table.to_csv(index=False))
     knee = occlusion_knee(table)
     study.folder.save_figure(xplots.frequency_occlusion(table, knee=knee, title="Frequency occlusion (Fig. 8)"),
