@@ -142,3 +142,30 @@ def test_zenodo_layout_runs_through_the_recipe(tmp_path):
     assert p["n_pairs"] == 2 and p["band_kind"] == "paper" and p["band"] == [30.0, 40.0]
     assert "planted_gain_ratio" not in p
 
+
+
+def test_make_setting_random_split_and_wrong_date_refit():
+    from test_norcia_data import catalogue
+
+    meta = catalogue(n_pre=60, n_visso=6, n_post=64, stations=2)
+    mask = np.ones(len(meta), bool)
+    cfg = norcia.load_config("norcia", overrides=['split.kind="random"'])
+    s = norcia.make_setting(meta, mask, 2, cfg, seed=5)
+    used = meta.assign(y=s.labels, split=s.split)[s.labels >= 0]
+    assert (used.groupby("source_id").split.nunique() == 1).all()  # by event
+    per_event = used.groupby("source_id").split.first().value_counts()
+    assert per_event.sum() == 120 and (per_event["train"], per_event["dev"]) == (84, 12)  # 70/10/20 of 120
+    assert set(s.split[s.labels < 0]) == {""}
+    with pytest.raises(ValueError, match="split.kind"):
+        norcia.make_setting(meta, mask, 2, norcia.load_config("norcia", overrides=['split.kind="middle"']), seed=5)
+    # refit with a wrong date: labels follow the fake boundary, Visso kept, balanced in events
+    cfg = norcia.load_config("norcia")
+    fake = "2016-10-21"
+    s = norcia.make_setting(meta, mask, 2, cfg, seed=5, mainshock_time=fake, exclude_visso=False)
+    keep = s.labels >= 0
+    np.testing.assert_array_equal(s.labels[keep], nd.pre_post_labels(meta, fake)[keep])
+    ev = meta.assign(y=s.labels)[keep].groupby("source_id").y.first()
+    event_time = pd.to_datetime(meta.trace_start_time, utc=True, format="ISO8601").groupby(meta.source_id).min()
+    n_before = int((event_time < pd.Timestamp(fake, tz="UTC")).sum())
+    assert 0 < n_before < 60
+    assert (ev == 0).sum() == (ev == 1).sum() == min(n_before, 130 - n_before)
