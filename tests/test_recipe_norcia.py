@@ -143,7 +143,6 @@ def test_zenodo_layout_runs_through_the_recipe(tmp_path):
     assert "planted_gain_ratio" not in p
 
 
-
 def test_make_setting_random_split_and_wrong_date_refit():
     from test_norcia_data import catalogue
 
