@@ -25,6 +25,9 @@ def test_config_profiles_hold_the_paper_settings():
     # §6.2: 8th order, -48 dB/octave: one filter pass (a forward-backward pass would roll off at -96 dB/octave)
     fo = full["frequency_occlusion"]
     assert (fo["order"], fo["zero_phase"], fo["start_hz"], fo["stop_hz"], fo["step_hz"]) == (8, False, 20.0, 0.1, 0.1)
+    sp = full["spectra"]  # §6.3, Fig. 9 (channel 0 only), Fig. 11
+    assert (sp["spectrogram_window"], sp["spectrogram_stride"], sp["spectrogram_channel"], sp["savgol_width_hz"]) == \
+        (1000, 500, 0, 0.062)
     quick = load_config("precursor", "quick")
     assert quick["windows"]["sub_window_samples"] < 16384 and quick["model"]["filters"][-1] < 256
 

@@ -138,7 +138,13 @@ def spectra(study: PrecursorStudy, model, chosen: np.ndarray) -> dict:
     s, band = study.cfg["spectra"], _band(study)
     win = min(int(s["spectrogram_window"]), len(chosen))
     f, t, amp = spectrogram(chosen, study.fs, window=win, stride=min(int(s["spectrogram_stride"]), win), axis=0)
-    study.folder.save_figure(plots.spectrogram_figure(f, t, amp.sum(axis=-1), band=band), "fig9_spectrogram")
+    ch = int(s["spectrogram_channel"])
+    comps = study.cfg["data"]["component_order"]
+    if not -1 <= ch < len(comps):
+        raise ValueError(f"spectra.spectrogram_channel={ch}: expected 0..{len(comps) - 1} or -1 (all channels)")
+    study.folder.save_figure(plots.spectrogram_figure(
+        f, t, amp.sum(axis=-1) if ch < 0 else amp[..., ch], band=band,
+        title=f"Spectrogram (Fig. 9), {'all channels' if ch < 0 else f'channel {ch} ({comps[ch]})'}"), "fig9_spectrogram")
     cum, rel, peaks, out = {}, {}, {}, {}
     lo, hi = (float(v) for v in s["peak_search_hz"])
     for split in ("train", "test"):
