@@ -64,6 +64,8 @@ def test_record_anchored_at_origin_and_too_short_record_rejected():
     meta.loc[1, "source_origin_time"] = "2020-01-01T00:00:25"
     with pytest.raises(ValueError, match="'b' holds 25 samples before its origin"):
         pw.event_macro_window_starts(meta, [40, 30], FS, s)
+    with pytest.raises(ValueError, match="meta.csv: column 'source_id' missing"):
+        pw.event_macro_window_starts(meta.drop(columns="source_id"), [40, 30], FS, s, where="meta.csv")
 
 
 def test_sub_windows_normalise_jointly_per_macro_window():

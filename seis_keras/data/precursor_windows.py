@@ -180,7 +180,7 @@ def event_macro_window_starts(meta: pd.DataFrame, record_samples: Sequence[int],
     t0 = _times(_column(meta, "trace_start_time", where).iloc[rows], where)
     origin = _times(_column(meta, "source_origin_time", where).iloc[rows], where)
     n, m = settings.n_macro_windows, settings.macro_window_samples
-    out = {"row": rows, "source_id": meta["source_id"].astype(str).to_numpy()[rows],
+    out = {"row": rows, "source_id": _column(meta, "source_id", where).astype(str).to_numpy()[rows],
            "split": _column(meta, "split", where).astype(str).to_numpy()[rows]}
     origin_sample = np.rint((origin - t0) * sampling_rate)
     lengths = np.asarray(record_samples, np.int64)[rows]
