@@ -176,6 +176,17 @@ def test_fetched_store_layout_with_mode_b_noise_records(tmp_path):
 
     used = pd.concat([windows_of(study, "B", s) for s in ("train", "test")])
     assert sorted(used.loc[used.kind == "noise_B", "row"]) == [3, 4]  # never the record 47 h after event 1
+    # a wider catalogue: an origin 10 h after noise record 2 starts removes it from the mode-B pool
+    (tmp_path / "catalog.csv").write_text("origin_time\n2016-06-01T10:00:00\n")
+    cfg_extra = {**cfg, "data": {**cfg["data"], "extra_origins_csv": str(tmp_path / "catalog.csv")}}
+    study_extra = load_data(cfg_extra, str(tmp_path / "ong2"), RunFolder("precursor", tmp_path / "runs"), 0)
+    assert study_extra.extra_origins == ("2016-06-01T10:00:00",)
+    with pytest.raises(ValueError, match="mode-B noise macro-windows"):  # one record left for two splits
+        pd.concat([windows_of(study_extra, "B", s) for s in ("train", "test")])
+    (tmp_path / "bad.csv").write_text("time\n2016-06-01T10:00:00\n")
+    cfg_bad = {**cfg, "data": {**cfg["data"], "extra_origins_csv": str(tmp_path / "bad.csv")}}
+    with pytest.raises(ValueError, match="bad.csv: column 'origin_time' missing"):
+        load_data(cfg_bad, str(tmp_path / "ong2"), RunFolder("precursor", tmp_path / "runs"), 0)
     cfg["windows"]["noise_min_separation_hours"] = 24 * 200.0
     with pytest.raises(ValueError, match="mode-B noise macro-windows >= 4800.0 h"):
         windows_of(load_data(cfg, str(tmp_path / "ong2"), RunFolder("precursor", tmp_path / "runs"), 0), "B", "train")

@@ -192,7 +192,11 @@ def load_data(cfg: dict, data: str | None, folder: RunFolder, seed: int) -> Prec
                                   normalisation=w["normalisation"])
     extra = ()
     if d["extra_origins_csv"]:
-        extra = tuple(pd.read_csv(d["extra_origins_csv"], dtype=str)["origin_time"])
+        origins = pd.read_csv(d["extra_origins_csv"], dtype=str)
+        if "origin_time" not in origins.columns:
+            raise ValueError(f"{d['extra_origins_csv']}: column 'origin_time' missing (data.extra_origins_csv: "
+                             "more origin times for the 48 h rule)")
+        extra = tuple(origins["origin_time"].dropna())
     lengths = np.array([store.trace_shape(i)[0] for i in range(len(store))])
     return PrecursorStudy(cfg, folder, store, lengths, fs, windowing, source, built_in, extra)
 
