@@ -147,11 +147,18 @@ def real_init_ratio(x_in: np.ndarray, x_out: np.ndarray, ratio_t: np.ndarray, fr
         a.plot(t, x_out[:, k], color="C3", lw=0.6, label="optimal input")
     ax[0].set(title=f"Fig. 6: real initialisation, component {components[k]}", xlabel="time (s)")
     ax[0].legend(fontsize=8)
+    z = (t >= zoom_s[0]) & (t <= zoom_s[1])
+    if z.any():  # y range of the zoomed samples, so that the small changes show
+        lo = float(min(x_in[z, k].min(), x_out[z, k].min()))
+        hi = float(max(x_in[z, k].max(), x_out[z, k].max()))
+        pad = 0.1 * (hi - lo) or 1e-3
+        ax[1].set_ylim(lo - pad, hi + pad)
     ax[1].set(xlim=zoom_s, xlabel="time (s)", title="zoom")
     ax[2].plot(t, ratio_t[:, k], color="C0", lw=0.6)
     ax[2].axhline(2, color="k", ls=":", lw=1)
     ax[2].set(xlabel="time (s)", ylabel="log ratio")
-    ax[3].plot(freqs, ratio_f[:, k], color="C0", lw=0.8)
+    f = np.asarray(freqs) > 0  # the 0 Hz bin of demeaned windows is ~0 in both: its ratio is meaningless
+    ax[3].plot(np.asarray(freqs)[f], np.asarray(ratio_f)[f, k], color="C0", lw=0.8)
     ax[3].axhline(2, color="k", ls=":", lw=1)
     ax[3].set(xlabel="frequency (Hz)", ylabel="log ratio")
     fig.tight_layout()
