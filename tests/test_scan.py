@@ -138,7 +138,7 @@ def test_match_detections_counts():
     assert m2["recall"] == 1.0 and m2["n_false_alarms"] == 0
 
 
-def test_bad_inputs_raise_clear_errors():
+def test_bad_inputs_raise_clear_errors(tmp_path):
     model = spike_model()
     with pytest.raises(ValueError, match="stride_s=0.33"):
         scan(model, spike_stream(2000, [5]), stride_s=0.33, contract=RAW)
@@ -149,6 +149,10 @@ def test_bad_inputs_raise_clear_errors():
         scan(model, spike_stream(2000, [5]), contract=InputContract(window_samples=400, transforms=()))
     with pytest.raises(ValueError, match="transforms"):
         InputContract(transforms=("Whiten",))
+    model.save(tmp_path / "model.h5", save_format="h5")
+    (tmp_path / "input_contract.json").write_text("{not json")
+    with pytest.raises(ValueError, match="input_contract.json: not valid JSON"):
+        scan(tmp_path, spike_stream(2000, [5]))
     nan = spike_stream(2000, [5])
     nan[2].data[100] = np.nan
     with pytest.raises(ValueError, match="XX.SPK..HHZ: 1 NaN/inf samples"):

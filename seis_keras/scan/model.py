@@ -110,7 +110,13 @@ def load_scan_model(path: str | os.PathLike):
     contract = None
     for cand in (path / CONTRACT_FILE, path.parent / CONTRACT_FILE):
         if cand.is_file():
-            contract = InputContract.from_json(json.loads(cand.read_text()), where=str(cand))
+            try:
+                stored = json.loads(cand.read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError) as err:
+                raise ValueError(f"{cand}: not valid JSON ({err}; expected an input contract)") from None
+            if not isinstance(stored, dict):
+                raise ValueError(f"{cand}: expected a JSON object (an input contract), got {type(stored).__name__}")
+            contract = InputContract.from_json(stored, where=str(cand))
             break
     if path.is_dir() and not (path / "saved_model.pb").is_file():  # an export_model folder
         found = sorted(path.glob("*.h5")) or sorted(p for p in path.glob("*_serving") if (p / "saved_model.pb").is_file())
