@@ -115,7 +115,7 @@ def test_quick_path_on_tiny_built_in_data(tmp_path):
     assert m["relevance"]["saliency"]["band_power_fraction_precursor"] >= 0 and "LRP" not in m["relevance"]
     assert set(m["planted_band"]) >= {"band_hz", "relative_difference_peak_train", "saliency_band_enrichment"}
     assert m["scan"]["n_windows"] == (720 * 40 - 256) // (20 * 40) + 1
-    for name in ("fig4_confusion_A", "fig5_precursor_fraction", "fig7_time_occlusion", "fig8_frequency_occlusion",
+    for name in ("fig4_confusion_A", "fig4_confusion_A_train", "fig4_confusion_B_train", "fig5_precursor_fraction", "fig7_time_occlusion", "fig8_frequency_occlusion",
                  "fig9_spectrogram", "fig10_cumulative_spectra", "fig11_relative_difference", "scan_continuous_record",
                  "table2_per_event_accuracy", "relevance_spectra"):
         assert (run / "figures" / f"{name}.png").stat().st_size > 1000

@@ -73,7 +73,10 @@ def training_figures(study: PrecursorStudy) -> None:
     tr = study.results["training"]
     for mode, runs in tr.items():
         study.folder.save_figure(confusion_matrix(runs[0]["test"]["confusion_matrix"], CLASS_NAMES,
-                                                  title=f"Test, noise mode {mode} (Fig. 4)"), f"fig4_confusion_{mode}")
+                                                  title=f"Test, noise mode {mode} (Fig. 4b)"), f"fig4_confusion_{mode}")
+        study.folder.save_figure(confusion_matrix(runs[0]["train"]["confusion_matrix"], CLASS_NAMES,
+                                                  title=f"Training, noise mode {mode} (Fig. 4a)"),
+                                 f"fig4_confusion_{mode}_train")
         study.folder.save_figure(training_curves(runs[0]["history"]), f"training_curves_{mode}")
     series = {f"mode {m} #{r['retraining']}": r["per_event_test_accuracy"] for m, runs in tr.items() for r in runs}
     events = list(next(iter(series.values())))
