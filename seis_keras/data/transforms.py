@@ -17,6 +17,7 @@ Which paper uses which:
 """
 from __future__ import annotations
 
+import abc
 from typing import Sequence
 
 import numpy as np
@@ -32,7 +33,7 @@ def _batch(x) -> tuple[np.ndarray, bool]:
     return x, False
 
 
-class Transform:
+class Transform(abc.ABC):
     """Base: ``__call__`` handles the single-trace case, subclasses implement ``apply``."""
 
     def __call__(self, x) -> np.ndarray:
@@ -40,8 +41,9 @@ class Transform:
         out = np.asarray(self.apply(xb), dtype=np.float32)
         return out[0] if single else out
 
-    def apply(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        """The transform of a batch ``(N, T, C)``."""
 
     def output_shape(self, input_shape: Sequence[int | None]) -> tuple:
         """Shape of the output for an input of ``input_shape`` (batch axis optional)."""
