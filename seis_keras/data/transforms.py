@@ -235,7 +235,10 @@ class Standardize(Transform):
         self.mean_, self.std_ = flat.mean(axis=0), flat.std(axis=0)
         return self
 
-    def __call__(self, x):
+    def __call__(self, x):  # any rank (waveforms or spectrograms): no (N, T, C) batching
+        return self.apply(x)
+
+    def apply(self, x):
         if self.mean_ is None:
             raise ValueError("Standardize: call fit(training data) first (or pass mean=, std=)")
         x = np.asarray(x)
@@ -248,7 +251,10 @@ class Compose(Transform):
     def __init__(self, transforms: Sequence):
         self.transforms = list(transforms)
 
-    def __call__(self, x):
+    def __call__(self, x):  # each member handles its own input rank
+        return self.apply(x)
+
+    def apply(self, x):
         for t in self.transforms:
             x = t(x)
         return np.asarray(x, np.float32)
