@@ -83,6 +83,29 @@ def component_of(channel: str, component_order: str, *, channel_map: Mapping[str
     return letter
 
 
+def group_by_station(stream, component_order: str, *, channel_map: Mapping[str, str] | None = None,
+                     numbered_components: str | None = None, source: str = "stream") -> dict:
+    """Traces by ``(network, station, location)``, then by component letter, stations sorted.
+
+    Raises:
+        ValueError: a channel that maps to no component, or a station lacking one of
+            ``component_order`` (naming ``source``, the station and the channels it has).
+    """
+    stations: dict[tuple, dict[str, list]] = {}
+    for tr in stream:
+        s = tr.stats
+        letter = component_of(s.channel, component_order, channel_map=channel_map,
+                              numbered_components=numbered_components, trace_id=f"{source}: {tr.id}")
+        stations.setdefault((s.network, s.station, s.location), {}).setdefault(letter, []).append(tr)
+    for (net, sta, loc), comps in stations.items():
+        missing = [c for c in component_order if c not in comps]
+        if missing:
+            have = sorted({t.stats.channel for trs in comps.values() for t in trs})
+            raise ValueError(f"{source}: {net}.{sta}.{loc}: component {missing[0]!r} missing "
+                             f"(have channels {have}, expected all of {component_order!r})")
+    return dict(sorted(stations.items()))
+
+
 def resample_trace(trace, sampling_rate: float, method: str, anti_alias: bool, window, interpolation: str,
                    corner: float):
     """A copy of ``trace`` at ``sampling_rate`` (the resampling of :func:`stream_to_windows`; scan uses it too)."""
@@ -227,21 +250,11 @@ def stream_to_windows(stream, *, sampling_rate: float, component_order: str = "E
     if stride <= 0:
         raise ValueError(f"{source}: stride_s must be positive, got {stride_s}")
 
-    stations: dict[tuple, dict[str, list]] = {}
-    for tr in stream:
-        s = tr.stats
-        letter = component_of(s.channel, component_order, channel_map=channel_map,
-                              numbered_components=numbered_components, trace_id=f"{source}: {tr.id}")
-        comps = stations.setdefault((s.network, s.station, s.location), {})
-        comps.setdefault(letter, []).append(tr)
+    stations = group_by_station(stream, component_order, channel_map=channel_map,
+                                numbered_components=numbered_components, source=source)
 
     waves, rows, rejected = [], [], []
-    for (net, sta, loc), comps in sorted(stations.items()):
-        missing = [c for c in component_order if c not in comps]
-        if missing:
-            have = sorted({t.stats.channel for trs in comps.values() for t in trs})
-            raise ValueError(f"{source}: {net}.{sta}.{loc}: component {missing[0]!r} missing "
-                             f"(have channels {have}, expected all of {component_order!r})")
+    for (net, sta, loc), comps in stations.items():
         for letter, trs in comps.items():
             codes = {t.stats.channel for t in trs}
             if len(codes) > 1:

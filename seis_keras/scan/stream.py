@@ -20,26 +20,17 @@ def prepare_stream(stream, contract: InputContract, *, channel_map=None) -> list
         ``start`` (``UTCDateTime`` of sample 0), ``data`` ``(T, C)`` float32 in
         ``contract.component_order``, ``gap`` ``(T,)`` bool.
     """
-    from seis_keras.data.ingest import merge_channel, resample_trace, component_of
+    from seis_keras.data.ingest import group_by_station, merge_channel, resample_trace
 
     order, fs = contract.component_order, float(contract.sampling_rate)
-    stations: dict[tuple, dict[str, list]] = {}
     for tr in stream:
-        s = tr.stats
         values = np.ma.getdata(tr.data)
         bad = ~np.isfinite(values) & ~np.ma.getmaskarray(tr.data)
         if bad.any():  # FFT resampling would spread them over the whole segment: NaN probabilities
-            raise ValueError(f"{tr.id}: {int(bad.sum())} NaN/inf samples from {s.starttime} (expected finite "
+            raise ValueError(f"{tr.id}: {int(bad.sum())} NaN/inf samples from {tr.stats.starttime} (expected finite "
                              "values; mask or remove them)")
-        letter = component_of(s.channel, order, channel_map=channel_map, trace_id=tr.id)
-        stations.setdefault((s.network, s.station, s.location), {}).setdefault(letter, []).append(tr)
     out = []
-    for (net, sta, loc), comps in sorted(stations.items()):
-        missing = [c for c in order if c not in comps]
-        if missing:
-            have = sorted({t.stats.channel for trs in comps.values() for t in trs})
-            raise ValueError(f"{net}.{sta}.{loc}: component {missing[0]!r} missing (have channels {have}, "
-                             f"expected all of {order!r})")
+    for (net, sta, loc), comps in group_by_station(stream, order, channel_map=channel_map, source="stream").items():
         chans = {c: merge_channel([resample_trace(t, fs, "resample", True, "hann", "lanczos", 0.8) for t in comps[c]], fs)
                  for c in order}
         t0 = max(ch.start for ch in chans.values())
