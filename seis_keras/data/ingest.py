@@ -343,6 +343,28 @@ def _expand(paths_or_stream) -> Iterable:
         yield p, None
 
 
+def read_stream(paths, *, file_format: str | None = None):
+    """Read files (or glob patterns) obspy can read into one ``obspy.Stream``.
+
+    Args:
+        paths: a path or a sequence of them; each is one ``obspy.read`` call.
+        file_format: obspy format name (``"MSEED"``); ``None`` lets obspy detect it.
+
+    Raises:
+        ValueError: one line naming the file obspy could not read.
+    """
+    import obspy
+
+    paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    stream = obspy.Stream()
+    for p in paths:
+        try:
+            stream += obspy.read(str(p), format=file_format)
+        except Exception as exc:  # obspy raises many types for unreadable files
+            raise ValueError(f"{p}: obspy cannot read it ({type(exc).__name__}: {exc})") from None
+    return stream
+
+
 def ingest(paths_or_stream, out_store: str | os.PathLike, *, sampling_rate: float,
            component_order: str = "ENZ", window_s: float, file_format: str | None = None,
            block_size: int = 1024, extra_metadata: Mapping[str, object] | None = None,
@@ -375,10 +397,7 @@ def ingest(paths_or_stream, out_store: str | os.PathLike, *, sampling_rate: floa
                      block_size=block_size) as writer:
         for name, stream in _expand(paths_or_stream):
             if stream is None:
-                try:
-                    stream = obspy.read(name, format=file_format)
-                except Exception as exc:  # obspy raises many types for unreadable files
-                    raise ValueError(f"{name}: obspy cannot read it ({type(exc).__name__}: {exc})") from exc
+                stream = read_stream(name, file_format=file_format)
             waves, meta = stream_to_windows(stream, sampling_rate=sampling_rate, component_order=component_order,
                                             window_s=window_s, source=name, **window_settings)
             for key, value in (extra_metadata or {}).items():

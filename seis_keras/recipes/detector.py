@@ -135,10 +135,9 @@ def data_splits(meta: pd.DataFrame, fractions, seed: int, where: str) -> dict:
 
 def ingest_records(directory: Path, picks_csv: str, out: Path, cfg: dict) -> Path:
     """Waveform files + picks -> a store of earthquake (around P picks) and noise windows."""
-    import obspy
     from obspy import UTCDateTime
 
-    from seis_keras.data.ingest import read_picks, stream_to_windows
+    from seis_keras.data.ingest import read_picks, read_stream, stream_to_windows
     from seis_keras.data.store import write_store
 
     d = cfg["data"]
@@ -146,12 +145,7 @@ def ingest_records(directory: Path, picks_csv: str, out: Path, cfg: dict) -> Pat
         raise ValueError(f"{directory}: a directory of waveform files needs a picks CSV (--picks or data.picks)")
     picks = read_picks(picks_csv)
     files = sorted(p for p in directory.rglob("*") if p.is_file())
-    stream = obspy.Stream()
-    for p in files:
-        try:
-            stream += obspy.read(str(p))
-        except Exception as err:
-            raise ValueError(f"{p}: obspy cannot read it ({type(err).__name__}: {err})") from None
+    stream = read_stream(files)
     kw = dict(sampling_rate=d["sampling_rate"], component_order=d["component_order"], window_s=d["window_s"])
     p_picks = picks[picks.get("phase", pd.Series("P", index=picks.index)).astype(str).str.upper() == "P"]
     eq_x, eq_m = stream_to_windows(stream, picks=p_picks, pick_offset_s=d["pick_offset_s"], **kw)

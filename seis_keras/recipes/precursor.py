@@ -116,6 +116,7 @@ def records_from_files(pattern: str, events_csv: str, cfg: dict, out: Path) -> P
 
     import obspy
 
+    from seis_keras.data.ingest import read_stream
     from seis_keras.data.store import StoreWriter
     from seis_keras.scan import InputContract, prepare_stream
 
@@ -128,12 +129,7 @@ def records_from_files(pattern: str, events_csv: str, cfg: dict, out: Path) -> P
     files = sorted(glob.glob(os.path.join(pattern, "*")) if os.path.isdir(pattern) else glob.glob(pattern))
     if not files:
         raise ValueError(f"--data {pattern}: no files found")
-    st = obspy.Stream()
-    for f in files:
-        try:
-            st += obspy.read(f)
-        except Exception as err:  # noqa: BLE001 - report which file
-            raise ValueError(f"{f}: obspy cannot read it ({type(err).__name__}: {err})") from None
+    st = read_stream(files)
     d, w = cfg["data"], cfg["windows"]
     fs, span = float(d["sampling_rate"]), float(w["n_macro_windows"]) * float(w["macro_window_s"])
     contract = InputContract(sampling_rate=fs, component_order=d["component_order"], transforms=())

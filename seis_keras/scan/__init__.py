@@ -99,14 +99,9 @@ def scan(model, stream, *, stride_s: float = 2.5, threshold: float = 0.5, min_ga
     if gap_policy not in ("mask", "fill"):
         raise ValueError(f"gap_policy: expected 'mask' or 'fill', got {gap_policy!r}")
     if not isinstance(stream, obspy.Stream):
-        paths = [stream] if isinstance(stream, (str, os.PathLike)) else list(stream)
-        st = obspy.Stream()
-        for p in paths:
-            try:
-                st += obspy.read(str(p))
-            except Exception as err:
-                raise ValueError(f"{p}: obspy cannot read it ({type(err).__name__}: {err})") from None
-        stream = st
+        from seis_keras.data.ingest import read_stream
+
+        stream = read_stream(stream)
     predictor = _predictor(model, kind, batch_size)
     model_name = model.name if hasattr(model, "layers") else "model"  # a Keras model, or a serving signature
     contract = contract or dataclasses.replace(DETECTOR_CONTRACT, window_samples=None)
