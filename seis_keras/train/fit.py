@@ -104,6 +104,28 @@ class TrainSettings:
         if self.class_weight is not None:  # TOML tables have string keys
             self.class_weight = {int(k): float(v) for k, v in self.class_weight.items()}
 
+    @classmethod
+    def from_config(cls, section, **overrides) -> "TrainSettings":
+        """Settings from a recipe's ``[train]`` section.
+
+        Args:
+            section: a mapping or a dataclass (a recipe's typed ``[train]`` config). Its keys
+                that name a field of :class:`TrainSettings` are used; the others belong to
+                the recipe (``batch_size``, ``runs`` ...) and are left alone.
+            **overrides: field values that win over the section (``seed=seed + i``). An
+                override that is not a field is an error.
+
+        Returns:
+            The settings, validated as by the constructor.
+        """
+        values = dataclasses.asdict(section) if dataclasses.is_dataclass(section) else dict(section)
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            raise ValueError(f"TrainSettings.from_config: {unknown} are not training settings "
+                             f"(expected some of {sorted(names)})")
+        return cls(**{**{k: v for k, v in values.items() if k in names}, **overrides})
+
     @property
     def mode(self) -> str:
         """``"min"`` or ``"max"``: which direction of ``monitor`` is better."""

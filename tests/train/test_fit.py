@@ -18,7 +18,7 @@ from seis_keras.train.fit import TrainSettings, fit, make_optimizer
 from seis_keras.train.optimizers import CoupledWeightDecayAdam
 
 WORKER = Path(__file__).parent / "workers" / "train_worker.py"
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _binary_data(n=256, flip_val=False, seed=0):
@@ -242,3 +242,21 @@ def test_sigkill_then_resume_finishes_with_each_epoch_once(tmp_path):
     assert [int(r["epoch"]) for r in _read_history(run / "history.csv")] == [0, 1, 2, 3, 4]
     assert not (run / "backup").exists()
     assert result.history["loss"][-1] < result.history["loss"][0]
+
+
+def test_train_settings_from_config_takes_its_fields_and_overrides():
+    @dataclasses.dataclass
+    class Section:  # a recipe's [train]: some TrainSettings fields, some recipe keys
+        optimizer: str = "sgd"
+        learning_rate: float = 0.01
+        momentum: float = 0.9
+        batch_size: int = 512
+        runs: int = 10
+
+    s = TrainSettings.from_config(Section(), seed=7, epochs=3)
+    assert (s.optimizer, s.learning_rate, s.momentum, s.seed, s.epochs) == ("sgd", 0.01, 0.9, 7, 3)
+    assert TrainSettings.from_config({"optimizer": "adam", "runs": 2}).optimizer == "adam"
+    with pytest.raises(ValueError, match="batch_size"):
+        TrainSettings.from_config(Section(), batch_size=3)  # not a training setting: an error, not ignored
+    with pytest.raises(ValueError, match="optimizer"):
+        TrainSettings.from_config({"optimizer": "rmsprop"})

@@ -16,7 +16,7 @@ import tensorflow as tf
 from seis_keras.train.distribute import get_strategy, is_multi_worker, with_data_sharding
 
 WORKER = Path(__file__).parent / "workers" / "train_worker.py"
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
 
 

@@ -17,7 +17,7 @@ from seis_keras.data.store import WaveformStore
 sys.path.insert(0, str(Path(__file__).parent))
 from fdsn_server import FDSNTestServer  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / "data_manifests"
 PAPER = REPO.parent / "shared" / "papers" / "ong_temporal-earthquake-forecasting.txt"
 

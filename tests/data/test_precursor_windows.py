@@ -12,7 +12,7 @@ import pytest
 from seis_keras.data import precursor_windows as pw
 from seis_keras.data.store import write_store
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FS = 1.0  # 1 Hz keeps the tiny records' times readable
 
 
