@@ -40,8 +40,10 @@ def main(argv=None) -> int:
     from numpy.lib.stride_tricks import sliding_window_view
 
     from seis_keras.data.synthetic import detector_continuous
-    from seis_keras.models import get_model
-    from seis_keras.scan import DETECTOR_CONTRACT, _predictor, prepare_stream, scan
+    from seis_keras.models import contract_of, get_model
+    from seis_keras.scan import _predictor, prepare_stream, scan
+
+    DETECTOR_CONTRACT = contract_of("detector")
 
     duration = args.hours * 3600.0
     t = time.perf_counter()

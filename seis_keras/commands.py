@@ -12,21 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-#: Default input normalisation of each waveform model (names of seis_keras.data.transforms classes),
-#: as its paper: per-sample max (Majstorović), per-channel L2 (Laurenti), joint (Ong).
-MODEL_TRANSFORMS = {
-    "detector": ("Demean", "MaxNormalize"),
-    "norcia": ("L2Normalize",),
-    "precursor": ("JointNormalize",),
-    "spectrogram": ("LogSpectrogram",),
-}
 EXPLAIN_METHODS = ("lrp_epsilon", "lrp_alpha_beta", "lrp_z_plus", "saliency", "smoothgrad")
-
-
-def _transforms(names):
-    from seis_keras.data import transforms as T
-
-    return [getattr(T, n)() for n in names]
 
 
 def _split_indices(store, split: str):
@@ -44,7 +30,8 @@ def run_train(args) -> int:
     from seis_keras.atomic import write_json
     from seis_keras.data import WaveformStore, make_dataset
     from seis_keras.models import get_model
-    from seis_keras.scan import InputContract
+    from seis_keras.models import contract_of
+    from seis_keras.models.contract import CONTRACT_FILE
     from seis_keras.train.distribute import get_strategy
     from seis_keras.train.evaluate import evaluate
     from seis_keras.train.export import export_model
@@ -52,9 +39,12 @@ def run_train(args) -> int:
 
     strategy = get_strategy(args.strategy)  # first: multi-worker must start before TF lists devices
     out = Path(args.out)
-    names = MODEL_TRANSFORMS.get(args.model, ())
-    tf_list = _transforms(names)
     with WaveformStore(args.data) as store:
+        # the model's paper contract at the store's rate, length and components: the model is built for them
+        contract = contract_of(args.model).replace(sampling_rate=float(store.sampling_rate),
+                                                   window_samples=int(store.trace_shape(0)[0]),
+                                                   component_order=store.component_order)
+        tf_list = contract.transform_list()
         n_classes = int(store.metadata[args.label].nunique()) if args.label in store.metadata else 0
         if n_classes < 2:
             raise ValueError(f"{args.data}: column {args.label!r} missing or with one class (expected class labels)")
@@ -64,15 +54,11 @@ def run_train(args) -> int:
                 for s in ("train", "dev")}
         ts = TrainSettings(optimizer=args.optimizer, learning_rate=args.lr, momentum=args.momentum,
                            epochs=args.epochs, early_stopping_patience=args.patience, seed=args.seed)
-        result = fit(lambda: get_model(args.model, **settings), sets["train"], sets["dev"], ts, out,
-                     resume=args.resume, strategy=strategy)
-        input_length = int(result.model.input_shape[1])
+        result = fit(lambda: get_model(args.model, contract=contract, **settings), sets["train"], sets["dev"], ts,
+                     out, resume=args.resume, strategy=strategy)
         metrics = evaluate(result.model, sets["dev"])
         export_model(result.model, out, name="model")
-        contract = InputContract(sampling_rate=store.sampling_rate, window_samples=input_length,
-                                 component_order=store.component_order,
-                                 transforms=tuple(n for n in names if n != "LogSpectrogram"))
-    write_json(out / "input_contract.json", contract.to_json())
+    write_json(out / CONTRACT_FILE, contract.to_json())
     write_json(out / "metrics.json", {"dev": metrics, "best_epoch": result.best_epoch})
     print(f"dev accuracy {metrics['accuracy']:.4f}; model and metrics in {out}")
     return 0
@@ -99,19 +85,45 @@ def add_train_command(sub) -> None:
 
 
 # ---------------------------------------------------------------- explain
+def _explain_transforms(args) -> tuple[str, ...]:
+    """``--transforms`` if given, else the contract stored beside the model, else the detector's."""
+    from seis_keras.models import contract_of
+    from seis_keras.models.contract import CONTRACT_FILE, InputContract
+
+    if args.transforms is not None:  # commas inside a spec's parentheses belong to the spec
+        specs, depth, part = [], 0, ""
+        for ch in args.transforms + ",":
+            depth += {"(": 1, ")": -1}.get(ch, 0)
+            if ch == "," and depth == 0:
+                specs.append(part.strip())
+                part = ""
+            else:
+                part += ch
+        return tuple(t for t in specs if t)
+    model = Path(args.model)
+    for cand in (model / CONTRACT_FILE, model.parent / CONTRACT_FILE):
+        if cand.is_file():
+            try:
+                stored = json.loads(cand.read_text())
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{cand}: not valid JSON ({err.msg}, line {err.lineno})") from None
+            return InputContract.from_json(stored, where=str(cand)).transforms
+    return contract_of("detector").transforms
+
+
 def run_explain(args) -> int:
     import numpy as np
 
     from seis_keras.atomic import atomic_path
     from seis_keras.data import WaveformStore
+    from seis_keras.models.contract import transform_from_spec
 
     with WaveformStore(args.data) as store:
         idx = np.arange(min(args.n, len(store)))
         x = store.get_waveforms(idx)
     x = np.stack([x]) if x.ndim == 2 else x
-    if args.transforms:
-        for t in _transforms(args.transforms.split(",")):
-            x = t(x)
+    for spec in _explain_transforms(args):
+        x = transform_from_spec(spec, where="--transforms")(x)
     if args.method.startswith("lrp_"):
         from seis_keras.explain.lrp import LRPAnalyzer
 
@@ -141,8 +153,9 @@ def add_explain_command(sub) -> None:
     p.add_argument("--data", required=True, help="store folder")
     p.add_argument("--method", choices=EXPLAIN_METHODS, default="lrp_epsilon")
     p.add_argument("--n", type=int, default=64, help="first N traces of the store (default 64)")
-    p.add_argument("--transforms", default="Demean,MaxNormalize",
-                   help="comma-separated seis_keras.data.transforms applied first (default: the detector's)")
+    p.add_argument("--transforms", default=None,
+                   help="comma-separated transform specs applied first (default: the input_contract.json beside "
+                        "the model, else the detector's contract: MaxNormalize)")
     p.add_argument("--beta", type=float, default=0.0, help="alpha-beta rule: beta (alpha = 1 + beta)")
     p.add_argument("--epsilon", type=float, default=1e-6, help="epsilon rule stabiliser")
     p.add_argument("--out", default="relevance.npz", help="output .npz with x, relevance, index")
@@ -180,4 +193,4 @@ def add_scan_command(sub) -> None:
 
 
 __all__ = ["add_train_command", "add_explain_command", "add_export_command", "add_scan_command",
-           "MODEL_TRANSFORMS", "EXPLAIN_METHODS"]
+           "EXPLAIN_METHODS"]

@@ -23,6 +23,17 @@ from __future__ import annotations
 from tensorflow import keras
 from tensorflow.keras import layers
 
+from seis_keras.models.contract import InputContract
+
+CITATION = ("Majstorović, J., Giffard-Roisin, S. & Poli, P. (2023). Interpreting convolutional neural "
+            "network decision for earthquake detection with feature map visualization, backward optimization "
+            "and layer-wise relevance propagation methods. Geophys. J. Int. 232(2), 923-939. "
+            "doi:10.1093/gji/ggac369")
+
+#: §2.1: 25 s windows at 20 Hz, E/N/Z, "not filtered", each sample divided by its max |value|.
+CONTRACT = InputContract(sampling_rate=20.0, window_samples=500, component_order="ENZ",
+                         transforms=("MaxNormalize",), class_names=("earthquake",))
+
 #: Sequence lengths after each conv block for the paper's (500, 3) input.
 DETECTOR_CONV_LENGTHS = (250, 125, 63, 32, 16, 8, 4)
 

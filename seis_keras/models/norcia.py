@@ -26,6 +26,16 @@ from typing import Sequence
 from tensorflow import keras
 from tensorflow.keras import layers
 
+from seis_keras.models.contract import InputContract
+
+CITATION = ("Laurenti, L., Paoletti, G., Tinti, E., Galasso, F., Collettini, C. & Marone, C. (2024). "
+            "Probing the evolution of fault properties during the seismic cycle with deep learning. "
+            "Nat. Commun. 15, 10025")
+
+#: Code: 25 s at 100 Hz (5 s before to 20 s after P), E/N/Z, each channel divided by its L2 norm.
+CONTRACT = InputContract(sampling_rate=100.0, window_samples=2500, component_order="ENZ",
+                         transforms=("L2Normalize",))  # classes: 2, 4, 8 or 9 (seis_keras.data.norcia)
+
 #: (filters, kernel_size, stride) of the 7 conv blocks in the authors' code.
 NORCIA_BLOCKS = ((32, 7, 1), (64, 7, 2), (64, 5, 1), (64, 5, 1), (128, 5, 1), (256, 3, 1),
                  (256, 3, 1))

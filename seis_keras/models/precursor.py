@@ -46,7 +46,15 @@ from typing import Sequence
 from tensorflow import keras
 from tensorflow.keras import layers
 
+from seis_keras.models.contract import InputContract
 from seis_keras.models.layers import RandomInputLayer
+
+CITATION = ("Ong, Nielsen, Giani & Johnson, Temporal earthquake forecasting: a CNN finds precursors in the "
+            "10 h before Mw >= 6 earthquakes at IU MAJO")
+
+#: §2: BH1, BH2, BHZ at 40 Hz; 16384-sample windows; mean removed, the 3 components normalised jointly.
+CONTRACT = InputContract(sampling_rate=40.0, window_samples=16384, component_order="12Z",
+                         transforms=("JointNormalize",), class_names=("noise", "precursor"))
 
 PRECURSOR_FILTERS = (32, 64, 64, 128, 128, 256, 256)
 PRECURSOR_KERNELS = (7, 7, 9, 9, 9, 9, 9)

@@ -26,6 +26,17 @@ from __future__ import annotations
 from tensorflow import keras
 from tensorflow.keras import layers
 
+from seis_keras.models.contract import InputContract
+
+CITATION = ("Magrini, F. & Marrocco, G., explainable AI for seismic foreshock/aftershock classification "
+            "(EQML project slides and public PyTorch code CNN2D)")
+
+#: Code: the Norcia traces (100 Hz, 2500 samples, E/N/Z) -> scipy spectrogram (nperseg 64, noverlap 48),
+#: log1p, min-max per channel; the training-set standardisation is fitted by the recipe and added to
+#: the contract it exports.
+CONTRACT = InputContract(sampling_rate=100.0, window_samples=2500, component_order="ENZ",
+                         transforms=("LogSpectrogram",), class_names=("foreshock", "aftershock"))
+
 #: Spatial shape (H, W) after each block for the (33, 153, 3) input: conv1, pool1, conv2,
 #: pool2, conv3.
 SPECTROGRAM_SHAPES = ((33, 153), (16, 76), (8, 38), (4, 19), (4, 19))

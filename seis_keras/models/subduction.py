@@ -21,6 +21,13 @@ from __future__ import annotations
 from tensorflow import keras
 from tensorflow.keras import layers
 
+CITATION = ("ml4szeq / xai-megathrust: a machine-learning framework for megathrust earthquakes in subduction "
+            "zones (public PyTorch code and README; raw data doi:10.26180/25066592)")
+
+#: Tabular, not waveforms: no InputContract. The input is the 49 features of
+#: ``seis_keras.data.subduction.FEATURE_COLUMNS`` through ``SubductionTransforms`` fitted on the table.
+CONTRACT = None
+
 
 def subduction(*, n_features: int = 49, n_classes: int = 3, hidden_units: tuple[int, int] = (500, 100),
                dropout: float = 0.2, name: str = "subduction") -> keras.Model:

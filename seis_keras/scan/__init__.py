@@ -45,13 +45,15 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from seis_keras.models import contract_of
+from seis_keras.models.contract import CONTRACT_FILE, InputContract
 from seis_keras.scan.cli import add_scan_command, run_scan
-from seis_keras.scan.contract import CONTRACT_FILE, DETECTOR_CONTRACT, InputContract, ScanResult
+from seis_keras.scan.contract import ScanResult
 from seis_keras.scan.detections import find_detections, match_detections, probability_table
 from seis_keras.scan.model import _predictor, load_scan_model
 from seis_keras.scan.stream import prepare_stream
 
-__all__ = ["InputContract", "DETECTOR_CONTRACT", "ScanResult", "scan", "prepare_stream", "find_detections",
+__all__ = ["InputContract", "ScanResult", "scan", "prepare_stream", "find_detections",
            "match_detections", "probability_table", "load_scan_model", "add_scan_command", "run_scan", "CONTRACT_FILE"]
 
 
@@ -72,7 +74,8 @@ def scan(model, stream, *, stride_s: float = 2.5, threshold: float = 0.5, min_ga
         component_order: overrides ``contract.component_order`` (default ``"ENZ"``).
         batch_size: windows per forward pass (512: fastest on CPU, the batch stays in cache).
         contract: the model's :class:`InputContract`; default: the one stored with a model path,
-            else :data:`DETECTOR_CONTRACT` with the window length taken from the model.
+            else the detector's (``contract_of("detector")``: Majstorović et al.) with the window length
+            taken from the model.
         output: ``"auto"`` (a ``logits`` output layer gets a sigmoid/softmax, a sigmoid/softmax
             layer is used as is), ``"logits"`` or ``"probabilities"``.
         time_reference: stamp each value at the window ``"center"`` (default) or ``"start"``.
@@ -104,7 +107,7 @@ def scan(model, stream, *, stride_s: float = 2.5, threshold: float = 0.5, min_ga
         stream = read_stream(stream)
     predictor = _predictor(model, kind, batch_size)
     model_name = model.name if hasattr(model, "layers") else "model"  # a Keras model, or a serving signature
-    contract = contract or dataclasses.replace(DETECTOR_CONTRACT, window_samples=None)
+    contract = contract or contract_of("detector").replace(window_samples=None)
     if component_order:
         contract = dataclasses.replace(contract, component_order=component_order)
     n_win = contract.window_samples or int(predictor.input_shape[0])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seis_keras.scan.contract import CONTRACT_FILE, InputContract
+from seis_keras.models.contract import CONTRACT_FILE, InputContract
 
 class _Predictor:
     """Fixed-batch compiled forward pass returning probabilities ``(B, K)``."""

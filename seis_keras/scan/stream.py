@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from seis_keras.scan.contract import InputContract
+from seis_keras.models.contract import InputContract
 
 def prepare_stream(stream, contract: InputContract, *, channel_map=None) -> list[dict]:
     """Resample and merge each station's components on one grid (step 1 of the docstring).

@@ -13,7 +13,8 @@ import pytest
 from obspy import UTCDateTime
 from tensorflow import keras
 
-from seis_keras.scan import (DETECTOR_CONTRACT, InputContract, add_scan_command, find_detections, match_detections,
+from seis_keras.models import contract_of
+from seis_keras.scan import (InputContract, add_scan_command, find_detections, match_detections,
                              probability_table, run_scan, scan)
 
 FS = 20.0
@@ -44,6 +45,7 @@ def spike_stream(n: int, spikes, rate: float = FS, start="2020-01-01T00:00:00") 
     return st
 
 
+DETECTOR_CONTRACT = contract_of("detector")
 RAW = InputContract(sampling_rate=FS, window_samples=500, transforms=())
 
 
@@ -161,7 +163,7 @@ def test_bad_inputs_raise_clear_errors(tmp_path):
 
 @pytest.fixture(scope="module")
 def trained_detector():
-    """A detector trained for a few epochs on built-in windows (Demean + MaxNormalize)."""
+    """A detector trained for a few epochs on built-in windows (MaxNormalize, the paper's contract)."""
     from seis_keras.data.synthetic import detector_data
     from seis_keras.models import get_model
 
@@ -220,7 +222,7 @@ def test_trained_detector_finds_the_events_of_a_continuous_record(trained_detect
     np.testing.assert_allclose(scan(tmp_path / "exported", st).probabilities[0].data, tr.data, atol=1e-5)
     served = scan(paths["savedmodel"], st)
     assert served.settings["output"] == "probabilities"
-    assert served.settings["contract"]["transforms"] == ["Demean", "MaxNormalize"]
+    assert served.settings["contract"]["transforms"] == ["MaxNormalize"]
     np.testing.assert_allclose(served.probabilities[0].data, tr.data, atol=1e-5)
     assert len(probability_table(res.probabilities)) == tr.stats.npts
 
