@@ -1,7 +1,7 @@
 """Benchmark: seconds per ml4szeq MLP fit (120 epochs) with and without XLA compilation.
 
 Prints wall and CPU seconds per fit (median of ``--repeats``) for the subduction recipe's
-:class:`~seis_keras.recipes.subduction.MLPTrainer` on a table the size of one cross-validation
+:class:`~seis_keras.train.mlp.MLPTrainer` on a table the size of one cross-validation
 fold of the real data (445 training rows incl. validation, 49 features, 3 classes), and the
 first (compiling) fit separately. CPU time counts all threads of this process.
 
@@ -23,20 +23,23 @@ def main() -> None:
     p.add_argument("--rows", type=int, default=445)
     args = p.parse_args()
 
-    from seis_keras.recipes.runner import load_config
-    from seis_keras.recipes.subduction import MLPTrainer
+    import dataclasses
 
-    cfg = load_config("subduction")
+    from seis_keras.recipes.config import load_config
+    from seis_keras.recipes.subduction.config import SubductionConfig
+    from seis_keras.recipes.subduction.study import make_trainer
+
+    cfg = load_config(SubductionConfig, "subduction")
     rng = np.random.default_rng(0)
     X = rng.normal(size=(args.rows, 49)).astype(np.float32)
     y = (X[:, :3].sum(axis=1) > 0).astype(np.int64) + (X[:, 3] > 1).astype(np.int64)
     n_val = args.rows // 5
     print(f"rows {args.rows - n_val} train + {n_val} validation, {args.epochs} epochs, batch "
-          f"{cfg['train']['batch_size']}, MLP {cfg['model']['h1']}-{cfg['model']['h2']}")
+          f"{cfg.train.batch_size}, MLP {cfg.model.h1}-{cfg.model.h2}")
     print(f"{'jit_compile':>11} {'first fit wall s':>17} {'wall s/fit':>11} {'cpu s/fit':>10}")
     for jit in (True, False):
-        trainer = MLPTrainer(49, 3, cfg["model"], dict(cfg["train"], epochs=args.epochs, jit_compile=jit),
-                             max_rows=args.rows)
+        train = dataclasses.replace(cfg.train, epochs=args.epochs, jit_compile=jit)
+        trainer = make_trainer(dataclasses.replace(cfg, train=train), 3, max_rows=args.rows)
         t = time.perf_counter()
         trainer.fit(X[n_val:], y[n_val:], X[:n_val], y[:n_val], seed=0)
         first = time.perf_counter() - t

@@ -158,9 +158,11 @@ def _add_data(sub) -> None:
 
 # ---------------------------------------------------------------- recipes
 def _run_recipe(args, rest) -> int:
-    module = importlib.import_module(f"seis_keras.recipes.{args.recipe}")
-    module.main(rest)  # a recipe's main returns its run folder (and prints it)
-    return 0
+    """``seis-keras run NAME ...`` = ``python -m seis_keras.recipes.NAME ...`` (its exit status)."""
+    package = importlib.import_module(f"seis_keras.recipes.{args.recipe}")
+    module = importlib.import_module(f"{package.__name__}.__main__") if hasattr(package, "__path__") else package
+    status = module.main(rest)
+    return status if isinstance(status, int) else 0  # recipes not yet converted return their run folder
 
 
 def build_parser() -> argparse.ArgumentParser:

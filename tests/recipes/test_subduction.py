@@ -1,4 +1,5 @@
-"""Tests for the ml4szeq subduction recipe: trainer, schedule, CV, relevance, end to end."""
+"""Tests for the ml4szeq subduction recipe: config, CV, relevance, end to end (the trainer: tests/train/test_mlp.py)."""
+import dataclasses
 import json
 
 import numpy as np
@@ -6,9 +7,12 @@ import pandas as pd
 import pytest
 
 from seis_keras.data.subduction import FEATURE_COLUMNS, TARGET, ClassScheme, prepare_table
-from seis_keras.recipes import subduction as recipe
-from seis_keras.recipes import subduction_relevance as relevance
-from seis_keras.recipes.runner import load_config
+from seis_keras.recipes.config import load_config
+from seis_keras.recipes.subduction import relevance
+from seis_keras.recipes.subduction.__main__ import main
+from seis_keras.recipes.subduction.config import SubductionConfig
+from seis_keras.recipes.subduction.cross_validation import cross_validate
+from seis_keras.recipes.subduction.study import f1_summary, load_data, make_trainer
 
 TINY = ["model.h1=16", "model.h2=8", "train.epochs=3", "train.seeds=1", "cv.exclusion_km=[0, 50]",
         "cv.compare_seeds=1", "explain.lrp_backend=\"reference\"", "explain.shap_samples=8",
@@ -27,62 +31,23 @@ def _planted_frame(rng, regions=("aa", "bb", "cc"), n=24):
 
 @pytest.fixture(scope="module")
 def cfg():
-    return load_config("subduction", "quick", TINY)
+    return load_config(SubductionConfig, "subduction", "quick", TINY)
 
 
-def test_one_cycle_matches_torch_onecyclelr():
-    torch = pytest.importorskip("torch")
-    total = 57
-    p = torch.nn.Parameter(torch.zeros(1))
-    opt = torch.optim.Adam([p], lr=1e-2)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-2, total_steps=total)
-    expect = []
-    for _ in range(total):
-        expect.append(opt.param_groups[0]["lr"])
-        opt.step()
-        sched.step()
-    ours = recipe.OneCycle(1e-2, total)
-    got = [float(ours(step)) for step in range(total)]
-    np.testing.assert_allclose(got, expect, rtol=1e-4, atol=1e-9)
-
-
-def test_trainer_keeps_best_epoch_learns_and_is_reproducible(cfg):
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(240, 6)).astype(np.float32)
-    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(np.int64)
-    y[:180][X[:180, 0] > 1.2] = 1
-    train_cfg = dict(cfg["train"], epochs=12, lr_schedule="constant", learning_rate=3e-2)
-    trainer = recipe.MLPTrainer(6, 2, dict(h1=32, h2=16, dropout=0.2), train_cfg, max_rows=180)
-    model, info = trainer.fit(X[:180], y[:180], X[180:], y[180:], seed=3)
-    assert len(info["val_loss"]) == 12
-    assert info["best_epoch"] == int(np.argmin(info["val_loss"]))
-    # the returned model is the best epoch's: its validation loss is the minimum of the history
-    import tensorflow as tf
-
-    logits = model(X[180:], training=False)
-    onehot = np.eye(2, dtype=np.float32)[y[180:]]
-    val = float(tf.keras.losses.BinaryCrossentropy(from_logits=True)(onehot, logits))
-    assert val == pytest.approx(min(info["val_loss"]), rel=1e-5)
-    acc = np.mean(np.argmax(logits.numpy(), axis=1) == y[180:])
-    assert acc > 0.85
-    first = [w.copy() for w in model.get_weights()]
-    trainer.fit(X[:100], y[:100], X[180:], y[180:], seed=4)  # another fit in between
-    model2, info2 = trainer.fit(X[:180], y[:180], X[180:], y[180:], seed=3)
-    np.testing.assert_allclose(info2["val_loss"], info["val_loss"], rtol=1e-6)
-    for a, b in zip(first, model2.get_weights()):
-        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+def _with(cfg, section, **changes):
+    return dataclasses.replace(cfg, **{section: dataclasses.replace(getattr(cfg, section), **changes)})
 
 
 def test_cross_validation_tests_every_row_once_per_seed(cfg):
     rng = np.random.default_rng(1)
     table = prepare_table(_planted_frame(rng))
-    trainer = recipe.MLPTrainer(49, 2, cfg["model"], dict(cfg["train"], epochs=2), max_rows=len(table.frame))
-    res = recipe.cross_validate(table, ClassScheme((7.5,)), 50.0, [0, 1], cfg, trainer)
+    trainer = make_trainer(_with(cfg, "train", epochs=2), 2, max_rows=len(table.frame))
+    res = cross_validate(table, ClassScheme((7.5,)), 50.0, [0, 1], cfg, trainer)
     assert res["labels"].shape == (2, len(table.frame)) and np.all(res["labels"] >= 0)
     assert np.all(res["mlp"] >= 0) and np.all(res["logistic"] >= 0) and np.all(res["majority"] >= 0)
     np.testing.assert_array_equal(res["labels"][0], (table.target >= 7.5).astype(int))
     # the logistic baseline finds the planted linear rule
-    s = recipe.f1_summary(res["labels"][0], res["logistic"], 2)
+    s = f1_summary(res["labels"][0], res["logistic"], 2)
     assert s["macro_mean"] > 0.8 and len(s["per_class_mean"]) == 2
 
 
@@ -106,7 +71,7 @@ def test_lrp_through_the_innvestigate_worker_agrees_with_numpy(cfg):
     model = get_model("subduction", n_features=49, n_classes=2, hidden_units=(12, 6), dropout=0.2)
     X = rng.normal(size=(7, 49)).astype(np.float32)
     ref = relevance.relevance(model, X, "lrp", cfg, X)
-    worker_cfg = dict(cfg, explain=dict(cfg["explain"], lrp_backend="innvestigate"))
+    worker_cfg = _with(cfg, "explain", lrp_backend="innvestigate")
     got = relevance.relevance(model, X, "lrp", worker_cfg, X)
     np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-6)
 
@@ -140,18 +105,19 @@ def test_quick_recipe_end_to_end_on_tiny_tables(tmp_path):
     argv = ["--data", str(data), "--profile", "quick", "--out", str(tmp_path / "runs")]
     for s in TINY:
         argv += ["--set", s]
-    assert recipe.main(argv) == 0
+    assert main(argv) == 0
     run = next((tmp_path / "runs").iterdir())
     m = json.loads((run / "metrics.json").read_text())
     assert m["data"]["n_read"] == 78 and m["data"]["n_dropped_missing"] == 3 and m["data"]["n_rows"] == 75
-    assert set(m["f1"]) == {"2", "3"} and set(m["f1"]["3"]) == {"0", "50"}
-    for n_cls, by_dist in m["f1"].items():
+    assert set(m["cross_validation"]["f1"]) == {"2", "3"} and set(m["cross_validation"]["f1"]["3"]) == {"0", "50"}
+    for n_cls, by_dist in m["cross_validation"]["f1"].items():
         for e in by_dist.values():
             for method in ("mlp", "logistic", "majority"):
                 assert 0.0 <= e[method]["macro_mean"] <= 1.0
                 assert len(e[method]["per_class_mean"]) == int(n_cls)
             assert len(e["mw_cuts_per_fold"]) == 5
-    assert set(m["fit_transforms_comparison"]["2"]["0"]) == {"train", "all", "all_minus_train", "seeds"}
+    assert set(m["cross_validation"]["fit_transforms_comparison"]["2"]["0"]) == {"train", "all", "all_minus_train",
+                                                                                 "seeds"}
     rel = m["relevance"]["3"]
     assert set(rel) == {"lrp", "saliency", "shap"}
     assert all(len(v) == 8 for v in rel["lrp"]["top_features"].values() if v)
@@ -168,7 +134,7 @@ def test_quick_recipe_end_to_end_on_tiny_tables(tmp_path):
     model = keras.models.load_model(run / "model_2class.h5", compile=False)
     params = json.loads((run / "transforms_2class.json").read_text())
     assert model.output_shape == (None, 2) and len(params["yeo_johnson_lambdas"]) == 49
-    assert (run / "model_3class_serving").is_dir() and m["exported"]["3"]["serving"] == "model_3class_serving"
+    assert (run / "model_3class_serving").is_dir() and m["final_models"]["3"]["serving"] == "model_3class_serving"
 
 
 def test_lrp_ranks_the_planted_features_of_the_builtin_table_on_top(cfg):
@@ -181,8 +147,8 @@ def test_lrp_ranks_the_planted_features_of_the_builtin_table_on_top(cfg):
     X = tr.transform(table.features)
     y = ClassScheme((0.33, 0.65), "quantile").labels(table.target, tr)
     fit, val = validation_rows(np.arange(len(y)), 0.2, seed=0)
-    trainer = recipe.MLPTrainer(49, 3, dict(h1=64, h2=32, dropout=0.2), dict(cfg["train"], epochs=25),
-                                max_rows=len(y))
+    trainer = make_trainer(_with(_with(cfg, "train", epochs=25), "model", h1=64, h2=32, dropout=0.2), 3,
+                           max_rows=len(y))
     model, _ = trainer.fit(X[fit], y[fit], X[val], y[val], seed=0)
     pred = np.argmax(model(X, training=False).numpy(), axis=1)
     tp = pred == y
@@ -197,27 +163,9 @@ def test_lrp_ranks_the_planted_features_of_the_builtin_table_on_top(cfg):
     assert sum(r <= 8 for r in ranks.values()) >= 2, (ranks, order[:8])
 
 
-def test_xla_epoch_equals_plain_graph_epoch_and_padding_is_masked(cfg):
-    rng = np.random.default_rng(7)
-    X = rng.normal(size=(70, 5)).astype(np.float32)  # 70 rows: 4 full batches of 16 + one of 6
-    y = (X[:, 0] > 0).astype(np.int64)
-    histories = []
-    for jit, max_rows in ((True, 70), (False, 70), (True, 300)):  # padding to 300 rows must not matter
-        train_cfg = dict(cfg["train"], epochs=4, jit_compile=jit)
-        trainer = recipe.MLPTrainer(5, 2, dict(h1=8, h2=4, dropout=0.0), train_cfg, max_rows=max_rows)
-        histories.append(trainer.fit(X[:60], y[:60], X[60:], y[60:], seed=5)[1]["val_loss"])
-    np.testing.assert_allclose(histories[0], histories[1], rtol=1e-4)
-    np.testing.assert_allclose(histories[0], histories[2], rtol=1e-4)
-    with pytest.raises(ValueError, match="max_rows"):
-        recipe.MLPTrainer(5, 2, dict(h1=8, h2=4, dropout=0.0), dict(cfg["train"]), max_rows=10).fit(
-            X, y, X[:5], y[:5], seed=0)
-
-
 def test_builtin_table_is_the_fallback_and_planted_ranks_are_reported(cfg):
-    from seis_keras.recipes import subduction_report as report
-
-    table, source, planted = recipe.load_data(None, cfg, seed=0)
-    n = int(cfg["data"]["synthetic_segments_per_region"])
+    table, source, planted = load_data(None, cfg, seed=0)
+    n = cfg.data.synthetic_segments_per_region
     assert source == "built-in synthetic" and len(table.frame) == 8 * n and table.n_dropped == 0
     assert planted and set(planted) <= set(FEATURE_COLUMNS)
     np.testing.assert_array_equal(table.frame.groupby("region").along_strike_km.max().to_numpy(), 50.0 * (n - 1))
@@ -230,7 +178,21 @@ def test_builtin_table_is_the_fallback_and_planted_ranks_are_reported(cfg):
     med[:, FEATURE_COLUMNS.index(planted[1])] = [0.0, 2.0]   # mean 1.0 -> rank 2
     med[:, FEATURE_COLUMNS.index(planted[2])] = score[7] - 1e-3  # just below the 8th other feature -> rank 11
     rel = {"lrp": {"medians": med, "counts": [5, 6]}}
-    out = report.relevance_summary(rel, ["a", "b"], planted, cfg)["lrp"]
+    out = relevance.relevance_summary(rel, ["a", "b"], planted, cfg.explain.top_k)["lrp"]
     assert out["planted_ranks"] == {planted[0]: 1, planted[1]: 2, planted[2]: 11}
     assert out["planted_in_top_k"] is False  # top_k = 8
     assert out["top_features"]["a"][0] == planted[0] and out["top_features"]["b"][0] == planted[1]
+
+
+def test_config_errors_are_one_line_and_come_before_any_data_is_read(tmp_path, capsys):
+    out = tmp_path / "runs"
+    for bad, message in (("train.epoch=3", "did you mean 'epochs'"),
+                         ("train.epochs=-5", "[train] epochs = -5: expected an integer >= 1"),
+                         ("train.balance=oversample", "expected one of 'sampling', 'class_weight', 'none'"),
+                         ("explain.exclusion_km=75", "explain.exclusion_km = 75 is not among the exclusion distances")):
+        assert main(["--data", str(tmp_path / "nowhere"), "--out", str(out), "--set", bad]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+    assert not out.exists()                                             # no run folder for a refused config
+    assert main(["--data", str(tmp_path / "nowhere"), "--out", str(out)]) == 2   # a valid config, a bad --data
+    assert "nowhere" in capsys.readouterr().err and not any(out.iterdir())      # ... leaves no folder behind

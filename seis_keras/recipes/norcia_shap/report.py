@@ -1,46 +1,43 @@
-"""The norcia_shap recipe's outputs: confusion figure, exported model (+ preprocessing), report.md."""
+"""The norcia_shap recipe's outputs: the exported model with its input contract, and report.md."""
 from __future__ import annotations
 
-from seis_keras.atomic import write_json
+from seis_keras.models import CONTRACT_FILE
+from seis_keras.recipes.norcia_shap.config import NorciaShapConfig
+from seis_keras.recipes.norcia_shap.study import PAPER
+from seis_keras.train.export import export_model
 
 
-def confusion_figure(scores: dict, folder) -> None:
-    from seis_keras.plots.norcia import confusion_matrices
+def export(model, contract, folder) -> dict:
+    """``model/spectrogram_cnn.{h5,keras}``, ``_serving/`` and ``input_contract.json`` (the inputs' recipe).
 
-    folder.save_figure(confusion_matrices({"test set": (scores["confusion_matrix"], scores["class_names"])},
-                                          title="log-spectrogram CNN"), "confusion")
-
-
-def export(model, transforms, folder) -> dict:
-    """``model/spectrogram_cnn.{h5,keras}``, ``_serving/`` and ``preprocessing.json`` (the inputs' recipe)."""
-    from seis_keras.train.export import export_model
-
+    The contract names the log spectrogram and the training standardisation, so the exported
+    model can be fed raw 25 s traces.
+    """
     paths = export_model(model, folder.path / "model", name="spectrogram_cnn")
-    spec, std = transforms
-    prep = write_json(folder.path / "model" / "preprocessing.json", {
-        "spectrogram": {"fs": spec.fs, "nperseg": spec.nperseg, "noverlap": spec.noverlap, "then": "log1p, min-max per channel"},
-        "standardise_mean": std.mean_.tolist(), "standardise_std": std.std_.tolist(), "channels": "ENZ",
-        "labels": {"0": "foreshock (pre)", "1": "aftershock (post)"}, "output": "logits"})
-    out = {k: str(v.relative_to(folder.path)) for k, v in paths.items()}
-    out["preprocessing"] = str(prep.relative_to(folder.path))
+    prep = folder.write_json(f"model/{CONTRACT_FILE}", contract.to_json())
+    out = {k: folder.relative(v) for k, v in paths.items()}
+    out["input_contract"] = folder.relative(prep)
     return out
 
 
-def markdown(metrics: dict, cfg: dict, published: dict, published_nrca: float) -> str:
-    d, t, s = metrics["data"], cfg["train"], metrics["test"]
+def markdown(metrics: dict, cfg: NorciaShapConfig) -> str:
+    """The run's report.md."""
+    d, t, s = metrics["data"], cfg.train, metrics["training"]
+    published = {k: PAPER[k].value for k in ("accuracy", "precision", "recall", "f1")}
+    published_nrca = PAPER["nrca_accuracy"].value
     lines = ["# Magrini & Marrocco — log-spectrogram CNN on Norcia foreshocks/aftershocks, with SHAP (SPEC §3)", "",
              f"Data: {d['source']}; {d['n_traces']} traces ({d['n_skipped']} skipped on reading); split "
              f"{d['split']} by {d['split_grouping']} ({d['events_in_several_splits']} events with traces in "
              "more than one split).", "",
              "## Settings", "",
-             f"- Profile `{metrics['profile']}`, seed {metrics['seed']}.",
-             f"- Input: scipy spectrogram nperseg {cfg['preprocess']['nperseg']}, noverlap {cfg['preprocess']['noverlap']} "
+             f"- Profile `{cfg.profile}`, seed {metrics['seed']}.",
+             f"- Input: scipy spectrogram nperseg {cfg.preprocess.nperseg}, noverlap {cfg.preprocess.noverlap} "
              "-> (33, 153, 3), log1p, min-max per channel, training mean/std "
-             f"(mean {[round(v, 4) for v in metrics['standardisation']['mean']]}, "
-             f"std {[round(v, 4) for v in metrics['standardisation']['std']]}).",
-             f"- CNN2D filters {cfg['model']['filters']}, dense {cfg['model']['hidden_units']}; {t['optimizer']} lr "
-             f"{t['learning_rate']}, batch {t['batch_size']}, {t['epochs']} epochs, last weights kept = "
-             f"{not t['keep_best']}.", "",
+             f"(mean {[round(v, 4) for v in metrics['preprocessing']['mean']]}, "
+             f"std {[round(v, 4) for v in metrics['preprocessing']['std']]}).",
+             f"- CNN2D filters {list(cfg.model.filters)}, dense {cfg.model.hidden_units}; {t.optimizer} lr "
+             f"{t.learning_rate}, batch {t.batch_size}, {t.epochs} epochs, last weights kept = "
+             f"{not t.keep_best}.", "",
              "## Test metrics (aftershock = positive class)", "",
              "| | accuracy | precision | recall | F1 |", "|---|---|---|---|---|",
              f"| ours | {s['accuracy']:.4f} | {s['precision']:.4f} | {s['recall']:.4f} | {s['f1']:.4f} |",
@@ -71,5 +68,5 @@ def markdown(metrics: dict, cfg: dict, published: dict, published_nrca: float) -
                   "`figures/shap_<method>_<class>_<i>.png` (one spectrogram and its map). Class means: maps divided "
                   "by the batch max |value|, averaged over channels, then over the correct samples of each class.", ""]
     lines += [f"Exported: {', '.join(metrics['exported'].values())}.", "",
-              "## Wall times (s)", "", ", ".join(f"{k}: {v}" for k, v in metrics["wall_time_s"].items()), ""]
+              "## Wall times (s)", "", ", ".join(f"{k}: {v:.1f}" for k, v in metrics["timings_s"].items()), ""]
     return "\n".join(lines)

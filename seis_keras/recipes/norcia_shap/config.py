@@ -1,0 +1,110 @@
+"""The typed config of the norcia_shap recipe (values and citations: ``recipes/norcia_shap.toml``)."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+import pandas as pd
+
+from seis_keras.data.synthetic.norcia import NORCIA_STATIONS
+from seis_keras.recipes.config import setting
+
+
+def _stations(value) -> str | None:
+    names = [value] if isinstance(value, str) else list(value)
+    bad = [s for s in names if s != "all" and s not in NORCIA_STATIONS]
+    return f"expected 'all' or station codes from {list(NORCIA_STATIONS)}, got {bad}" if bad or not names else None
+
+
+def _utc_time(value) -> str | None:
+    try:
+        pd.Timestamp(value)
+    except ValueError:
+        return "expected an ISO time like 2016-10-30T06:40:17Z"
+    return None
+
+
+def _fractions(value) -> str | None:
+    return None if all(v > 0 for v in value) and abs(sum(value) - 1) < 1e-9 else "expected 3 positive fractions summing to 1"
+
+
+def _masker(value) -> str | None:
+    ok = value in ("inpaint_telea", "inpaint_ns") or (value.startswith("blur(") and value.endswith(")"))
+    return None if ok else "expected 'inpaint_telea', 'inpaint_ns' or 'blur(kx,ky)'"
+
+
+@dataclasses.dataclass(frozen=True)
+class Data:
+    stations: str | list[str] = setting(check=_stations)
+    component_order: Literal["ENZ", "NEZ"]
+    mainshock_time: str = setting(check=_utc_time)
+    time_column: str
+    builtin_events: int = setting(min=10)
+    sampling_rate: float = setting(gt=0)
+
+    @property
+    def station_list(self) -> list[str] | None:
+        """The chosen stations, ``None`` for all."""
+        names = [self.stations] if isinstance(self.stations, str) else list(self.stations)
+        return None if "all" in names else names
+
+
+@dataclasses.dataclass(frozen=True)
+class Preprocess:
+    nperseg: int = setting(min=4)
+    noverlap: int = setting(min=0)
+
+    def __post_init__(self):
+        if self.noverlap >= self.nperseg:
+            raise ValueError(f"noverlap = {self.noverlap} must be smaller than nperseg = {self.nperseg}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+    grouping: Literal["event", "trace"]
+    fractions: tuple[float, float, float] = setting(check=_fractions)
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+    filters: tuple[int, int, int] = setting(min=1)
+    hidden_units: int = setting(min=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Train:
+    optimizer: Literal["sgd", "adam", "adamw"]
+    learning_rate: float = setting(gt=0)
+    weight_decay: float = setting(min=0)
+    batch_size: int = setting(min=1)
+    epochs: int = setting(min=1)
+    keep_best: bool
+    verbose: Literal[0, 1, 2]
+    tensorboard: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Shap:
+    methods: list[Literal["partition", "gradient"]]
+    explain_split: Literal["train", "dev", "test"]
+    samples_per_class: int = setting(min=1)
+    max_evals: int = setting(min=1)
+    batch_size: int = setting(min=1)
+    masker: str = setting(check=_masker)
+    float_inpaint: bool
+    gradient_background: int = setting(min=1)
+    gradient_nsamples: int = setting(min=1)
+    example_maps: int = setting(min=0)
+    band_hz: tuple[float, float] = setting(min=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class NorciaShapConfig:
+    seed: int
+    data: Data
+    preprocess: Preprocess
+    split: Split
+    model: Model
+    train: Train
+    shap: Shap
+    profile: str = setting(loader=True)

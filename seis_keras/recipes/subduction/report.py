@@ -1,0 +1,81 @@
+"""The ml4szeq recipe's report.md, from its metrics and config."""
+from __future__ import annotations
+
+import numpy as np
+
+from seis_keras.recipes.subduction.config import SubductionConfig
+from seis_keras.recipes.subduction.study import PAPER
+
+
+def _pm(s: dict) -> str:
+    return f"{s['macro_mean']:.3f} ± {s['macro_std']:.3f}"
+
+
+def markdown(metrics: dict, cfg: SubductionConfig) -> str:
+    """The run's report.md: data, settings, F1 table beside the baselines, relevance, the paper's claims."""
+    d, t, cv, m = metrics["data"], cfg.train, cfg.cv, cfg.model
+    xv = metrics["cross_validation"]
+    names = {int(k): c["names"] for k, c in metrics["classes"].items()}
+    lines = ["# ml4szeq subduction segments by maximum magnitude (SPEC §5)", "",
+             f"Data: {d['source']} — {d['n_read']} rows read, {d['n_dropped_missing']} dropped for missing "
+             f"values, {d['n_rows']} used ({d['n_no_event_set_to_mw4']} 'no event' rows set to Mw 4); "
+             f"dropped per region: {d['dropped_per_region']}.", "",
+             "## Settings", "",
+             f"- MLP {m.h1}-{m.h2}, dropout {m.dropout}; loss "
+             f"{t.loss}; Adam lr {t.learning_rate} ({t.lr_schedule}); batch {t.batch_size}; "
+             f"{t.epochs} epochs; balance = {t.balance}; {t.seeds} seeds; best validation loss kept.",
+             f"- Spatial CV: {cv.n_slices} along-strike slices per region (by {cv.slice_by}), "
+             f"validation {cv.validation_fraction:.0%} of the training rows; transforms fitted on "
+             f"{xv['fit_transforms_on']} rows.",
+             f"- Profile: {cfg.profile}; wall time {metrics['timings_s']['total']:.0f} s.", ""]
+    for n_cls, c in metrics["classes"].items():
+        lines.append(f"- {n_cls} classes: {', '.join(c['names'])} (cuts {c['cuts']} in {c['space']} space; "
+                     f"Mw of the cuts on all rows {c['mw_cuts_all_rows']}; counts {c['counts_all_rows']}).")
+    for n_cls, by_dist in xv["f1"].items():
+        cuts = np.array([c for e in by_dist.values() for c in e["mw_cuts_per_fold"]], dtype=float)
+        if metrics["classes"][n_cls]["space"] == "quantile" and cuts.size:
+            lines.append(f"- {n_cls} classes, Mw of the cuts per fold (transforms fitted on "
+                         f"{xv['fit_transforms_on']} rows): " + ", ".join(
+                             f"{lo:.2f}–{hi:.2f}" for lo, hi in zip(cuts.min(axis=0), cuts.max(axis=0))) + ".")
+    lines += ["", "## F1 (pooled over the 5 test slices; mean ± std over seeds)", ""]
+    for n_cls, by_dist in xv["f1"].items():
+        cls_names = names[int(n_cls)]
+        lines += [f"### {n_cls} classes", "",
+                  "| exclusion (km) | MLP macro F1 | " + " | ".join(f"MLP F1 {n}" for n in cls_names)
+                  + " | logistic | majority |",
+                  "|---" * (4 + len(cls_names)) + "|"]
+        for dist, e in by_dist.items():
+            per = " | ".join(f"{m:.3f} ± {s:.3f}" for m, s in zip(e["mlp"]["per_class_mean"], e["mlp"]["per_class_std"]))
+            lines.append(f"| {dist} | {_pm(e['mlp'])} | {per} | {e['logistic']['macro_mean']:.3f} | "
+                         f"{e['majority']['macro_mean']:.3f} |")
+        lines.append("")
+    comp = xv["fit_transforms_comparison"]
+    if any(comp.values()):
+        lines += ["## Transforms fitted on training rows vs all rows (MLP macro F1, same seeds)", "",
+                  "| classes | exclusion (km) | " + " | ".join(k for k in next(iter(next(iter(comp.values())).values()))
+                                                            if k != "seeds") + " |", "|---|---|---|---|---|"]
+        for n_cls, by_dist in comp.items():
+            for dist, e in by_dist.items():
+                lines.append(f"| {n_cls} | {dist} | " + " | ".join(f"{v:+.3f}" if "minus" in k else f"{v:.3f}"
+                                                                  for k, v in e.items() if k != "seeds") + " |")
+        lines.append("")
+    lines += ["## Relevance (top features per class, median robust-scaled relevance)", "",
+              f"Models: the first seed's cross-validation models at exclusion {cfg.explain.exclusion_km} km, "
+              f"their test rows ({'true positives' if cfg.explain.true_positives_only else 'all'}); "
+              f"LRP-ε {cfg.explain.lrp_epsilon} via {cfg.explain.lrp_backend}; saliency = |gradient|; "
+              "SHAP = gradient SHAP; scaling per sample (r − median) / IQR.", ""]
+    for n_cls, rel in metrics["relevance"].items():
+        lines += [f"### {n_cls} classes: top {cfg.explain.top_k} features per class", "",
+                  "| method | class (explained rows) | top features, most relevant first |", "|---|---|---|"]
+        for method, r in rel.items():
+            lines += [f"| {method} | {name} ({n}) | {', '.join(feats) if feats else '—'} |"
+                      for (name, feats), n in zip(r["top_features"].items(), r["counts"])]
+        lines.append("")
+        planted = [f"- {method}: planted features' ranks (of 49): {r['planted_ranks']}; all in top "
+                   f"{cfg.explain.top_k}: {r['planted_in_top_k']}" for method, r in rel.items() if "planted_ranks" in r]
+        lines += planted + ([""] if planted else [])
+    lines += ["## The paper's qualitative claims", ""] + [f"- {p.value} ({p.source}; {p.note or 'qualitative'})"
+                                                         for p in PAPER.values()]
+    lines += ["", "Figures: `figures/f1_vs_exclusion.png`, `figures/relevance_<k>class.png`. "
+              "Models: " + ", ".join(f"`{e['model']}` + `{e['transforms']}`" for e in metrics["final_models"].values()), ""]
+    return "\n".join(lines)
