@@ -105,7 +105,8 @@ def recipe_parser(name: str, description: str) -> argparse.ArgumentParser:
 
 def recipe_main(name: str, description: str, schema: type, run: Callable[..., "RunFolder"],
                 argv: Sequence[str] | None = None,
-                add_arguments: Callable[[argparse.ArgumentParser], None] | None = None) -> int:
+                add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+                flag_overrides: Callable[[argparse.Namespace], list[str]] | None = None) -> int:
     """Parse a recipe's command line, load and validate its config, run it; one-line errors, exit 2.
 
     Args:
@@ -116,6 +117,8 @@ def recipe_main(name: str, description: str, schema: type, run: Callable[..., "R
             ``out``, ``keep_failed`` and the recipe's own flags).
         argv: the arguments (default ``sys.argv[1:]``).
         add_arguments: adds the recipe's own flags to the shared parser.
+        flag_overrides: the ``SECTION.KEY=VALUE`` overrides a recipe's own flags stand for
+            (``--published-split`` -> ``split.grouping="trace"``), applied before ``--set``.
 
     Returns:
         0 on success, 2 on a user error (message on stderr, one line, no traceback unless
@@ -126,7 +129,8 @@ def recipe_main(name: str, description: str, schema: type, run: Callable[..., "R
         add_arguments(parser)
     args = parser.parse_args(argv)
     with one_line_errors(f"python -m seis_keras.recipes.{name}", debug=args.debug) as status:
-        overrides = list(args.overrides) + ([f"seed={args.seed}"] if args.seed is not None else [])
+        overrides = (list(flag_overrides(args)) if flag_overrides else []) + list(args.overrides)
+        overrides += [f"seed={args.seed}"] if args.seed is not None else []
         cfg = load_typed_config(schema, args.config, args.profile, overrides)  # before any data is read
         folder = run(cfg, args)
         print(f"[{name}] run folder: {folder.path}", flush=True)

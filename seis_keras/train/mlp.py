@@ -36,6 +36,16 @@ class MLPSettings:
             ``WeightedRandomSampler``), ``"class_weight"`` (loss weights n/(k·n_c)) or ``"none"``.
         jit_compile: XLA-compile the epoch (same arithmetic; ~12 % less CPU per fit,
             ``bench/subduction_trainer.py``).
+        lr_schedule_step: when the one-cycle schedule advances. ``"epoch"`` (the code: the
+            schedule is sized in batches, ``steps_per_epoch=len(loader)``, but ``scheduler.step()``
+            runs once per epoch, so over 120 epochs the rate only climbs from max/25 ≈ 4e-4 to
+            ~7–9e-4) or ``"batch"`` (the schedule as PyTorch intends it, up to ``learning_rate``).
+        validation_sampling: ``"balanced"`` (the code: each epoch the validation rows are drawn
+            with replacement, p ∝ 1 / class count, like its ``WeightedRandomSampler``, and the
+            best epoch is chosen on that loss) or ``"none"`` (every validation row once).
+        init: initial weights of each fit. ``"pytorch"`` (the code's ``reset_parameters``:
+            ``nn.Linear``'s Kaiming-uniform with a = √5, i.e. kernel and bias both
+            U(−1/√fan_in, 1/√fan_in)) or ``"keras"`` (Glorot-uniform kernels, zero biases).
     """
 
     loss: Literal["bce_onehot", "softmax_ce"] = "bce_onehot"
@@ -46,10 +56,14 @@ class MLPSettings:
     epochs: int = 120
     balance: Literal["sampling", "class_weight", "none"] = "sampling"
     jit_compile: bool = True
+    lr_schedule_step: Literal["epoch", "batch"] = "epoch"
+    validation_sampling: Literal["balanced", "none"] = "balanced"
+    init: Literal["pytorch", "keras"] = "pytorch"
 
     def __post_init__(self):
         for name, allowed in (("loss", ("bce_onehot", "softmax_ce")), ("lr_schedule", ("one_cycle", "constant")),
-                              ("balance", ("sampling", "class_weight", "none"))):
+                              ("balance", ("sampling", "class_weight", "none")), ("lr_schedule_step", ("epoch", "batch")),
+                              ("validation_sampling", ("balanced", "none")), ("init", ("pytorch", "keras"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"MLPSettings.{name}: expected one of {allowed}, got {getattr(self, name)!r}")
         if not self.learning_rate > 0 or self.batch_size < 1 or self.epochs < 1:
@@ -68,8 +82,8 @@ class MLPTrainer:
     """Trains one tabular model again and again; keeps the lowest-validation-loss epoch (ml4szeq code).
 
     One model, optimizer and compiled epoch function are reused by every :meth:`fit` (fresh
-    seeded weights — Keras's Dense defaults, Glorot-uniform kernels and zero biases, drawn with
-    numpy — and a zeroed optimizer each time), so hundreds of tiny fits do not each pay for
+    seeded weights — ``settings.init``, drawn with numpy — and a zeroed optimizer each time),
+    so hundreds of tiny fits do not each pay for
     building and tracing. Each epoch is one call: the rows are packed into ``max_rows``-sized,
     zero-padded batches (padding masked out of the loss, so every batch loss is the mean over
     its real rows, the last one partial as in PyTorch), which gives the function fixed shapes,
@@ -95,11 +109,14 @@ class MLPTrainer:
         self.max_batches = max(1, math.ceil(self.max_rows / self.batch))
         lr = float(settings.learning_rate)
         self.schedule = OneCycle(lr, 1) if settings.lr_schedule == "one_cycle" else None
+        per_batch = self.schedule is not None and settings.lr_schedule_step == "batch"
         self.model = build()
         if self.model.input_shape[-1] != self.n_features or self.model.output_shape[-1] != self.n_classes:
             raise ValueError(f"MLPTrainer: the model maps {self.model.input_shape} -> {self.model.output_shape} "
                              f"(expected {self.n_features} features -> {self.n_classes} logits)")
-        self.optimizer = keras.optimizers.Adam(self.schedule or lr, epsilon=float(settings.adam_epsilon))
+        # per-epoch stepping: a plain rate, assigned from the schedule before each epoch
+        self.optimizer = keras.optimizers.Adam(self.schedule if per_batch else lr, epsilon=float(settings.adam_epsilon))
+        self._per_epoch_schedule = self.schedule is not None and not per_batch
         self.optimizer.build(self.model.trainable_variables)
         none = keras.losses.Reduction.NONE
         self.loss_fn = (keras.losses.BinaryCrossentropy(from_logits=True, reduction=none) if self.loss == "bce_onehot"
@@ -161,7 +178,7 @@ class MLPTrainer:
                              f"(expected 1..{self.max_rows}, the trainer's max_rows)")
         keras.utils.set_random_seed(int(seed))
         rng = np.random.default_rng(seed)
-        self.model.set_weights([self._initial(w.shape, rng) for w in self.model.get_weights()])
+        self.model.set_weights(self._initial(self.model.get_weights(), rng, self.settings.init))
         for v in self.optimizer.variables():
             v.assign(tf.zeros_like(v))
         if self.schedule is not None:
@@ -174,12 +191,20 @@ class MLPTrainer:
         xv = self._pad(np.asarray(X_val, np.float32).reshape(-1, self.n_features), self.max_rows)
         yv = self._pad(self._target(np.asarray(y_val, dtype=np.int64)), self.max_rows)
         mv = self._pad(np.ones(n_val, np.float32), self.max_rows)
-        best, best_w, best_epoch, history = np.inf, None, self.epochs - 1, []
+        X_val, y_val = np.asarray(X_val, np.float32).reshape(-1, self.n_features), np.asarray(y_val, dtype=np.int64)
+        best, best_w, best_epoch, history, rates = np.inf, None, self.epochs - 1, [], []
         for epoch in range(self.epochs):
+            if self._per_epoch_schedule:
+                self.optimizer.learning_rate.assign(float(self.schedule(epoch)))
+            rates.append(self._current_rate())
             order = balanced_sample(y_fit, seed=rng) if self.balance == "sampling" else rng.permutation(n)
             w = class_w[y_fit[order]] if self.balance == "class_weight" else np.ones(n, np.float32)
             xb = self._pad(X_fit[order], rows).reshape(*shape, self.n_features)
             yb = self._pad(self._target(y_fit[order]), rows).reshape(*shape, *self._target(y_fit[:1]).shape[1:])
+            if n_val and self.settings.validation_sampling == "balanced":  # the code's weighted validation sampler
+                pick = balanced_sample(y_val, seed=rng)
+                xv = self._pad(X_val[pick], self.max_rows)
+                yv = self._pad(self._target(y_val[pick]), self.max_rows)
             v = float(self._epoch(xb, yb, self._pad(w, rows).reshape(shape), mask, n_batches, xv, yv, mv,
                                   tf.constant([seed, epoch], tf.int64)))
             if n_val:
@@ -188,15 +213,33 @@ class MLPTrainer:
                     best, best_w, best_epoch = v, self.model.get_weights(), epoch
         if best_w is not None:
             self.model.set_weights(best_w)
-        return self.model, {"best_epoch": best_epoch, "best_val_loss": float(best), "val_loss": history}
+        return self.model, {"best_epoch": best_epoch, "best_val_loss": float(best), "val_loss": history,
+                            "learning_rate": rates}
+
+    def _current_rate(self) -> float:
+        """The learning rate the next step uses."""
+        if self.schedule is not None and not self._per_epoch_schedule:
+            return float(self.schedule(self.optimizer.iterations))
+        return float(self.optimizer.learning_rate.numpy())
 
     @staticmethod
-    def _initial(shape, rng: np.random.Generator) -> np.ndarray:
-        """Keras's Dense defaults drawn from ``rng``: Glorot-uniform kernels, zero biases."""
-        if len(shape) == 1:
-            return np.zeros(shape, np.float32)
-        limit = math.sqrt(6.0 / (shape[0] + shape[1]))
-        return rng.uniform(-limit, limit, size=shape).astype(np.float32)
+    def _initial(weights: list, rng: np.random.Generator, init: str) -> list:
+        """Fresh Dense weights drawn from ``rng`` (``weights``: kernel, bias, kernel, bias ...).
+
+        ``"pytorch"``: ``nn.Linear.reset_parameters`` — kernel and bias U(−1/√fan_in, 1/√fan_in);
+        ``"keras"``: Glorot-uniform kernels, zero biases.
+        """
+        out, fan_in = [], 1
+        for w in weights:
+            if w.ndim == 2:
+                fan_in = w.shape[0]
+                limit = 1.0 / math.sqrt(fan_in) if init == "pytorch" else math.sqrt(6.0 / (w.shape[0] + w.shape[1]))
+                out.append(rng.uniform(-limit, limit, size=w.shape).astype(np.float32))
+            elif init == "pytorch":
+                out.append(rng.uniform(-1.0 / math.sqrt(fan_in), 1.0 / math.sqrt(fan_in), size=w.shape).astype(np.float32))
+            else:
+                out.append(np.zeros(w.shape, np.float32))
+        return out
 
     def copy_model(self) -> keras.Model:
         """A separate model holding the current weights (the trainer's model is reused by the next fit)."""

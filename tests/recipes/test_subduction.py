@@ -116,7 +116,8 @@ def test_quick_recipe_end_to_end_on_tiny_tables(tmp_path):
                 assert 0.0 <= e[method]["macro_mean"] <= 1.0
                 assert len(e[method]["per_class_mean"]) == int(n_cls)
             assert len(e["mw_cuts_per_fold"]) == 5
-    assert set(m["cross_validation"]["fit_transforms_comparison"]["2"]["0"]) == {"train", "all", "all_minus_train",
+    # the code fits the transforms on all rows (the default); the train-rows fit is run beside it
+    assert set(m["cross_validation"]["fit_transforms_comparison"]["2"]["0"]) == {"train", "all", "train_minus_all",
                                                                                  "seeds"}
     rel = m["relevance"]["3"]
     assert set(rel) == {"lrp", "saliency", "shap"}
@@ -196,3 +197,45 @@ def test_config_errors_are_one_line_and_come_before_any_data_is_read(tmp_path, c
     assert not out.exists()                                             # no run folder for a refused config
     assert main(["--data", str(tmp_path / "nowhere"), "--out", str(out)]) == 2   # a valid config, a bad --data
     assert "nowhere" in capsys.readouterr().err and not any(out.iterdir())      # ... leaves no folder behind
+
+
+def test_released_checkpoints_scored_on_our_folds_and_their_layer_sizes_reused(tmp_path):
+    torch = pytest.importorskip("torch")
+    from sklearn.metrics import f1_score
+
+    from seis_keras.data.subduction import SubductionTransforms, load_subduction_tables, spatial_exclusion_split
+    from tests.models.test_checkpoints import write_released_layout
+
+    rng = np.random.default_rng(8)
+    data = tmp_path / "tables"
+    data.mkdir()
+    _write_tables(data, rng)
+    sizes = ((12, 9), (7, 5), (10, 10), (6, 8), (9, 4))
+    modules = write_released_layout(tmp_path / "repo", sizes=sizes, combos=((2, 50),))
+    argv = ["--data", str(data), "--profile", "quick", "--out", str(tmp_path / "runs"),
+            "--reference-checkpoints", str(tmp_path / "repo"), "--set", f'model.architectures_from="{tmp_path / "repo"}"']
+    for s in TINY:
+        argv += ["--set", s]
+    assert main(argv) == 0
+    run = next((tmp_path / "runs").iterdir())
+    m = json.loads((run / "metrics.json").read_text())
+    ref = m["reference_checkpoints"]["2"]["50"]
+    # independently: the torch modules on our folds, transforms fitted on all rows (the code)
+    table = load_subduction_tables(data)
+    tr = SubductionTransforms().fit(table.features, table.target)
+    X, y = tr.transform(table.features), (table.target >= 8.0).astype(int)
+    pred = np.full(len(y), -1)
+    for k in range(5):
+        _, test = spatial_exclusion_split(table.frame, k, 50.0, n_slices=5, by="length")
+        with torch.no_grad():
+            pred[test] = modules[(2, 50.0, k)](torch.from_numpy(X[test])).numpy().argmax(axis=1)
+    assert ref["pooled"]["macro_mean"] == pytest.approx(f1_score(y, pred, average="macro"), abs=1e-9)
+    assert ref["hidden_units_per_fold"] == [list(s) for s in sizes]
+    # our own models at 2 classes / 50 km trained with each fold's released sizes; elsewhere the config's
+    xv = m["cross_validation"]["f1"]
+    assert xv["2"]["50"]["hidden_units_per_fold"] == [list(s) for s in sizes]
+    assert xv["2"]["0"]["hidden_units_per_fold"] == [[16, 8]] * 5
+    assert len(xv["2"]["50"]["mlp_per_fold"]) == 5
+    report = (run / "report.md").read_text()
+    assert "## The authors' released models on our folds" in report and "## F1 per test slice" in report
+    assert "Where this run differs from the code" in report

@@ -35,7 +35,7 @@ def test_trainer_keeps_best_epoch_learns_and_is_reproducible():
     X = rng.normal(size=(240, 6)).astype(np.float32)
     y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(np.int64)
     y[:180][X[:180, 0] > 1.2] = 1
-    trainer = _trainer(6, 2, epochs=12, lr_schedule="constant", learning_rate=3e-2)
+    trainer = _trainer(6, 2, epochs=12, lr_schedule="constant", learning_rate=3e-2, validation_sampling="none")
     model, info = trainer.fit(X[:180], y[:180], X[180:], y[180:], seed=3)
     assert len(info["val_loss"]) == 12
     assert info["best_epoch"] == int(np.argmin(info["val_loss"]))
@@ -78,3 +78,56 @@ def test_settings_are_checked_and_come_from_a_config_section():
     assert (s.loss, s.epochs, s.batch_size, s.lr_schedule) == ("softmax_ce", 3, 8, "one_cycle")
     with pytest.raises(ValueError, match="expected 4 features -> 2 logits"):
         MLPTrainer(lambda: get_model("subduction", n_features=5, n_classes=2), 4, 2, MLPSettings(), max_rows=10)
+
+
+def test_one_cycle_stepped_per_epoch_as_the_code_and_per_batch_as_pytorch_intends():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(120, 6)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    total = 7 * 6  # ceil(100 / 16) batches x 6 epochs: the code sizes the schedule in batches ...
+    per_epoch = _trainer(6, 2, h=(8, 4), max_rows=120, epochs=6, lr_schedule_step="epoch")
+    rates = per_epoch.fit(X[:100], y[:100], X[100:], y[100:], seed=1)[1]["learning_rate"]
+    np.testing.assert_allclose(rates, [float(OneCycle(1e-2, total)(e)) for e in range(6)], rtol=1e-6)  # ... steps it per epoch
+    assert rates[0] == pytest.approx(4e-4, rel=1e-5) and max(rates) < 0.5e-2
+    # SPEC §5: the code's 120 epochs of ~23 batches climb only from ~4e-4 to ~7-9e-4
+    assert 7e-4 < float(OneCycle(1e-2, 23 * 120)(119)) < 9e-4
+    per_batch = _trainer(6, 2, h=(8, 4), max_rows=120, epochs=6, lr_schedule_step="batch")
+    rates_b = per_batch.fit(X[:100], y[:100], X[100:], y[100:], seed=1)[1]["learning_rate"]
+    np.testing.assert_allclose(rates_b, [float(OneCycle(1e-2, total)(7 * e)) for e in range(6)], rtol=1e-6)
+    assert max(rates_b) > 5e-3
+
+
+def test_validation_rows_resampled_with_inverse_class_weights_each_epoch():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(160, 5)).astype(np.float32)
+    y = (X[:, 0] > 1.0).astype(np.int64)                      # imbalanced: ~16 % positives
+    hist = {}
+    for mode in ("balanced", "none"):
+        t = _trainer(5, 2, h=(8, 4), dropout=0.0, max_rows=160, epochs=4, validation_sampling=mode,
+                     lr_schedule="constant", learning_rate=1e-2)
+        hist[mode] = t.fit(X[:120], y[:120], X[120:], y[120:], seed=2)[1]["val_loss"]
+    # same seed, same training draws: only the validation loss differs, and it weighs the rare class up
+    assert not np.allclose(hist["balanced"], hist["none"])
+    t = _trainer(5, 2, h=(8, 4), dropout=0.0, max_rows=160, epochs=1, validation_sampling="none",
+                 lr_schedule="constant", learning_rate=1e-2)
+    model, info = t.fit(X[:120], y[:120], X[120:], y[120:], seed=2)
+    onehot = np.eye(2, dtype=np.float32)[y[120:]]
+    plain = float(tf.keras.losses.BinaryCrossentropy(from_logits=True)(onehot, model(X[120:])))
+    assert info["val_loss"][0] == pytest.approx(plain, rel=1e-5)
+
+
+def test_pytorch_initialisation_matches_nn_linear_reset_parameters():
+    torch = pytest.importorskip("torch")
+    t = _trainer(49, 3, h=(500, 100), max_rows=10, init="pytorch")
+    weights = t._initial(t.model.get_weights(), np.random.default_rng(0), "pytorch")
+    ref = torch.nn.Linear(49, 500)                         # PyTorch's own default, for the spread
+    for w, fan_in in zip(weights, (49, 49, 500, 500, 100, 100)):
+        bound = 1 / np.sqrt(fan_in)
+        assert np.abs(w).max() <= bound
+        if w.size >= 100:
+            assert np.abs(w).max() > 0.98 * bound
+            assert w.std() == pytest.approx(bound / np.sqrt(3), rel=0.1)   # uniform on (-bound, bound)
+    assert ref.weight.detach().numpy().std() == pytest.approx(weights[0].std(), rel=0.05)
+    assert ref.bias.detach().numpy().std() == pytest.approx(weights[1].std(), rel=0.25)
+    keras_init = t._initial(t.model.get_weights(), np.random.default_rng(0), "keras")
+    assert not keras_init[1].any() and keras_init[0].std() == pytest.approx(np.sqrt(2 / (49 + 500)), rel=0.05)

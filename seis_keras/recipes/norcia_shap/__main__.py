@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -46,14 +45,13 @@ def add_arguments(p) -> None:
     p.add_argument("--no-shap", action="store_true", help="train and score only")
 
 
+def flag_overrides(args) -> list[str]:
+    """``--published-split`` is ``split.grouping="trace"``."""
+    return ['split.grouping="trace"'] if args.published_split else []
+
+
 def main(argv=None) -> int:
-    return recipe_main(NAME, package.__doc__, NorciaShapConfig, run, _published(argv), add_arguments)
-
-
-def _published(argv):
-    """``--published-split`` is ``--set split.grouping="trace"`` (applied before the config is validated)."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    return argv + ["--set", 'split.grouping="trace"'] if "--published-split" in argv else argv
+    return recipe_main(NAME, package.__doc__, NorciaShapConfig, run, argv, add_arguments, flag_overrides)
 
 
 if __name__ == "__main__":

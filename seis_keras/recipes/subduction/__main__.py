@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -16,6 +17,7 @@ from seis_keras.recipes.subduction import report
 from seis_keras.recipes.subduction.config import SubductionConfig
 from seis_keras.recipes.subduction.cross_validation import spatial_cross_validation
 from seis_keras.recipes.subduction.final_models import final_models
+from seis_keras.recipes.subduction.reference import reference_checkpoints
 from seis_keras.recipes.subduction.relevance import class_relevance
 from seis_keras.recipes.subduction.study import NAME, PAPER, class_schemes, fitted_transforms, load_data
 
@@ -80,14 +82,27 @@ def run(cfg: SubductionConfig, args) -> RunFolder:
                 for k, by in cv.f1.items()}
         folder.save_figure(f1_vs_exclusion(plot, classes.names, title=f"ml4szeq spatial CV ({data.source})"),
                            "f1_vs_exclusion")
+        if cfg.reference.checkpoints:
+            folder.section("reference_checkpoints", reference_checkpoints, cfg, data, schemes,
+                           cfg.reference.checkpoints, folder.log)
         folder.section("relevance", class_relevance, cfg, cv, classes, data.planted, folder)
         folder.section("final_models", final_models, cfg, data, schemes, cv.trainers, folder)
         folder.finish(lambda metrics: report.markdown(metrics, cfg), config=cfg, paper=PAPER)
     return folder
 
 
+def add_arguments(p) -> None:
+    p.add_argument("--reference-checkpoints", default=None, metavar="DIR",
+                   help="the authors' released checkpoints (models/ of github.com/jcgraciosa/xai-megathrust), "
+                        "scored on our folds beside ours (= --set reference.checkpoints=DIR)")
+
+
+def flag_overrides(args) -> list[str]:
+    return [f"reference.checkpoints={json.dumps(args.reference_checkpoints)}"] if args.reference_checkpoints else []
+
+
 def main(argv=None) -> int:
-    return recipe_main(NAME, package.__doc__, SubductionConfig, run, argv)
+    return recipe_main(NAME, package.__doc__, SubductionConfig, run, argv, add_arguments, flag_overrides)
 
 
 if __name__ == "__main__":

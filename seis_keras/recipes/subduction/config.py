@@ -59,6 +59,12 @@ class Model:
     h1: int = setting(min=1)
     h2: int = setting(min=1)
     dropout: float = setting(min=0, lt=1)
+    architectures_from: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Reference:
+    checkpoints: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +78,9 @@ class Train:
     balance: Literal["sampling", "class_weight", "none"]
     seeds: int = setting(min=1)
     jit_compile: bool
+    lr_schedule_step: Literal["epoch", "batch"]
+    validation_sampling: Literal["balanced", "none"]
+    init: Literal["pytorch", "keras"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +110,7 @@ class SubductionConfig:
     train: Train
     baselines: Baselines
     explain: Explain
+    reference: Reference
     profile: str = setting(loader=True)
 
     def __post_init__(self):

@@ -10,14 +10,46 @@ give without the network.
 from __future__ import annotations
 
 import dataclasses
+from typing import Callable
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from seis_keras.data.subduction import ClassScheme, spatial_exclusion_split, validation_rows
 from seis_keras.recipes.subduction.config import SubductionConfig
+from seis_keras.models.checkpoints import find_checkpoints, hidden_units, read_state_dict
 from seis_keras.recipes.subduction.study import f1_summary, fitted_transforms, make_trainer
 from seis_keras.train.mlp import MLPTrainer
+
+
+class Trainers:
+    """One :class:`MLPTrainer` per (class count, layer sizes), shared by every fit of that architecture.
+
+    Args:
+        cfg: the config (``model.h1``/``h2`` are the sizes unless a fold has its own).
+        max_rows: most rows any fit gets.
+        architectures: ``{(n_classes, exclusion_km, fold): (h1, h2)}``, the per-fold sizes of the
+            authors' released checkpoints (``model.architectures_from``); other folds use the config's.
+    """
+
+    def __init__(self, cfg: SubductionConfig, max_rows: int, architectures: dict | None = None):
+        self.cfg, self.max_rows, self.architectures = cfg, max_rows, dict(architectures or {})
+        self._trainers: dict[tuple, MLPTrainer] = {}
+
+    def get(self, n_classes: int, hidden: tuple[int, int] | None = None) -> MLPTrainer:
+        hidden = tuple(hidden or (self.cfg.model.h1, self.cfg.model.h2))
+        key = (n_classes, hidden)
+        if key not in self._trainers:
+            self._trainers[key] = make_trainer(self.cfg, n_classes, self.max_rows, hidden_units=hidden)
+        return self._trainers[key]
+
+    def for_folds(self, n_classes: int, exclusion_km: float) -> Callable[[int], MLPTrainer]:
+        return lambda fold: self.get(n_classes, self.architectures.get((n_classes, float(exclusion_km), fold)))
+
+
+def checkpoint_architectures(folder: str) -> dict:
+    """``{(n_classes, exclusion_km, fold): (h1, h2)}`` read from the authors' checkpoints (SPEC §5: a W&B sweep)."""
+    return {key: hidden_units(read_state_dict(c.path)) for key, c in find_checkpoints(folder).items()}
 
 
 @dataclasses.dataclass
@@ -25,18 +57,19 @@ class CrossValidation:
     """The section's result: F1 per class count and distance, and the fold models explained later.
 
     Attributes:
-        f1: ``{n_classes: {distance: {"mlp", "majority", "logistic": f1_summary, "mw_cuts_per_fold",
-            "best_epochs"}}}`` (string keys, as in metrics.json).
+        f1: ``{n_classes: {distance: {"mlp", "majority", "logistic": f1_summary pooled over the test
+            slices, "mlp_per_fold": [f1_summary of each slice], "mw_cuts_per_fold", "best_epochs",
+            "hidden_units_per_fold"}}}`` (string keys, as in metrics.json).
         comparison: the MLP macro F1 with the transforms fitted on the other rows (same seeds).
         explained: ``{n_classes: [fold dicts]}``: the first seed's models at ``explain.exclusion_km``.
-        trainers: ``{n_classes: MLPTrainer}`` (reused by the final models).
+        trainers: the :class:`Trainers` (reused by the final models).
     """
 
     f1: dict
     comparison: dict
     fit_transforms_on: str
     explained: dict
-    trainers: dict
+    trainers: Trainers
 
     @property
     def metrics(self) -> dict:
@@ -55,32 +88,54 @@ def _baselines(X_train, y_train, X_test, n_classes: int, cfg: SubductionConfig) 
     return out
 
 
-def cross_validate(table, scheme: ClassScheme, exclusion_km: float, seeds, cfg: SubductionConfig, trainer: MLPTrainer, *,
-                   fit_transforms_on: str = "train", baselines: bool = True, keep_models: bool = False,
-                   transforms_cache: dict | None = None) -> dict:
-    """All folds for each seed at one exclusion distance: pooled test labels and predictions.
+def folds(table, scheme: ClassScheme, exclusion_km: float, cfg: SubductionConfig, fit_transforms_on: str,
+          transforms_cache: dict | None = None):
+    """Each fold of the spatial CV: ``(fold, train rows, test rows, transforms, X_tr, X_te, y_tr, y_te)``.
 
     Transforms are fitted per fold on its training rows (``fit_transforms_on="train"``) or on
     all rows (``"all"``, the code); 3-class labels follow that fold's quantile transform.
+    """
+    cv, frame, X_raw, y_mw = cfg.cv, table.frame, table.features, table.target
+    for fold in range(cv.n_slices):
+        train, test = spatial_exclusion_split(frame, fold, exclusion_km, n_slices=cv.n_slices, by=cv.slice_by)
+        tr = fitted_transforms(X_raw, y_mw, train if fit_transforms_on == "train" else np.arange(len(frame)),
+                               transforms_cache)
+        yield (fold, train, test, tr, tr.transform(X_raw[train]), tr.transform(X_raw[test]),
+               scheme.labels(y_mw[train], tr), scheme.labels(y_mw[test], tr))
+
+
+def per_fold_f1(labels: np.ndarray, preds: np.ndarray, fold_of_row: np.ndarray, n_classes: int) -> list[dict]:
+    """F1 of each test slice (the README's panels a–e), mean ± std over seeds; ``labels``/``preds`` (n_seeds, n)."""
+    return [f1_summary(labels[:, fold_of_row == k], preds[:, fold_of_row == k], n_classes)
+            for k in range(int(fold_of_row.max()) + 1)]
+
+
+def cross_validate(table, scheme: ClassScheme, exclusion_km: float, seeds, cfg: SubductionConfig,
+                   trainer_for: Callable[[int], MLPTrainer] | MLPTrainer, *, fit_transforms_on: str = "train",
+                   baselines: bool = True, keep_models: bool = False, transforms_cache: dict | None = None) -> dict:
+    """All folds for each seed at one exclusion distance: pooled test labels and predictions.
+
+    Args:
+        trainer_for: the trainer of each fold (``fold -> MLPTrainer``: the fold's architecture),
+            or one trainer for every fold.
 
     Returns:
-        ``{"labels": (n_seeds, n), "mlp": (n_seeds, n), "majority"/"logistic": (n,),
-        "mw_cuts": [per fold], "best_epochs": [...], "explained": [fold dicts of the first seed]}``;
-        every row is tested exactly once per seed.
+        ``{"labels": (n_seeds, n), "mlp": (n_seeds, n), "fold": (n,) test slice of each row,
+        "majority"/"logistic": (n,), "mw_cuts": [per fold], "best_epochs": [...],
+        "hidden_units": [per fold], "explained": [fold dicts of the first seed]}``; every row is
+        tested exactly once per seed.
     """
     cv = cfg.cv
-    frame, X_raw, y_mw = table.frame, table.features, table.target
-    n, k = len(frame), scheme.n_classes
-    out = {"labels": np.full((len(seeds), n), -1), "mlp": np.full((len(seeds), n), -1), "mw_cuts": [],
-           "best_epochs": [], "explained": []}
+    n, k = len(table.frame), scheme.n_classes
+    out = {"labels": np.full((len(seeds), n), -1), "mlp": np.full((len(seeds), n), -1), "fold": np.full(n, -1),
+           "mw_cuts": [], "best_epochs": [], "hidden_units": [], "explained": []}
     base = {name: np.full(n, -1) for name in ("majority", "logistic")}
-    for fold in range(cv.n_slices):
-        train, test = spatial_exclusion_split(frame, fold, exclusion_km, n_slices=cv.n_slices,
-                                              by=cv.slice_by)
-        tr = fitted_transforms(X_raw, y_mw, train if fit_transforms_on == "train" else np.arange(n), transforms_cache)
-        X_tr, X_te = tr.transform(X_raw[train]), tr.transform(X_raw[test])
-        y_tr, y_te = scheme.labels(y_mw[train], tr), scheme.labels(y_mw[test], tr)
+    for fold, train, test, tr, X_tr, X_te, y_tr, y_te in folds(table, scheme, exclusion_km, cfg, fit_transforms_on,
+                                                              transforms_cache):
+        trainer = trainer_for(fold) if callable(trainer_for) else trainer_for
+        out["fold"][test] = fold
         out["mw_cuts"].append(scheme.mw_cuts(tr))
+        out["hidden_units"].append([int(trainer.model.get_layer(name).units) for name in ("fc1", "fc2")])
         if baselines:
             for name, p in _baselines(X_tr, y_tr, X_te, k, cfg).items():
                 base[name][test] = p
@@ -106,19 +161,23 @@ def spatial_cross_validation(cfg: SubductionConfig, data, schemes: dict[int, Cla
     fit_on = cfg.cv.fit_transforms_on
     other = "all" if fit_on == "train" else "train"
     n_compare = min(cfg.cv.compare_seeds, len(seeds))
-    f1, comparison, explained, trainers = {}, {}, {}, {}
+    architectures = checkpoint_architectures(cfg.model.architectures_from) if cfg.model.architectures_from else {}
+    trainers = Trainers(cfg, len(table.frame), architectures)
+    f1, comparison, explained = {}, {}, {}
     for n_cls, scheme in schemes.items():
-        trainer = trainers[n_cls] = make_trainer(cfg, n_cls, max_rows=len(table.frame))
         f1[str(n_cls)], comparison[str(n_cls)] = {}, {}
         for dist in cfg.cv.distances:
+            trainer = trainers.for_folds(n_cls, dist)
             keep = dist == float(cfg.explain.exclusion_km)
             res = cross_validate(table, scheme, dist, seeds, cfg, trainer, fit_transforms_on=fit_on,
                                  keep_models=keep, transforms_cache=cache)
             entry = {"mlp": f1_summary(res["labels"], res["mlp"], n_cls)}
             for name in ("majority", "logistic"):
                 entry[name] = f1_summary(res["labels"][0], res[name], n_cls)
+            entry["mlp_per_fold"] = per_fold_f1(res["labels"], res["mlp"], res["fold"], n_cls)
             entry["mw_cuts_per_fold"] = res["mw_cuts"]
             entry["best_epochs"] = res["best_epochs"]
+            entry["hidden_units_per_fold"] = res["hidden_units"]
             f1[str(n_cls)][f"{dist:g}"] = entry
             if n_compare:
                 alt = cross_validate(table, scheme, dist, seeds[:n_compare], cfg, trainer, fit_transforms_on=other,

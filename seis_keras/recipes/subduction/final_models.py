@@ -8,10 +8,11 @@ from seis_keras.recipes.subduction.config import SubductionConfig
 from seis_keras.train.export import export_model
 
 
-def final_models(cfg: SubductionConfig, data, schemes: dict, trainers: dict, folder) -> dict:
+def final_models(cfg: SubductionConfig, data, schemes: dict, trainers, folder) -> dict:
     """Train one model per class count on all rows (``cv.validation_fraction`` held out) and save it.
 
-    The transforms are those fitted on all rows. Writes, through
+    The transforms are those fitted on all rows; the layer sizes the config's (``model.h1``/``h2``).
+    ``trainers`` is the cross-validation's :class:`~seis_keras.recipes.subduction.cross_validation.Trainers`. Writes, through
     :func:`seis_keras.train.export.export_model`, ``model_<k>class.h5`` (Keras HDF5: for training
     and the innvestigate worker), ``model_<k>class.keras`` and the serving SavedModel
     ``model_<k>class_serving/`` (probabilities = softmax of the logits; the code's sigmoid per
@@ -26,7 +27,7 @@ def final_models(cfg: SubductionConfig, data, schemes: dict, trainers: dict, fol
     for n_cls, scheme in schemes.items():
         X, y = tr.transform(table.features), scheme.labels(table.target, tr)
         fit_i, val_i = validation_rows(np.arange(len(y)), cfg.cv.validation_fraction, seed=cfg.seed)
-        model, info = trainers[n_cls].fit(X[fit_i], y[fit_i], X[val_i], y[val_i], seed=cfg.seed)
+        model, info = trainers.get(n_cls).fit(X[fit_i], y[fit_i], X[val_i], y[val_i], seed=cfg.seed)
         paths = export_model(model, folder.path, name=f"model_{n_cls}class", outputs="logits")
         power = tr.power_
         params = {"features": list(FEATURE_COLUMNS), "yeo_johnson_lambdas": power.lambdas_,

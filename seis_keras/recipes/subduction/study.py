@@ -50,11 +50,17 @@ def class_schemes(cfg: SubductionConfig) -> dict[int, ClassScheme]:
     return {int(n): known[int(n)] for n in c.counts}
 
 
-def make_trainer(cfg: SubductionConfig, n_classes: int, max_rows: int) -> MLPTrainer:
-    """The ml4szeq MLP (``seis_keras.models``) and its training loop (``seis_keras.train.mlp``)."""
+def make_trainer(cfg: SubductionConfig, n_classes: int, max_rows: int,
+                 hidden_units: tuple[int, int] | None = None) -> MLPTrainer:
+    """The ml4szeq MLP (``seis_keras.models``) and its training loop (``seis_keras.train.mlp``).
+
+    ``hidden_units`` default to ``(model.h1, model.h2)``.
+    """
+    hidden = tuple(hidden_units or (cfg.model.h1, cfg.model.h2))
+
     def build():
         return get_model("subduction", n_features=len(FEATURE_COLUMNS), n_classes=n_classes,
-                         hidden_units=(cfg.model.h1, cfg.model.h2), dropout=cfg.model.dropout)
+                         hidden_units=hidden, dropout=cfg.model.dropout)
     return MLPTrainer(build, len(FEATURE_COLUMNS), n_classes, MLPSettings.from_config(cfg.train), max_rows=max_rows)
 
 
