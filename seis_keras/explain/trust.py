@@ -49,9 +49,9 @@ import numpy as np
 from seis_keras.atomic import _to_builtin
 from seis_keras.explain import metrics
 from seis_keras.explain.targets import ClassIndex
-from seis_keras.explain.trust_checks import (FaithfulnessResult, LocalisationResult, RandomisationResult,
+from seis_keras.explain.trust_checks import (FaithfulnessResult, LocalisationResult, RandomisationResult, _maps,
                                              faithfulness_check, localisation_check, randomisation_check,
-                                             _maps, weight_swap_explainer)
+                                             weight_swap_explainer)
 
 __all__ = ["CHECKS", "CheckVerdict", "FaithfulnessResult", "LocalisationResult", "RandomisationResult",
            "TrustResult", "TrustSettings", "assess", "best_trusted", "faithfulness_check", "judge",
@@ -200,11 +200,22 @@ class TrustResult:
             f = self.faithfulness
             out["perturbation_curves"] = {"fractions": f.fractions, **{m: getattr(f, m).mean(axis=0) for m in (
                 "deletion", "deletion_random", "insertion", "insertion_random")}}
-        return json.loads(json.dumps(out, default=_to_builtin))
+        return _no_nan(json.loads(json.dumps(out, default=_to_builtin)))
 
     def to_json(self) -> str:
-        """:meth:`to_dict` as indented JSON (NaN written as ``NaN``)."""
-        return json.dumps(self.to_dict(), indent=2)
+        """:meth:`to_dict` as indented, strict JSON (a NaN number is written as null)."""
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False)
+
+
+def _no_nan(o):
+    """``o`` with every non-finite float replaced by None (strict JSON)."""
+    if isinstance(o, float):
+        return o if math.isfinite(o) else None
+    if isinstance(o, dict):
+        return {k: _no_nan(v) for k, v in o.items()}
+    if isinstance(o, list):
+        return [_no_nan(v) for v in o]
+    return o
 
 
 # --- verdicts -------------------------------------------------------------------------------

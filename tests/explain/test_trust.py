@@ -211,3 +211,15 @@ def test_settings_validation_and_config():
         randomisation_check(model, X, abs_input, layers=["conv9"])
     with pytest.raises(ValueError, match="expected maps shaped like X"):
         randomisation_check(model, X, lambda m, x: x[:, :10])
+
+
+def test_maps_without_positive_relevance_fail_localisation_and_write_strict_json():
+    loc = localisation_check(-np.ones((3, T, C)), _window_mask(3))
+    res = judge("negative", localisation=loc, settings=TrustSettings(required=()))
+    assert res.verdict == "flagged: fails localisation"
+    assert res.rule == "no map has positive relevance"
+    d = json.loads(res.to_json())                                  # allow_nan=False: would raise on NaN
+    assert d["checks"]["localisation"]["numbers"]["mass_accuracy"] is None
+    assert d["checks"]["localisation"]["numbers"]["maps_without_positive_relevance"] == 3
+    assert d["checks"]["randomisation"]["verdict"] == "not run"
+    assert "| negative | not run | — (0.25) |" in trust_table([res])
