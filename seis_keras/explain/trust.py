@@ -18,8 +18,8 @@ An explanation a report shows is *trusted* or *flagged*. Three checks (numbers f
   ``random_orders`` seeded random orders, with a ``fill`` (a number, the mean, or ROAD's
   noisy linear imputation ``"linear"``). Passes when the deletion AUC is at most
   ``deletion_max_ratio`` × the random-order AUC (and, if set, the insertion AUC at least
-  ``insertion_min_ratio`` × its random AUC); AUCs above the score of the fully perturbed
-  input, which every order shares, so logits work as well as probabilities.
+  ``insertion_min_ratio`` × its random AUC). AUCs of the mean curves; for logits, above the
+  lowest value of the two curves compared (:class:`FaithfulnessResult`).
 
 The overall verdict is ``"trusted"`` when every check that ran passed and the checks in
 ``required`` ran; ``"flagged: fails randomisation, faithfulness"`` when any failed;
@@ -85,11 +85,10 @@ class TrustSettings:
         unit: ``"time"`` (whole time steps, all channels) or ``"element"``.
         score: ``"probability"`` of the target class (default) or its ``"logit"``.
         random_orders: number of seeded random orders averaged for the baseline (5).
-        deletion_max_ratio: deletion AUC / random-order AUC must be at most this (0.9),
-            both measured above the fully removed input's score (:class:`FaithfulnessResult`).
-        insertion_min_ratio: insertion AUC / random AUC (above the emptied input's score)
-            must reach this (default None: reported, not part of the verdict; zero-filled
-            inputs are off-distribution).
+        deletion_max_ratio: deletion AUC / random-order AUC must be at most this (0.9;
+            for logits both above their lowest value, :class:`FaithfulnessResult`).
+        insertion_min_ratio: insertion AUC / random AUC must reach this (default None:
+            reported, not part of the verdict; zero-filled inputs are off-distribution).
         faithfulness_samples: use the first this many inputs (default None: all).
         required: checks that must have run for "trusted" (randomisation, faithfulness).
         seed: seed of the re-initialisation, the random orders and the noise.
@@ -256,12 +255,11 @@ def _faithfulness_verdict(f: FaithfulnessResult, s: TrustSettings) -> CheckVerdi
     q = f.numbers
     thresholds = {"deletion_max_ratio": s.deletion_max_ratio, "insertion_min_ratio": s.insertion_min_ratio}
     if not np.isfinite(q["deletion_ratio"]):
-        return CheckVerdict("fail", "random-order deletion does not lower the score (the fully removed input "
-                                    "scores as high as the intact one): deletion cannot tell orders apart", q, thresholds)
+        return CheckVerdict("fail", "the random-order deletion curve is flat at its floor: deletion cannot tell "
+                                    "orders apart", q, thresholds)
     ok_del = q["deletion_ratio"] <= s.deletion_max_ratio
-    rule = (f"deletion AUC {q['deletion_auc']:.3f} vs random order {q['deletion_random_auc']:.3f}: "
-            f"{q['deletion_ratio']:.2f}× above the emptied input's score ({'≤' if ok_del else '>'} "
-            f"{s.deletion_max_ratio:g}×)")
+    rule = (f"deletion AUC {q['deletion_auc']:.3f} = {q['deletion_ratio']:.2f}× the random-order AUC "
+            f"{q['deletion_random_auc']:.3f} ({'≤' if ok_del else '>'} {s.deletion_max_ratio:g}×)")
     ok_ins = True
     if s.insertion_min_ratio is not None:
         ok_ins = q["insertion_ratio"] >= s.insertion_min_ratio

@@ -52,31 +52,35 @@ class LocalisationResult:
 
 @dataclasses.dataclass
 class FaithfulnessResult:
-    """Deletion and insertion scores (N, steps + 1) for the map's order and the random-order mean."""
+    """Deletion and insertion scores (N, steps + 1) for the map's order and the random-order mean.
+
+    ``score`` says what the curves hold: "probability" (ratios of plain AUCs, as Petsiuk et
+    al.) or "logit" (AUCs above the lowest mean-curve value of the pair compared, so the ratio
+    does not depend on where the logit's zero lies).
+    """
 
     fractions: np.ndarray
     deletion: np.ndarray
     deletion_random: np.ndarray
     insertion: np.ndarray
     insertion_random: np.ndarray
+    score: str = "probability"
 
-    @staticmethod
-    def _auc(fractions, scores, base: int) -> tuple[float, float]:
-        """(mean AUC, mean AUC above the curve's fully perturbed end ``scores[:, base]``)."""
-        auc = np.sum((scores[:, 1:] + scores[:, :-1]) / 2 * np.diff(fractions), axis=1)
-        return float(auc.mean()), float((auc - scores[:, base]).mean())
+    def _auc(self, scores) -> float:
+        mean = scores.mean(axis=0)
+        return float(np.sum((mean[1:] + mean[:-1]) / 2 * np.diff(self.fractions)))
 
     @property
     def numbers(self) -> dict:
-        """AUCs and ratios. A ratio compares the AUCs *above the score of the fully perturbed
-        input* (everything removed for deletion, nothing restored for insertion; the same
-        input for every order), so it does not depend on where the score's zero lies (logits)."""
+        """Mean-curve AUCs (``deletion_auc``, ``deletion_random_auc``, ...) and the ratios
+        ours / random (NaN when the random-order curve is flat at the floor)."""
         out = {}
-        for mode, base in (("deletion", -1), ("insertion", 0)):
-            ours, ours_x = self._auc(self.fractions, getattr(self, mode), base)
-            rand, rand_x = self._auc(self.fractions, getattr(self, f"{mode}_random"), base)
-            out.update({f"{mode}_auc": ours, f"{mode}_random_auc": rand,
-                        f"{mode}_ratio": ours_x / rand_x if rand_x > 0 else math.nan})
+        for mode in ("deletion", "insertion"):
+            ours, rand = getattr(self, mode), getattr(self, f"{mode}_random")
+            floor = 0.0 if self.score == "probability" else float(min(ours.mean(axis=0).min(), rand.mean(axis=0).min()))
+            a, b = self._auc(ours), self._auc(rand)
+            out.update({f"{mode}_auc": a, f"{mode}_random_auc": b,
+                        f"{mode}_ratio": (a - floor) / (b - floor) if b - floor > 0 else math.nan})
         out["n_samples"] = int(len(self.deletion))
         return out
 
@@ -162,7 +166,7 @@ def faithfulness_check(model, X: np.ndarray, relevance: np.ndarray, *, class_ind
         curves[f"{mode}_random"] = np.mean([metrics.perturbation_curve(
             model, X, R, mode=mode, order="random", seed=seed + 1 + i, **kw)[1] for i in range(random_orders)],
             axis=0)
-    return FaithfulnessResult(fractions, **curves)
+    return FaithfulnessResult(fractions, **curves, score=score)
 
 
 def weight_swap_explainer(set_weights: Callable, analyze: Callable[[np.ndarray], np.ndarray]) -> Callable:

@@ -223,3 +223,21 @@ def test_maps_without_positive_relevance_fail_localisation_and_write_strict_json
     assert d["checks"]["localisation"]["numbers"]["maps_without_positive_relevance"] == 3
     assert d["checks"]["randomisation"]["verdict"] == "not run"
     assert "| negative | not run | — (0.25) |" in trust_table([res])
+
+
+def test_faithfulness_ratios_probability_plain_logit_above_floor():
+    from seis_keras.explain.trust_checks import FaithfulnessResult
+
+    fr = np.linspace(0, 1, 5)
+    fast = np.array([[0.9, 0.1, 0.1, 0.1, 0.1]])            # AUC 0.2
+    line = np.array([[0.9, 0.7, 0.5, 0.3, 0.1]])            # AUC 0.5
+    p = FaithfulnessResult(fr, fast, line, line[:, ::-1], line[:, ::-1]).numbers
+    assert p["deletion_auc"] == pytest.approx(0.2) and p["deletion_ratio"] == pytest.approx(0.4)
+    assert p["insertion_ratio"] == pytest.approx(1.0)
+    # the same curves as logits shifted by -5: the ratio is taken above the floor (-4.9): unchanged
+    q = FaithfulnessResult(fr, fast - 5, line - 5, line[:, ::-1] - 5, line[:, ::-1] - 5, score="logit").numbers
+    assert q["deletion_auc"] == pytest.approx(-4.8) and q["deletion_ratio"] == pytest.approx(0.1 / 0.4)
+    # a model whose score no removal can move: the ratio is undefined and the check fails
+    flat = np.full((1, 5), 3.2)
+    v = judge("flat", faithfulness=FaithfulnessResult(fr, flat, flat, flat, flat, score="logit")).checks["faithfulness"]
+    assert v.verdict == "fail" and "cannot tell orders apart" in v.rule
