@@ -35,6 +35,9 @@ them here rather than through Quantus because, on this stack:
   (ratios outside [0, 1] on LRP maps with negative relevance); ours is the share of the
   positive relevance (Arras et al.'s definition for signed maps), equal to Quantus on
   ``max(R, 0)``.
+- Its ``explain_func`` path checks the maps against channels-last inputs in one place and
+  channel-first ones in another, so it fails on a multi-channel Keras model (the
+  RandomLogit cross-check runs with one channel for that reason).
 - ROAD fails on Conv1D inputs (IndexError, image-shaped indexing, ../shared/STACK.md);
   IROF needs superpixels (skimage SLIC) of images. Noisy linear imputation in 1-D is
   linear interpolation between the kept samples plus noise, done here.
@@ -174,9 +177,6 @@ def sparseness(relevance: np.ndarray) -> np.ndarray:
 
 
 # --- faithfulness ---------------------------------------------------------------------------
-FILLS = ("a number", "mean", "linear")
-
-
 def _fill(X: np.ndarray, keep: np.ndarray, fill, noise: float, rng) -> np.ndarray:
     """``X`` with the samples where ``keep`` is False replaced (X and keep (n, T, r))."""
     if isinstance(fill, str) and fill == "linear":
@@ -215,8 +215,8 @@ def perturbation_curve(model, X: np.ndarray, relevance: np.ndarray, *, mode: str
             input, restore units most relevant first (a faithful map has the larger AUC).
         class_index: target class (default: predicted on the intact input).
         steps: number of steps; step s removes (restores) round(s/steps · G) of the G units.
-        fill: what replaces removed samples: a number; ``"mean"`` (each sample's channel mean
-            over time); ``"linear"`` (ROAD's noisy linear imputation in 1-D: interpolate each
+        fill: what replaces removed samples: a number; ``"mean"`` (each sample's mean over
+            axis 1, i.e. per channel over time for (N, T, C)); ``"linear"`` (ROAD's noisy linear imputation in 1-D: interpolate each
             channel between the kept time samples; 0 where nothing is kept; needs (N, T, C)).
         noise: Gaussian noise added to the filled samples, std = ``noise`` × each channel's
             std over time (ROAD uses a small noise with ``"linear"``); seeded by ``seed``.
