@@ -3,7 +3,7 @@
 - :func:`randomisation_curves`: similarity with the trained model's map vs cascade depth
   (logits first), mean ± std over samples, with the pass threshold and the verdict layer.
 - :func:`perturbation_curves`: deletion and insertion curves of each method (solid) beside
-  its random-order baseline (dashed, same colour).
+  its random-order baseline (dashed, same colour; drawn once when methods share it).
 """
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def perturbation_curves(results: Sequence, score_label: str | None = None) -> Fi
     Args:
         results: :class:`~seis_keras.explain.trust.TrustResult` objects; those without a
             faithfulness result are skipped.
-        score_label: y-axis label (default from the settings: target probability or logit).
+        score_label: y-axis label (default: target logit or probability, as the curves hold).
 
     Returns:
         The figure; lines are means over samples.
@@ -82,14 +82,18 @@ def perturbation_curves(results: Sequence, score_label: str | None = None) -> Fi
         raise ValueError("results: no method has a faithfulness result to draw")
     fig = Figure(figsize=(11, 4))
     axes = fig.subplots(1, 2, sharey=True)
-    label = score_label or ("target logit" if ran[0].settings.score == "logit" else "target probability")
+    label = score_label or ("target logit" if ran[0].faithfulness.score == "logit" else "target probability")
     for ax, mode, xlabel in ((axes[0], "deletion", "fraction removed (most relevant first)"),
                              (axes[1], "insertion", "fraction restored (most relevant first)")):
+        drawn = []
         for i, r in enumerate(ran):
             f = r.faithfulness
             ax.plot(f.fractions, getattr(f, mode).mean(axis=0), "-", color=f"C{i}", label=_verdict_label(r))
-            ax.plot(f.fractions, getattr(f, f"{mode}_random").mean(axis=0), "--", color=f"C{i}", lw=0.9,
-                    label=f"{r.method}: random order")
+            rand = getattr(f, f"{mode}_random").mean(axis=0)
+            if any(len(d) == len(rand) and np.allclose(d, rand) for d in drawn):
+                continue                  # the same random orders on the same inputs: drawn once
+            drawn.append(rand)
+            ax.plot(f.fractions, rand, "--", color=f"C{i}", lw=0.9, label=f"{r.method}: random order")
         ax.set(xlabel=xlabel, title=f"{mode} curve")
     axes[0].set_ylabel(label)
     axes[0].legend(fontsize=7)

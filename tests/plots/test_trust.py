@@ -47,12 +47,15 @@ def test_perturbation_curves_pair_each_method_with_its_random_order(tmp_path):
     res = _results()
     fig = P.perturbation_curves(res)
     deletion, insertion = fig.axes[:2]
-    assert len(deletion.lines) == 4 and len(insertion.lines) == 4
+    # both methods share one random baseline (same orders, same inputs): drawn once
+    assert len(deletion.lines) == 3 and len(insertion.lines) == 3
     np.testing.assert_allclose(deletion.lines[0].get_ydata(), res[0].faithfulness.deletion.mean(axis=0))
     np.testing.assert_allclose(deletion.lines[1].get_ydata(), res[0].faithfulness.deletion_random.mean(axis=0))
     np.testing.assert_allclose(insertion.lines[2].get_ydata(), res[1].faithfulness.insertion.mean(axis=0))
     assert deletion.lines[1].get_linestyle() == "--" and deletion.lines[0].get_color() == deletion.lines[1].get_color()
-    assert deletion.get_ylabel() == "target probability"
+    assert deletion.get_ylabel() == "target probability"           # what these curves hold
+    res[1].faithfulness.deletion_random = res[1].faithfulness.deletion_random * 0.5
+    assert len(P.perturbation_curves(res).axes[0].lines) == 4     # a different baseline gets its own line
     fig.savefig(tmp_path / "p.png")
     with pytest.raises(ValueError, match="no method has a faithfulness result"):
         P.perturbation_curves([judge("none")])
