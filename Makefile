@@ -9,10 +9,11 @@ export PYTHONHASHSEED ?= 0
 
 .PHONY: run test venv bench clean
 
-$(STAMP): requirements/lock.txt requirements/torch.txt setup.cfg
+$(STAMP): requirements/lock.txt requirements/torch.txt requirements/no-deps.txt setup.cfg
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements/lock.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements/torch.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -r requirements/no-deps.txt
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
