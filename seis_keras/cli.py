@@ -159,8 +159,10 @@ def _add_data(sub) -> None:
 # ---------------------------------------------------------------- recipes
 def _run_recipe(args, rest) -> int:
     module = importlib.import_module(f"seis_keras.recipes.{args.recipe}")
-    module.main(rest)  # a recipe's main returns its run folder (and prints it)
-    return 0
+    if hasattr(module, "__path__"):  # a recipe package: its command line is in __main__
+        module = importlib.import_module(f"seis_keras.recipes.{args.recipe}.__main__")
+    code = module.main(rest)  # a converted recipe's main returns its exit status (and prints the run folder)
+    return code if isinstance(code, int) else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
