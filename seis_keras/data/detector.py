@@ -247,8 +247,8 @@ def conform_store(store: WaveformStore, out: str | Path, *, sampling_rate: float
     fs_new, fs_old = float(sampling_rate), float(store.sampling_rate)
     n_win = int(round(window_s * fs_new))
     meta = store.metadata
-    picks = {c: (pd.to_numeric(meta[c], errors="coerce").to_numpy() if c in meta.columns else np.full(len(meta), np.nan))
-             for c in PICK_COLUMNS}
+    picks = {c: (pd.to_numeric(meta[c], errors="coerce").to_numpy() if c in meta.columns
+                 else np.full(len(meta), np.nan)) for c in PICK_COLUMNS}
     with StoreWriter(out, sampling_rate=fs_new, component_order=component_order, block_size=block_size) as writer:
         for lo in range(0, len(meta), chunk):
             rows = np.arange(lo, min(lo + chunk, len(meta)))

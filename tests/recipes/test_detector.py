@@ -1,12 +1,12 @@
-"""Tests of the detector recipe (Majstorović et al. 2023): its config, its input contract, the quick path end to end."""
+"""Tests of the detector recipe (Majstorović et al. 2023): config, input contract, data section, quick path."""
 import argparse
 import json
-import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from seis_keras.data.detector import built_in_store
 from seis_keras.data.synthetic import detector_continuous
 from seis_keras.data.transforms import Demean, MaxNormalize
 from seis_keras.models import contract_of, get_model
@@ -125,6 +125,35 @@ def test_changing_the_sampling_rate_rebuilds_the_model_for_the_new_length():
     assert get_model("detector", contract=c8).input_shape == (None, 80, 3)
 
 
+# --- the data section ------------------------------------------------------------------------------
+def test_a_store_at_another_rate_is_conformed_and_read_through_the_contract(tmp_path):
+    cfg = _cfg("quick", ["data.synthetic_n=60"])
+    src = built_in_store(tmp_path / "src", n=60, seed=1, earthquake_fraction=0.5, sampling_rate=40.0, window_s=30.0,
+                         split_fractions=(0.8, 0.1, 0.1), block_size=32)
+    folder = RunFolder("detector", path=tmp_path / "run", quiet=True)
+    data = data_section.load_data(cfg, input_contract(cfg), folder, str(src))
+    assert data.store.path == folder.path / "data" / "conformed" and data.store.sampling_rate == 20.0
+    assert data.metrics["store"] == "data/conformed" and data.metrics["source"] == str(src)
+    rows = data.splits["test"]
+    assert data.test.x.shape == (len(rows), 500, 3) and np.array_equal(data.test.y, data.labels[rows])
+    # the evaluation windows are the conformed windows through the contract: demeaned, then max 1
+    x = data.store.get_waveforms(rows, components="ENZ")
+    x = x - x.mean(axis=1, keepdims=True)
+    np.testing.assert_allclose(data.test.x, x / np.abs(x).max(axis=(1, 2), keepdims=True), rtol=1e-5, atol=1e-6)
+    assert np.allclose(np.abs(data.test.x).max(axis=(1, 2)), 1.0, atol=1e-6)
+
+
+def test_a_store_with_one_class_is_refused_before_it_is_converted(shared_data, tmp_path):
+    cfg = _cfg("quick")
+    folder = RunFolder("detector", path=tmp_path / "run", quiet=True)
+    # the STEAD sample holds earthquakes only (and is at 100 Hz): refused before any conversion
+    with pytest.raises(ValueError, match="split 'train' holds only earthquake windows"):
+        data_section.load_data(cfg, input_contract(cfg), folder, str(shared_data / "stead_sample"))
+    assert not (folder.path / "data" / "conformed").exists()
+    with pytest.raises(FileNotFoundError, match="--data not found"):
+        data_section.load_data(cfg, input_contract(cfg), folder, str(tmp_path / "missing"))
+
+
 # --- pieces of the sections --------------------------------------------------------------------------
 def test_chosen_earthquakes_are_correct_and_spread_over_distance():
     rng = np.random.default_rng(0)
@@ -153,3 +182,93 @@ def test_the_report_flags_maps_that_survive_the_randomisation_test():
     assert randomisation_verdict({**survive, "conv2": 0.6}, "beta_0") is None  # conv2 randomised: maps change
     assert randomisation_verdict({**survive, "conv1": 0.99}, "beta_0") is not None  # conv1 is not counted
     assert randomisation_verdict(None, "beta_0") is None and randomisation_verdict({"conv1": 1.0}, "b") is None
+
+
+# --- the quick path end to end ------------------------------------------------------------------------
+#: A tiny study: 800 built-in windows and 6 epochs are enough to learn the planted P/S physics
+#: (2 epochs of 500 windows stay at the majority class, 0.58, which a range check would not catch).
+TINY = ["data.synthetic_n=800", "train.runs=2", "train.epochs=6", "train.batch_size=32", "bo.steps=5",
+        "lrp.betas=[0.0]", "lrp.epsilon_rule=false", "lrp.cross_run_betas=[0.0]", "lrp.sigma_samples=0",
+        "quality.n_samples=12", "quality.randomisation_samples=3", "quality.deletion_steps=5",
+        "scan.duration_s=150.0", "scan.n_events=1", "fmv.n_earthquakes=3"]
+
+
+def _non_trivial_png(path) -> bool:
+    import matplotlib.image as mpimg  # only to look at the figures written
+
+    img = mpimg.imread(path)
+    return path.stat().st_size > 5000 and float(img[..., :3].std()) > 0.02
+
+
+def test_quick_path_end_to_end(tmp_path):
+    cfg = _cfg("quick", TINY)
+    folder = run(cfg, argparse.Namespace(data=None, picks=None, out=tmp_path, keep_failed=False))
+    assert isinstance(folder, RunFolder) and folder.path.parent == tmp_path and folder.path.is_dir()
+    assert [p.name for p in tmp_path.iterdir()] == [folder.path.name]  # no .partial left
+    m = json.loads((folder.path / "metrics.json").read_text())
+    for key in ("data", "training", "evaluation", "chosen_samples", "fmv", "backward_optimisation", "lrp",
+                "quality", "scan", "exported_model", "paper", "timings_s"):
+        assert key in m, key
+    assert m["data"]["n_windows"] == 800 and m["data"]["split_sizes"] == {"train": 640, "dev": 80, "test": 80}
+    assert m["data"]["store"] == "data/detector_n800_seed0" and (folder.path / m["data"]["store"]).is_dir()
+    # both runs learned the planted earthquakes: far above the majority class (~0.52 of the test split)
+    runs = m["evaluation"]["runs"]
+    majority = max(np.array(runs["A"]["confusion_matrix"]).sum(axis=1)) / 80
+    for name in ("A", "B"):
+        assert runs[name]["accuracy"] >= 0.85 > majority + 0.2, (name, runs[name]["accuracy"])
+        cm = np.array(runs[name]["confusion_matrix"])
+        assert cm.sum() == 80 and runs[name]["accuracy"] == pytest.approx(np.trace(cm) / 80)
+    s = m["evaluation"]["summary"]["accuracy"]
+    acc = [runs["A"]["accuracy"], runs["B"]["accuracy"]]
+    assert s["mean"] == pytest.approx(np.mean(acc)) and s["std"] == pytest.approx(np.std(acc, ddof=1))
+    assert s["per_run"] == {"A": acc[0], "B": acc[1]}
+    assert set(m["training"]) == {"A", "B"} and all(t["epochs_run"] == 6 for t in m["training"].values())
+    assert "per_group" in runs["A"] and set(runs["A"]["per_group"]["distance"]) >= {"noise"}
+    assert list(m["chosen_samples"]) == list("ABCDE")
+    assert all(r["label"] == 1 and r["p_model_A"] >= 0.5 for r in list(m["chosen_samples"].values())[:3])
+    d_chosen = [r["source_distance_km"] for r in list(m["chosen_samples"].values())[:3]]
+    assert d_chosen == sorted(d_chosen)  # A nearest ... C farthest
+    fc = m["fmv"]["fraction_correlated_channels"]
+    assert m["fmv"]["samples"] == list("ABCDE") and fc["paper_reference_sample"] == 0.49
+    assert 0.0 <= m["fmv"]["cross_run"]["per_run"]["B"]["fraction_reference_sample"] <= 1.0
+    bo = m["backward_optimisation"]
+    assert set(bo["per_run"]) == {"A", "B"}
+    assert bo["per_run"]["A"]["final_loss_zero_init"] < bo["per_run"]["A"]["initial_loss_zero_init"]
+    # lrp.sigma_samples=0: sigma_LRP over the whole evaluation split (80 windows), as Fig. 8
+    assert m["lrp"]["n_sigma_samples"] == 80 and m["lrp"]["rules"] == ["beta_0"]
+    assert -1.0 <= m["lrp"]["cross_run_pearson_reference_sample"]["beta_0"]["B"] <= 1.0
+    q = m["quality"]
+    assert q["n_samples"] == 12 and 0.0 < q["window_fraction_of_samples_mean"] < 1.0
+    assert len(q["randomisation_spearman_by_layer"]) >= 9  # conv1..7, fc1, logits
+    assert m["scan"]["n_events"] == 1 and m["scan"]["recall"] == 1.0  # the planted event is found
+    assert m["paper"]["accuracy"]["value"] == "0.9758 ± 0.0008" and m["paper"]["accuracy"]["source"]
+    figures = sorted(p.name for p in folder.figures_dir.glob("*.png"))
+    expected = {"training_curves", "confusion_matrix_run_A", "fig3_feature_maps_earthquake", "fig3_feature_maps_noise",
+                "fig4_layer5_feature_maps", "figS12_channel_correlation", "figS14_cross_run_matching",
+                "fig5_optimal_inputs_zero_init", "figS15_bo_loss", "fig6_real_init_log_ratio",
+                "figS16_noise_prototype", "fig7_lrp_beta_0", "figS23_cross_run_lrp", "fig8_sigma_lrp",
+                "deletion_curve", "randomisation_test", "scan_continuous_record"}
+    assert expected <= {f[:-4] for f in figures}
+    empty = [f for f in figures if not _non_trivial_png(folder.figures_dir / f)]
+    assert not empty, f"empty figures: {empty}"
+    report = (folder.path / "report.md").read_text()
+    assert "0.9758 ± 0.0008" in report and "| run A |" in report and '"profile": "quick"' in report
+    assert "Profile `quick` is smaller than the paper's study" in report and "2 runs (paper: 10)" in report
+    assert "at most 6 epochs" in report and "5 iterations (paper: 5000)" in report
+    assert f"| run A | {runs['A']['accuracy']:.4f} |" in report
+    verdict = randomisation_verdict(q["randomisation_spearman_by_layer"], "beta_0")
+    assert (verdict is not None) == ("Read the LRP figures with care" in report)
+    for name in ("A", "B"):
+        assert (folder.path / "runs" / name / "history.csv").is_file()
+        assert any((folder.path / "runs" / name / "tensorboard").rglob("events.out.tfevents*"))
+    assert json.loads((folder.path / "config.json").read_text())["train"]["epochs"] == 6
+
+    # the exported model carries the contract the study used, and scans through it as `seis-keras scan` does
+    e = m["exported_model"]
+    assert e["path"] == "model" and e["files"]["h5"] == "model/model.h5" and e["run"] == "A"
+    stored = InputContract.from_json(json.loads((folder.path / "model" / CONTRACT_FILE).read_text()))
+    assert stored == input_contract(cfg) and stored.transforms == ("Demean", "MaxNormalize")
+    stream, _ = detector_continuous(120.0, 0, seed=5)
+    res = scan(folder.path / "model", stream, stride_s=5.0)
+    assert res.settings["contract"]["transforms"] == ["Demean", "MaxNormalize"]
+    assert res.probabilities[0].stats.npts == (120 * 20 - 500) // 100 + 1

@@ -1,8 +1,9 @@
 """The detector study's ``report.md``: the paper's numbers (``study.PAPER``) beside ours, section by section.
 
 Each findings table is *quantity | paper | ours | source* (rows as
-:func:`seis_keras.recipes.runner.paper_rows` writes them); rows without a paper value say "ours". When the σ_LRP rule's maps fail the
-cascading randomisation test (:func:`randomisation_verdict`), the report says so in words.
+:func:`seis_keras.recipes.runner.paper_rows` writes them); rows without a paper value say
+"ours". When the σ_LRP rule's maps fail the cascading randomisation test
+(:func:`randomisation_verdict`), the report says so in words.
 """
 from __future__ import annotations
 
