@@ -24,6 +24,14 @@ def test_bad_store_is_one_line_error(tmp_path, capsys):
     assert err.startswith("seis-keras: error:") and "nowhere" in err and "\n" not in err
 
 
+def test_run_a_recipe_package_passes_its_exit_status(tmp_path, capsys):
+    # seis-keras run detector = python -m seis_keras.recipes.detector: a typo'd key is refused before any work
+    assert cli.main(["run", "detector", "--set", "train.epoch=3", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "'epoch' is not a setting of [train] (did you mean 'epochs'?)" in err and "\n" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_generate_train_explain_export_scan(tmp_path, capsys):
     store, run = tmp_path / "store", tmp_path / "run"
     assert cli.main(["data", "generate", "detector", str(store), "--n", "400", "--seed", "3"]) == 0

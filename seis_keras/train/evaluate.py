@@ -2,8 +2,9 @@
 
 ``evaluate(model, data)`` runs the model (logits by the package convention) and returns
 a JSON-safe dict; ``classification_metrics(y_true, y_pred, ...)`` computes the same dict
-from labels alone; ``summarise_runs`` turns the dicts of repeated runs (seeds, folds) into
-mean ± standard deviation for the papers' tables.
+from labels alone; ``positive_probability(model, x)`` is a binary (1-unit) model's class-1
+probability per sample; ``summarise_runs`` turns the dicts of repeated runs (seeds, folds)
+into mean ± standard deviation for the papers' tables.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import warnings
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+from scipy.special import expit
 from sklearn import metrics as skm
 
 
@@ -59,6 +61,30 @@ def predictions(model, data, *, outputs: str = "logits", batch_size: int = 256) 
     else:
         y_pred = np.argmax(scores, axis=1).astype(np.int64)
     return np.rint(np.asarray(y_true).reshape(-1)).astype(np.int64), y_pred, scores
+
+
+def positive_probability(model, x: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
+    """Class-1 probability of each sample under a 1-unit logits model: the sigmoid of its logit.
+
+    Args:
+        model: a Keras model with a ``(batch, 1)`` logits output (run with ``training=False``).
+        x: the batch ``(N, ...)``; ``N`` may be 0.
+        batch_size: rows per model call.
+
+    Returns:
+        ``(N,)`` float64 probabilities (the float32 logits cast to float64, then
+        ``scipy.special.expit``).
+
+    Raises:
+        ValueError: the model has more than one output unit.
+    """
+    if len(x) == 0:
+        return np.zeros(0)
+    z = np.concatenate([np.asarray(model(x[i:i + batch_size], training=False))
+                        for i in range(0, len(x), batch_size)])
+    if z.ndim != 2 or z.shape[1] != 1:
+        raise ValueError(f"positive_probability: model output shape {z.shape} (expected (N, 1) logits)")
+    return expit(z[:, 0].astype(np.float64))
 
 
 def classification_metrics(y_true, y_pred, *, n_classes: int | None = None,

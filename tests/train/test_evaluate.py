@@ -6,7 +6,8 @@ import pytest
 import tensorflow as tf
 from tensorflow import keras
 
-from seis_keras.train.evaluate import classification_metrics, evaluate, predictions, summarise_runs
+from seis_keras.train.evaluate import (classification_metrics, evaluate, positive_probability, predictions,
+                                      summarise_runs)
 
 
 def _fixed_logit_model(units):
@@ -119,3 +120,21 @@ def test_summarise_runs_mean_std():
     assert partial["per_class_accuracy"]["n_valid"] == [2.0, 1.0]
     with pytest.raises(ValueError, match="no runs"):
         summarise_runs([])
+
+
+def test_positive_probability_is_the_sigmoid_of_the_logit_in_any_batching():
+    x = np.zeros((7, 4), np.float32)
+    x[:, 0] = [-40.0, -2.0, -0.5, 0.0, 0.5, 2.0, 40.0]
+    model = _fixed_logit_model(1)
+    p = positive_probability(model, x, batch_size=3)  # batches of 3, 3, 1
+    expected = 1.0 / (1.0 + np.exp(-x[:, 0].astype(np.float64)))
+    assert p.dtype == np.float64 and p.shape == (7,)
+    np.testing.assert_allclose(p, expected, rtol=1e-15, atol=0)
+    assert p[3] == 0.5 and p[0] < 1e-17 and p[6] == 1.0
+    np.testing.assert_array_equal(p, positive_probability(model, x, batch_size=1024))
+    # the class the probability gives at 0.5 is the one `predictions` gives from the logit
+    _, y_pred, _ = predictions(model, (x[[0, 1, 2, 4, 5, 6]], np.zeros(6)))
+    np.testing.assert_array_equal((p[[0, 1, 2, 4, 5, 6]] >= 0.5).astype(int), y_pred)
+    assert positive_probability(model, x[:0]).shape == (0,)
+    with pytest.raises(ValueError, match="expected \\(N, 1\\) logits"):
+        positive_probability(_fixed_logit_model(2), x)

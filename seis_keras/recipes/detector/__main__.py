@@ -1,0 +1,65 @@
+"""``python -m seis_keras.recipes.detector``: the study, section by section as the paper's Methods."""
+from __future__ import annotations
+
+import argparse
+
+from seis_keras.recipes import detector as package  # the docstring is the --help text
+from seis_keras.recipes.detector import report
+from seis_keras.recipes.detector.backward_optimisation import backward_optimisation
+from seis_keras.recipes.detector.config import DetectorConfig
+from seis_keras.recipes.detector.data import load_data
+from seis_keras.recipes.detector.feature_maps import feature_map_visualisation
+from seis_keras.recipes.detector.quality import explanation_quality
+from seis_keras.recipes.detector.relevance import relevance_propagation
+from seis_keras.recipes.detector.samples import chosen_samples
+from seis_keras.recipes.detector.scan import export_reference, scan_record
+from seis_keras.recipes.detector.study import NAME, PAPER, input_contract
+from seis_keras.recipes.detector.training import evaluate_runs, train_runs
+from seis_keras.recipes.runner import RunFolder, recipe_main
+
+
+def run(cfg: DetectorConfig, args: argparse.Namespace) -> RunFolder:
+    """Run the whole study into a new run folder under ``args.out``; returns it.
+
+    Args:
+        cfg: the validated config.
+        args: ``data`` (``None``: built-in windows), ``picks``, ``out``, ``keep_failed``.
+    """
+    contract = input_contract(cfg)  # §2.1: the model's input, from models/detector.CONTRACT and [data]
+    with RunFolder(NAME, args.out, keep_failed=args.keep_failed) as folder:
+        data = folder.section("data", load_data, cfg, contract, folder, args.data, args.picks)   # §2.1
+        training = folder.section("training", train_runs, data, cfg, folder)                    # §2.3, §2.4
+        evaluation = folder.section("evaluation", evaluate_runs, training, data, cfg, folder)    # §2.4, Table S1
+        chosen = folder.section("chosen_samples", chosen_samples, data, training, evaluation, cfg)  # §3
+        folder.section("fmv", feature_map_visualisation, data, training, chosen, cfg, folder)   # §2.5.1, §3.1
+        folder.section("backward_optimisation", backward_optimisation, data, training, chosen, cfg, folder)  # §3.2
+        relevance = folder.section("lrp", relevance_propagation, data, training, chosen, cfg, folder)  # §3.3
+        folder.section("quality", explanation_quality, data, training, relevance, cfg, folder)  # ours
+        folder.section("scan", scan_record, training, contract, cfg, folder)                     # ours
+        folder.section("exported_model", export_reference, training.reference, contract, folder)
+        folder.finish(lambda metrics: report.markdown(metrics, cfg), config=cfg, paper=PAPER)
+    return folder
+
+
+class _RunsOverride(argparse.Action):
+    """``--runs N`` is ``--set train.runs=N`` (checked with the rest of the config)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        namespace.overrides = [*(getattr(namespace, "overrides", None) or []), f"train.runs={values}"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The detector's own flags."""
+    parser.add_argument("--runs", type=int, action=_RunsOverride, metavar="N",
+                        help="number of training runs (= --set train.runs=N; default: the config's)")
+    parser.add_argument("--picks", default=None, help="picks CSV for --data DIR of waveform files "
+                                                      "(default: data.picks)")
+
+
+def main(argv=None) -> int:
+    """The command line; returns the exit status (2 on a user error, with a one-line message)."""
+    return recipe_main(NAME, package.__doc__, DetectorConfig, run, argv, add_arguments)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

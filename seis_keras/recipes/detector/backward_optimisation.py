@@ -1,0 +1,92 @@
+"""Section 6, backward optimisation (§2.5.2, §3.2; Figs 5, 6, S15, S16).
+
+The optimal input of the earthquake class for every run (Adam on the input, the training loss
+toward the class, ``bo.steps`` iterations from a zero and from random initialisations), its
+spectrum against the training earthquakes' (Fig. 5B), the noise-class prototype of model A
+(Fig. S16), and a real earthquake (sample B) optimised by model A with a small step (Fig. 6:
+log amplitude ratio in time and frequency).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from seis_keras.explain.optimal_input import log_amplitude_ratio, optimal_input, spectrum_vs_training
+from seis_keras.explain.spectral import amplitude_spectrum
+from seis_keras.plots import detector as plots
+from seis_keras.recipes.detector.config import DetectorConfig
+from seis_keras.recipes.detector.data import training_windows
+from seis_keras.recipes.detector.study import ChosenSamples, DetectorData, Training
+from seis_keras.recipes.runner import RunFolder
+
+#: Training earthquakes whose mean spectrum Fig. 5B compares with (the first ones of the train split).
+N_TRAINING_POSITIVES = 2000
+
+
+def high_frequency_share(x: np.ndarray, fs: float, split_hz: float) -> float:
+    """Share of the amplitude spectrum (summed over components) above ``split_hz``."""
+    f, a = amplitude_spectrum(x, fs, axis=-2)
+    a = a.sum(axis=-1)
+    return float(a[..., f >= split_hz].sum() / max(a.sum(), 1e-30))
+
+
+def backward_optimisation(data: DetectorData, training: Training, chosen: ChosenSamples, cfg: DetectorConfig,
+                          folder: RunFolder) -> dict:
+    """Optimal inputs (zero, random, real initialisation) of every run, and the noise prototype."""
+    b, fs, comps = cfg.bo, cfg.data.sampling_rate, cfg.data.component_order
+    kw = dict(steps=b.steps, learning_rate=b.learning_rate, objective=b.objective)
+    train = data.splits["train"]
+    x_pos = training_windows(data, train[data.labels[train] == 1][:N_TRAINING_POSITIVES])
+    shape = data.test.x.shape[1:]
+    x_in = data.test.x[chosen.reference]
+    zeros, histories, per_run, noise = [], {}, {}, None
+    for i, r in enumerate(training.runs):
+        # one optimisation per run: zero init, random inits (and for model A the noise prototype)
+        # as one batch with a target class per sample; the samples are independent
+        rand = b.random_std * np.random.default_rng(1000 + i).standard_normal((b.n_random, *shape))
+        inits, targets = [np.zeros((1, *shape)), rand], [1] * (1 + b.n_random)
+        if i == 0 and b.noise_prototype:
+            inits.append(np.zeros((1, *shape)))
+            targets.append(0)
+        x_opt, hist = optimal_input(r.model, np.array(targets), init=np.concatenate(inits).astype(np.float32), **kw)
+        zeros.append(x_opt[0])
+        histories[r.name] = hist[:, 0]
+        per_run[r.name] = {"final_loss_zero_init": float(hist[-1, 0]), "initial_loss_zero_init": float(hist[0, 0]),
+                           "final_loss_random_init": float(hist[-1, 1:1 + b.n_random].mean()),
+                           "max_abs_per_component_zero_init": np.abs(x_opt[0]).max(axis=0).tolist()}
+        if i == 0:
+            noise = (x_opt[1 + b.n_random:], hist[:, 1 + b.n_random:])
+    # real initialisation (Fig. 6): its own step size, Adam moves every sample by ~lr per step
+    x_out, h_real = optimal_input(training.reference.model, 1, init=x_in,
+                                  **{**kw, "learning_rate": b.real_init_learning_rate})
+    zeros = np.stack(zeros)
+    spec = spectrum_vs_training(zeros, x_pos, fs)
+    folder.save_figure(plots.optimal_inputs(zeros, [r.name for r in training.runs], spec, fs, comps),
+                       "fig5_optimal_inputs_zero_init")
+    folder.save_figure(plots.loss_histories(histories), "figS15_bo_loss")
+    f_ratio, ratio_f = log_amplitude_ratio(x_in, x_out[0], domain="frequency", fs=fs)
+    ratio_t = log_amplitude_ratio(x_in, x_out[0], domain="time")
+    folder.save_figure(plots.real_init_ratio(x_in, x_out[0], ratio_t, f_ratio, ratio_f, fs, comps),
+                       "fig6_real_init_log_ratio")
+    change = np.abs(x_out[0] - x_in)
+    result = {
+        "steps": b.steps, "per_run": per_run,
+        "fraction_components_within_unit_amplitude": float((np.abs(zeros).max(axis=1) <= 1.0).mean()),
+        "paper_fraction_components_within_unit_amplitude": 25 / 30,
+        "high_frequency_share": {"split_hz": b.high_frequency_hz, "optimal_zero_init_mean": float(np.mean(
+            [high_frequency_share(z, fs, b.high_frequency_hz) for z in zeros])),
+            "training_positives": high_frequency_share(x_pos, fs, b.high_frequency_hz)},
+        "random_init_final_loss_mean": float(np.mean([v["final_loss_random_init"] for v in per_run.values()])),
+        "real_init": {"sample": chosen.names[chosen.reference_index], "learning_rate": b.real_init_learning_rate,
+                      "initial_loss": float(h_real[0, 0]), "final_loss": float(h_real[-1, 0]),
+                      "median_time_log_ratio": float(np.median(ratio_t)),
+                      "fraction_time_ratio_above_2": float((ratio_t > 2).mean()),
+                      "mean_abs_change_first_5s": float(change[: int(5 * fs)].mean()),
+                      "mean_abs_change_5_to_10s": float(change[int(5 * fs): int(10 * fs)].mean())},
+    }
+    if b.noise_prototype:
+        xn, hn = noise
+        folder.save_figure(plots.waveforms(xn[0], fs, comps, title="Fig. S16: noise-class optimal input "
+                                                                   "(zero init, model A)"), "figS16_noise_prototype")
+        result["noise_prototype"] = {"final_loss": float(hn[-1, 0]), "max_abs": float(np.abs(xn).max()),
+                                     "earthquake_prototype_max_abs_mean": float(np.abs(zeros).max(axis=(1, 2)).mean())}
+    return result

@@ -1,0 +1,211 @@
+"""The detector study's config schema: what each key of ``recipes/detector.toml`` is.
+
+Values live in the TOML (every paper number with its citation); this module says their types,
+ranges and choices, and the checks across keys, so that a typo, a wrong type, an unknown choice
+or a value that would silently do nothing is refused when the config is loaded — before any
+data is read or any model trained (:func:`seis_keras.recipes.config.load_config`).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+from seis_keras.recipes.config import setting
+
+#: The shortest window the detector takes: seven stride-2 blocks (``models/detector.py``) need >= 2**7 / 2 samples.
+MIN_WINDOW_SAMPLES = 64
+#: Runs and chosen samples are named by letters (A = the reference model / the first sample).
+MAX_LETTERS = 26
+
+
+def _whole(value: float) -> bool:
+    return abs(value - round(value)) < 1e-9
+
+
+def _distinct(values) -> str | None:
+    return None if len(set(values)) == len(values) else "expected distinct values"
+
+
+def _components(value: str) -> str | None:
+    if not value or len(set(value)) != len(value):
+        return "expected distinct component codes like 'ENZ'"
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Data:
+    """[data]: the windows (§2.1) and where they come from."""
+
+    sampling_rate: float = setting(gt=0)
+    window_s: float = setting(gt=0)
+    component_order: str = setting(check=_components)
+    demean: bool
+    split: tuple[float, float, float] = setting(gt=0)
+    synthetic_n: int = setting(min=3)
+    earthquake_fraction: float = setting(gt=0, lt=1)
+    cache_dir: str
+    block_size: int = setting(min=1)
+    picks: str
+    pick_offset_s: float = setting(min=0)
+    noise_pick_margin_s: float = setting(min=0)
+
+    @property
+    def window_samples(self) -> int:
+        return int(round(self.window_s * self.sampling_rate))
+
+    def __post_init__(self):
+        n = self.window_s * self.sampling_rate
+        if not _whole(n):
+            raise ValueError(f"window_s * sampling_rate = {n:g} samples (expected a whole number of samples)")
+        if round(n) < MIN_WINDOW_SAMPLES:
+            raise ValueError(f"window_s * sampling_rate = {n:g} samples (expected >= {MIN_WINDOW_SAMPLES}: the "
+                             "detector's seven stride-2 conv blocks)")
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+    """[model]: the open widths of the detector (``seis_keras.models.detector``)."""
+
+    hidden_units: int = setting(min=1)
+    dropout: float = setting(min=0, lt=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Train:
+    """[train]: ``TrainSettings`` fields (§2.3) plus the recipe's own (batch, runs, shuffle buffer)."""
+
+    optimizer: Literal["sgd", "adam", "adamw"]
+    learning_rate: float = setting(gt=0)
+    momentum: float = setting(min=0, lt=1)
+    batch_size: int = setting(min=1)
+    epochs: int = setting(min=1)
+    early_stopping_patience: int = setting(min=1)
+    monitor: Literal["val_loss", "val_accuracy", "loss", "accuracy"]
+    keep_best: bool
+    runs: int = setting(min=1, max=MAX_LETTERS)
+    shuffle_buffer: int = setting(min=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+    """[evaluation]: how the evaluation split is scored (§2.4, Table S1)."""
+
+    threshold: float = setting(gt=0, lt=1)
+    distance_bins_km: list[float] = setting(gt=0)
+
+    def __post_init__(self):
+        if any(b <= a for a, b in zip(self.distance_bins_km, self.distance_bins_km[1:])):
+            raise ValueError(f"distance_bins_km = {self.distance_bins_km}: expected increasing edges")
+
+
+@dataclasses.dataclass(frozen=True)
+class Fmv:
+    """[fmv]: feature map visualisation (§2.5.1, §3.1)."""
+
+    n_earthquakes: int = setting(min=1)
+    n_noise: int = setting(min=1)
+    layer: Literal["conv1", "conv2", "conv3", "conv4", "conv5", "conv6", "conv7"]
+    threshold: float = setting(gt=-1, lt=1)
+    reference_sample: int = setting(min=0)
+
+    def __post_init__(self):
+        if self.n_earthquakes + self.n_noise > MAX_LETTERS:
+            raise ValueError(f"n_earthquakes + n_noise = {self.n_earthquakes + self.n_noise} (expected <= "
+                             f"{MAX_LETTERS}: samples are named A, B, ...)")
+        if self.reference_sample >= self.n_earthquakes:
+            raise ValueError(f"reference_sample = {self.reference_sample}: expected an index among the "
+                             f"{self.n_earthquakes} chosen earthquakes (0 .. {self.n_earthquakes - 1})")
+
+
+@dataclasses.dataclass(frozen=True)
+class Bo:
+    """[bo]: backward optimisation (§2.5.2, §3.2)."""
+
+    steps: int = setting(min=1)
+    learning_rate: float = setting(gt=0)
+    real_init_learning_rate: float = setting(gt=0)
+    objective: Literal["loss", "logit"]
+    random_std: float = setting(min=0)
+    n_random: int = setting(min=1)
+    high_frequency_hz: float = setting(gt=0)
+    noise_prototype: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Lrp:
+    """[lrp]: layer-wise relevance propagation (§2.5.3, §3.3): LRP-αβ (α = 1 + β) per β, and LRP-ε."""
+
+    betas: list[float] = setting(min=0, check=_distinct)
+    epsilon: float = setting(gt=0)
+    epsilon_rule: bool
+    bias: bool
+    sigma_noise: Literal["decision", "positive"]
+    sigma_samples: int = setting(min=0)
+    cross_run_betas: list[float] = setting(min=0, check=_distinct)
+    batch_size: int = setting(min=1)
+
+    def __post_init__(self):
+        if not self.betas:
+            raise ValueError("betas = []: expected at least one beta (the first is the σ_LRP rule, §3.3)")
+        extra = [b for b in self.cross_run_betas if b not in self.betas]
+        if extra:
+            raise ValueError(f"cross_run_betas {extra} are not in betas {self.betas} (only computed rules can be "
+                             "compared across runs)")
+
+
+@dataclasses.dataclass(frozen=True)
+class Quality:
+    """[quality]: explanation quality against the planted P–S window (ours)."""
+
+    n_samples: int = setting(min=1)
+    p_margin_s: float = setting(min=0)
+    s_margin_s: float = setting(min=0)
+    deletion_steps: int = setting(min=1)
+    deletion_fill: float
+    randomisation: bool
+    randomisation_samples: int = setting(min=1)
+
+    def __post_init__(self):
+        if self.randomisation_samples > self.n_samples:
+            raise ValueError(f"randomisation_samples = {self.randomisation_samples} > n_samples = "
+                             f"{self.n_samples} (the test explains some of the scored earthquakes)")
+
+
+@dataclasses.dataclass(frozen=True)
+class Scan:
+    """[scan]: model A over the built-in continuous record (``seis_keras.scan``; ours)."""
+
+    duration_s: float = setting(gt=0)
+    n_events: int = setting(min=0)
+    stride_s: float = setting(gt=0)
+    threshold: float = setting(gt=0, lt=1)
+    min_gap_s: float = setting(min=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class DetectorConfig:
+    """``recipes/detector.toml``: the whole study."""
+
+    seed: int = setting(min=0)
+    data: Data
+    model: Model
+    train: Train
+    evaluation: Evaluation
+    fmv: Fmv
+    bo: Bo
+    lrp: Lrp
+    quality: Quality
+    scan: Scan
+    profile: str = setting(loader=True)
+
+    def __post_init__(self):
+        fs = self.data.sampling_rate
+        if not _whole(self.scan.stride_s * fs):
+            raise ValueError(f"scan.stride_s = {self.scan.stride_s:g} s is not a whole number of samples at "
+                             f"data.sampling_rate = {fs:g} Hz")
+        if self.scan.duration_s < self.data.window_s:
+            raise ValueError(f"scan.duration_s = {self.scan.duration_s:g} s is shorter than one window "
+                             f"(data.window_s = {self.data.window_s:g} s)")
+        if not self.bo.high_frequency_hz < fs / 2:
+            raise ValueError(f"bo.high_frequency_hz = {self.bo.high_frequency_hz:g} Hz (expected below the Nyquist "
+                             f"frequency, {fs / 2:g} Hz at data.sampling_rate = {fs:g} Hz)")

@@ -1,0 +1,186 @@
+"""The detector study's ``report.md``: the paper's numbers (``study.PAPER``) beside ours, section by section.
+
+Each findings table is *quantity | paper | ours | source* (rows as
+:func:`seis_keras.recipes.runner.paper_rows` writes them); rows without a paper value say
+"ours". When the σ_LRP rule's maps fail the cascading randomisation test
+(:func:`randomisation_verdict`), the report says so in words.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from seis_keras.models.detector import CITATION
+from seis_keras.recipes.config import to_dict
+from seis_keras.recipes.detector.config import DetectorConfig
+from seis_keras.recipes.detector.study import PAPER
+from seis_keras.recipes.runner import paper_rows
+
+#: The maps fail the randomisation test when every randomisation above the first layer leaves
+#: them rank-correlated above this with the trained model's (Adebayo et al. 2018; Sixt et al. 2020).
+RANDOMISATION_FAIL_SPEARMAN = 0.8
+
+
+def _f(v, digits: int = 4) -> str:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "n/a"
+    return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
+
+
+def _table(rows: list[tuple[str | None, str, str]]) -> list[str]:
+    """A findings table from ``(PAPER key or None, label, ours)`` rows, in the format of ``paper_rows``."""
+    lines = paper_rows({}, {}).splitlines()  # the header
+    for key, label, ours in rows:
+        if key is None:
+            lines.append(f"| {label} | – | {ours} | ours |")
+        else:
+            lines.append(paper_rows({key: PAPER[key]}, {key: ours}, {key: label}, digits=2).splitlines()[-1])
+    return lines + [""]
+
+
+def randomisation_verdict(by_layer: dict[str, float] | None, rule: str) -> str | None:
+    """A warning when ``rule``'s maps survive the randomisation of every layer above the first.
+
+    Args:
+        by_layer: mean Spearman r with the trained model's maps after randomising down to each
+            layer, top first (``logits``, ``fc1``, ``conv7`` … ``conv1``).
+        rule: the rule's name (``beta_0``).
+
+    Returns:
+        The paragraph, or ``None`` when the maps pass (or no test was run).
+    """
+    above_first = list((by_layer or {}).values())[:-1]
+    if not above_first or min(above_first) <= RANDOMISATION_FAIL_SPEARMAN:
+        return None
+    return (f"Read the LRP figures with care: the {rule} maps stay rank-correlated "
+            f"(Spearman ≥ {min(above_first):.2f}) with the trained model's even after every layer above "
+            "the first is re-initialised, i.e. they show the input seen through the first convolution "
+            "more than what the upper layers learned (the failure of αβ / z⁺ rules described by "
+            "Sixt et al. 2020, 'When explanations lie'). The σ_LRP and P–S numbers inherit this.")
+
+
+def _header(metrics: dict, cfg: DetectorConfig) -> list[str]:
+    d = metrics["data"]
+    lines = ["# Interpreting a CNN earthquake detector (FMV, backward optimisation, LRP)", "", CITATION, "",
+             f"Profile `{cfg.profile}`; data: {d['source']} — {d['n_windows']} windows, "
+             f"{100 * d['earthquake_fraction']:.1f} % earthquakes, split {d['split_sizes']}. "
+             "The paper used AQULO (station AQU, ~123k windows, 48 % earthquakes), which is not public; "
+             "numbers on other data are not expected to match, the qualitative findings are.", ""]
+    if cfg.profile != "full":
+        t = cfg.train
+        lines += [f"Profile `{cfg.profile}` is smaller than the paper's study (the full profile): "
+                  f"{t.runs} runs (paper: 10), at most {t.epochs} epochs with early-stopping patience "
+                  f"{t.early_stopping_patience} (paper: 50), batch {t.batch_size} (paper: 512), "
+                  f"backward optimisation {cfg.bo.steps} iterations (paper: 5000), σ_LRP over "
+                  f"{cfg.lrp.sigma_samples or 'all'} evaluation windows (paper: all, ~6000 earthquakes + ~6000 "
+                  f"noise), cross-run LRP rules {cfg.lrp.cross_run_betas} (paper: β = 0, 0.5, 1); numbers are not "
+                  "comparable to the paper's.", ""]
+    return lines
+
+
+def _detection(metrics: dict) -> list[str]:
+    ev = metrics["evaluation"]
+    s = ev["summary"]
+    lines = ["## Detection (evaluation split)", "", "| | accuracy | precision | recall | F1 |", "|---|---|---|---|---|"]
+    for name, m in ev["runs"].items():
+        lines.append(f"| run {name} | {_f(m['accuracy'])} | {_f(m['precision'])} | {_f(m['recall'])} | {_f(m['f1'])} |")
+    lines.append("| **mean ± std (ours)** | " + " | ".join(f"{_f(s[k]['mean'])} ± {_f(s[k]['std'], 5)}"
+                                                     for k in ("accuracy", "precision", "recall", "f1")) + " |")
+    pv = PAPER["accuracy"]
+    return lines + [f"| paper (10 runs, AQULO; {pv.source}) | {pv.value} | | | |", ""]
+
+
+def _feature_maps(fmv: dict) -> list[str]:
+    fc, cr = fmv["fraction_correlated_channels"], fmv["cross_run"]
+    return ["## Feature maps (§3.1)", ""] + _table([
+        ("correlated_channels_sample_B", f"{fmv['layer']} channels with a partner r > {fmv['threshold']:g}, "
+         "sample B, model A", _f(fc["reference_sample"], 2)),
+        ("cross_run_matched_channels", f"run A channels matched (r > {fmv['threshold']:g}) in another run, mean "
+         "over runs", _f(cr["mean_fraction_reference_sample"], 2)),
+        (None, "same as the first row, mean over the chosen earthquakes / noise windows",
+         f"{_f(fc['mean_earthquakes'], 2)} / {_f(fc['mean_noise'], 2)}")])
+
+
+def _backward_optimisation(bo: dict) -> list[str]:
+    hf, ri = bo["high_frequency_share"], bo["real_init"]
+    rows = [("optimal_input_within_unit_amplitude", "optimal-input components within ±1 (zero init, all runs)",
+             _f(bo["fraction_components_within_unit_amplitude"], 2)),
+            ("optimal_input_high_frequencies", f"spectrum share above {hf['split_hz']:g} Hz: optimal inputs / "
+             "training positives", f"{_f(hf['optimal_zero_init_mean'], 3)} / {_f(hf['training_positives'], 3)}"),
+            ("real_init_changes", f"real init (sample {ri['sample']}): loss before → after",
+             f"{_f(ri['initial_loss'])} → {_f(ri['final_loss'])}"),
+            ("real_init_first_5s", "real init: mean abs change 0–5 s / 5–10 s",
+             f"{_f(ri['mean_abs_change_first_5s'])} / {_f(ri['mean_abs_change_5_to_10s'])}")]
+    if "noise_prototype" in bo:
+        npt = bo["noise_prototype"]
+        rows.append(("noise_prototype", "max amplitude: noise prototype / earthquake prototypes",
+                     f"{_f(npt['max_abs'], 3)} / {_f(npt['earthquake_prototype_max_abs_mean'], 3)}"))
+    return ["## Backward optimisation (§3.2)", ""] + _table(rows)
+
+
+def _relevance(lrp: dict) -> list[str]:
+    s = lrp["sigma_lrp_s"]
+    rows = [("sigma_lrp_vs_distance", f"σ_LRP ({lrp['sigma_rule']}) vs epicentral distance, Spearman",
+             _f(s["spearman_vs_distance"], 2)),
+            ("sigma_lrp_noise_vs_earthquakes", "σ_LRP median, earthquakes / noise (s)",
+             f"{_f(s['earthquake_median'], 2)} / {_f(s['noise_median'], 2)}"),
+            ("noise_relevance", "total relevance of noise windows (mean)", _f(lrp["noise_relevance_sum_mean"], 3))]
+    for rule, per_run in lrp["cross_run_pearson_reference_sample"].items():
+        if per_run:
+            rows.append(("cross_run_relevance", f"{rule}: relevance of sample B, Pearson r with run A (mean over runs)",
+                         _f(float(np.mean(list(per_run.values()))), 2)))
+    diag = lrp.get("logit_diagnostics", {})
+    if "earthquake" in diag and "noise" in diag:
+        e, n = diag["earthquake"], diag["noise"]
+        rows.append((None, "model A logit mean ± std, earthquakes / noise (active fc1 units)",
+                     f"{_f(e['logit_mean'], 2)} ± {_f(e['logit_std'], 2)} ({_f(e['active_fc1_units_mean'], 1)}) / "
+                     f"{_f(n['logit_mean'], 2)} ± {_f(n['logit_std'], 2)} ({_f(n['active_fc1_units_mean'], 1)})"))
+    return ["## LRP (§3.3)", ""] + _table(rows)
+
+
+def _quality(q: dict, rule: str) -> list[str]:
+    lines = ["## Explanation quality (ours; ground truth: the P–S window)", ""]
+    if "skipped" in q:
+        return lines + [f"Skipped: {q['skipped']}.", ""]
+    lines += [f"{q['n_samples']} evaluation earthquakes, window {q['window']}.", "", "| metric | value |", "|---|---|",
+              f"| pointing game hit rate | {_f(q['pointing_game_hit_rate'], 3)} |",
+              f"| relevance mass inside the window (uniform relevance would give) | "
+              f"{_f(q['relevance_mass_accuracy_mean'], 3)} ({_f(q['window_fraction_of_samples_mean'], 3)}) |",
+              f"| deletion AUC, LRP order / random order (lower = better) | "
+              f"{_f(q['deletion_auc']['relevance_order_mean'], 3)} / {_f(q['deletion_auc']['random_order_mean'], 3)} |"]
+    rnd = q.get("randomisation_spearman_by_layer")
+    if rnd:
+        lines.append("| randomisation test, Spearman r after randomising down to each layer | "
+                     + ", ".join(f"{k} {v:.2f}" for k, v in rnd.items()) + " |")
+        verdict = randomisation_verdict(rnd, rule)
+        if verdict:
+            lines += ["", verdict]
+    return lines + [""]
+
+
+def _scan(sc: dict) -> list[str]:
+    return ["## Scan of a continuous record (seis_keras.scan)", "",
+            f"Model A over the built-in {sc['record_s']:.0f} s record ({sc['n_events']} events), stride "
+            f"{sc['settings']['stride_s']:g} s, threshold {sc['settings']['threshold']:g}: {sc['n_detections']} "
+            f"detections, recall {_f(sc['recall'], 2)}, false alarms {sc['false_alarms']} "
+            "(an event counts as found when a detection overlaps its P onset to coda end).", ""]
+
+
+def markdown(metrics: dict, cfg: DetectorConfig) -> str:
+    """The run's ``report.md`` from its ``metrics.json`` content and config."""
+    timings = metrics["timings_s"]
+    lines = (_header(metrics, cfg) + _detection(metrics) + _feature_maps(metrics["fmv"])
+             + _backward_optimisation(metrics["backward_optimisation"]) + _relevance(metrics["lrp"])
+             + _quality(metrics["quality"], metrics["lrp"]["sigma_rule"]) + _scan(metrics["scan"]))
+    exported = metrics["exported_model"]
+    lines += ["## Files", "",
+              "`metrics.json` (every number above, the paper's with their sources under `paper`), `figures/*.png`, "
+              f"`{exported['path']}/` (run {exported['run']}: model.h5, model.keras, model_serving/ SavedModel, "
+              f"input_contract.json with transforms {exported['input_contract']['transforms']}; "
+              f"`seis-keras scan --model <run>/{exported['path']} --stream FILES`), `runs/<name>/` "
+              "(history.csv, tensorboard/, model.h5), `scan_detections.csv`, `config.json`.", "",
+              "## Settings used", "", "```json", json.dumps(to_dict(cfg), indent=1, default=str), "```", "",
+              f"Wall time: {timings['total']:.0f} s "
+              f"({', '.join(f'{k} {v:.0f} s' for k, v in timings.items() if k != 'total')})."]
+    return "\n".join(lines) + "\n"
