@@ -6,8 +6,8 @@ categorical cross-entropy on the logits), trains it with Keras's progress bar,
 TensorBoard and a CSV history, keeps the best validation epoch's weights if asked,
 stops early if asked, and can be killed at any moment (SIGKILL included) and resumed.
 
-Resume: ``keras.callbacks.BackupAndRestore`` backs up model, optimizer and epoch counter
-after every epoch into ``run_dir/backup`` (a TensorFlow checkpoint: data files are
+Resume: ``keras.callbacks.BackupAndRestore`` backs up model, optimizer, epoch counter and
+the random layers' generator states after every epoch into ``run_dir/backup`` (a TensorFlow checkpoint: data files are
 written first, then the ``checkpoint`` index file is replaced atomically, so a kill
 leaves the previous backup in force; in multi-worker runs every worker saves, non-chief
 ones to a temporary folder). The keep-best / early-stopping record (best value and
@@ -202,6 +202,22 @@ def loss_and_metrics(model: keras.Model) -> tuple[keras.losses.Loss, list]:
             [keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
 
 
+def layer_generators(model: keras.Model) -> list:
+    """The ``tf.random.Generator`` of every random layer of ``model`` (nested models included).
+
+    Layers built while Keras used its legacy stateful random ops (before
+    ``keras.backend.experimental.enable_tf_random_generator()``) have none; their draws cannot
+    be restored, so a resumed run would differ there.
+    """
+    found = []
+    for layer in model._flatten_layers(include_self=False):
+        rng = getattr(layer, "_random_generator", None)
+        generator = getattr(rng, "_generator", None)
+        if isinstance(generator, tf.random.Generator):
+            found.append(generator)
+    return found
+
+
 class _FitRecord(tf.__internal__.tracking.AutoTrackable):
     """Keep-best / early-stopping / history state as variables (checkpointed with the model)."""
 
@@ -216,6 +232,9 @@ class _FitRecord(tf.__internal__.tracking.AutoTrackable):
         self.history = tf.Variable(np.full((epochs, len(self.keys)), np.nan), trainable=False)
         self.best_weights = [tf.Variable(np.zeros(w.shape, w.dtype.as_numpy_dtype), trainable=False)
                              for w in model.weights]
+        # the layers' random-number generators (dropout, random input): weightless layers are not
+        # in a Keras checkpoint, so their generator states are tracked here
+        self.generators = layer_generators(model)
 
     def history_dict(self) -> dict[str, list[float]]:
         n = int(self.epochs_done.numpy())
@@ -327,9 +346,12 @@ def fit(model: keras.Model | Callable[[], keras.Model], train_ds: tf.data.Datase
         resume: continue from ``run_dir/backup`` if a killed run left one (a fresh run if
             none), with the same settings. With ``resume=False`` an existing backup is an
             error, never overwritten. A resumed run continues with the restored weights,
-            optimizer state and keep-best record; a shuffled dataset's order restarts
-            from its seed, so shuffled runs match an uninterrupted run statistically,
-            unshuffled ones exactly.
+            optimizer state, keep-best record and layer random-number generators, and
+            ``train_ds``'s per-epoch order is advanced to the epoch it resumes at, so it
+            ends bit-identical to an uninterrupted run (tested with repeated SIGKILLs).
+            This holds for models built by a callable here (their random layers use
+            ``tf.random.Generator``, switched on by ``fit``) and datasets whose per-epoch
+            randomness is drawn when an iterator is created (``make_dataset``).
         strategy: a ``tf.distribute`` strategy (``distribute.get_strategy``); ``None`` = the
             current/default one. Under ``MultiWorkerMirroredStrategy`` the datasets are
             sharded by data (``AutoShardPolicy.DATA``).
@@ -352,6 +374,10 @@ def fit(model: keras.Model | Callable[[], keras.Model], train_ds: tf.data.Datase
     if uses_monitor and val_ds is None and settings.monitor.startswith("val_"):
         raise ValueError(f"TrainSettings.monitor={settings.monitor!r} needs val_ds (keep_best or early "
                          "stopping is on)")
+    # Layer randomness (dropout, the precursor's random input) from tf.random.Generator variables:
+    # part of the model, so of the backup, so a resumed run draws what the uninterrupted one drew.
+    # Global for the process, and only for layers built from here on (model_fn below).
+    keras.backend.experimental.enable_tf_random_generator()
     keras.utils.set_random_seed(int(settings.seed))
     if is_multi_worker(strategy):
         train_ds = with_data_sharding(train_ds)
@@ -379,6 +405,7 @@ def fit(model: keras.Model | Callable[[], keras.Model], train_ds: tf.data.Datase
         ours.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")))
     try:
         if not _finished_in_backup(model, backup_dir, record, ours[0]):
+            _replay_data_order(train_ds, _epochs_in_backup(backup_dir))
             model.fit(train_ds, validation_data=val_ds, epochs=int(settings.epochs),
                       class_weight=settings.class_weight, verbose=settings.verbose,
                       callbacks=[*ours, *callbacks])
@@ -402,6 +429,30 @@ def fit(model: keras.Model | Callable[[], keras.Model], train_ds: tf.data.Datase
         if backup_dir.exists():
             tf.io.gfile.rmtree(str(backup_dir))
     return result
+
+
+def _epochs_in_backup(backup_dir: Path) -> int:
+    """Epochs a killed run finished according to its backup (0 without one)."""
+    latest = tf.train.latest_checkpoint(str(backup_dir / "chief"))
+    if latest is None:
+        return 0
+    key = f"model/{_STATE_ATTR}/epochs_done/.ATTRIBUTES/VARIABLE_VALUE"
+    return int(tf.train.load_variable(latest, key)) if key in dict(tf.train.list_variables(latest)) else 0
+
+
+def _replay_data_order(train_ds, epochs: int) -> None:
+    """Advance a dataset's per-epoch randomness by ``epochs`` epochs, reading almost nothing.
+
+    A shuffled ``tf.data`` pipeline (``shuffle(reshuffle_each_iteration=True)``,
+    ``Dataset.random(rerandomize_each_iteration=True)``) draws its epoch's order when an
+    iterator is created, from a seed generator that lives in the process, not in the backup.
+    Keras creates one iterator per epoch, so creating (and dropping) one per finished epoch
+    puts a resumed run's next epoch on the order the uninterrupted run had there.
+    """
+    if isinstance(train_ds, tf.data.Dataset):
+        for _ in range(int(epochs)):
+            iterator = iter(train_ds)
+            del iterator
 
 
 def _finished_in_backup(model: keras.Model, backup_dir: Path, record: _FitRecord,

@@ -260,3 +260,53 @@ def test_train_settings_from_config_takes_its_fields_and_overrides():
         TrainSettings.from_config(Section(), batch_size=3)  # not a training setting: an error, not ignored
     with pytest.raises(ValueError, match="optimizer"):
         TrainSettings.from_config({"optimizer": "rmsprop"})
+
+
+@pytest.mark.timeout(600)
+def test_killed_at_random_points_and_resumed_equals_the_uninterrupted_run_exactly(tmp_path):
+    """Issue 16 item 6: SIGKILL three times at random moments, resume each time; the final weights
+    are bit-identical to an uninterrupted run (shuffled store stream, dropout)."""
+    from seis_keras.data.synthetic import detector_data
+
+    store = tmp_path / "store"
+    detector_data(600, seed=1, path=store)
+    worker = Path(__file__).parent / "workers" / "resume_worker.py"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    epochs = ["--epochs", "6"]
+
+    def run(run_dir, *extra, wait=True):
+        cmd = [sys.executable, str(worker), str(store), str(run_dir), *epochs, *extra]
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if wait:
+            out = proc.communicate(timeout=300)[0].decode()
+            assert proc.returncode == 0, out[-3000:]
+        return proc
+
+    run(tmp_path / "full", "--out", str(tmp_path / "full.npz"))
+    rng = np.random.default_rng(11)
+    killed = tmp_path / "killed"
+    done_before = 0
+    for kill in range(3):
+        proc = run(killed, *(["--resume"] if kill else []), wait=False)
+        target = min(done_before + int(rng.integers(1, 3)), 5)   # kill after 1-2 more epochs ...
+        deadline = time.time() + 240
+        try:
+            while _rows(killed / "history.csv") < target:
+                assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
+                assert time.time() < deadline, "worker too slow"
+                time.sleep(0.02)
+            time.sleep(float(rng.uniform(0.0, 0.3)))                # ... and somewhere inside the next one
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+        done_before = _rows(killed / "history.csv")
+        if done_before >= 6:
+            break
+    run(killed, "--resume", "--out", str(tmp_path / "killed.npz"))
+    with np.load(tmp_path / "full.npz") as a, np.load(tmp_path / "killed.npz") as b:
+        assert a.files == b.files
+        for key in a.files:
+            np.testing.assert_array_equal(a[key], b[key])
+    full = _read_history(tmp_path / "full" / "history.csv")
+    again = _read_history(killed / "history.csv")
+    assert [r["loss"] for r in again] == [r["loss"] for r in full]
