@@ -16,6 +16,14 @@ Modules: :mod:`.transforms` (the coefficient layouts and their inverses, numpy),
 innvestigate, gradients on the spectral input), :mod:`.relevance` (the two entry points),
 :mod:`.shares` (band shares). Figures: :mod:`seis_keras.plots.frequency`.
 
+Why not the authors' code: github.com/jvielhaben/DFT-LRP (also inside ``signxai2``) is PyTorch
+(torch + zennit, not in the pinned stack) and builds dense T x T Fourier matrices; the rule
+is a few lines here, evaluated with FFTs (O(T log T): the precursor's T = 16384 windows
+would need 1 GB matrices), and its layouts are kept (real and imaginary parts, one-sided
+spectrum, epsilon 1e-6). ``scipy.signal.stft`` is not used for the STDFT because its
+boundary padding and scaling do not give the exact linear inverse the virtual layer needs;
+its tapers (``scipy.signal.get_window``) are.
+
 TensorFlow is imported only when a function of :mod:`.virtual`/:mod:`.relevance` is used.
 """
 from __future__ import annotations

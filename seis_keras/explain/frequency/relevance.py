@@ -45,7 +45,7 @@ def _targeted_lrp(model, X, targets, n_outputs, rule, settings):
 def _relevance(model_or_relevance, X, *, window, hop, taper, method, class_index, rule,
                lrp_settings, epsilon, steps, baseline, batch_size):
     """Relevance per coefficient bin for the DFT (window None) or the STDFT."""
-    X = np.asarray(X, dtype=np.float32)
+    X = np.asarray(X)
     if X.ndim != 3:
         raise ValueError(f"X: expected a batch (N, T, C), got shape {X.shape}")
     is_array = isinstance(model_or_relevance, np.ndarray)
@@ -64,6 +64,7 @@ def _relevance(model_or_relevance, X, *, window, hop, taper, method, class_index
 
     if method == "relevance":
         return closed_form(model_or_relevance, X)
+    X = X.astype(np.float32)  # what the model sees
     settings = dict(lrp_settings or {})
     if "neuron" in settings:
         raise ValueError("lrp_settings: 'neuron' is set by class_index (targets.py semantics); leave it out")
