@@ -190,10 +190,15 @@ class LogSpectrogram(Transform):
         nperseg: samples per segment (default 64 -> 33 frequencies).
         noverlap: overlapping samples (default 48 -> hop 16).
         eps: floor of the min-max range (a constant channel maps to 0).
+        quantise_uint8: round the [0, 1] image down to 8-bit levels, ``floor(255 x) / 255``,
+            as the authors' PNG files do (``plt.imsave`` truncates to uint8, ``ToTensor``
+            divides by 255). Default off: float spectrograms.
     """
 
-    def __init__(self, fs: float = 100.0, nperseg: int = 64, noverlap: int = 48, eps: float = 1e-12):
+    def __init__(self, fs: float = 100.0, nperseg: int = 64, noverlap: int = 48, eps: float = 1e-12,
+                 quantise_uint8: bool = False):
         self.fs, self.nperseg, self.noverlap, self.eps = fs, nperseg, noverlap, eps
+        self.quantise_uint8 = bool(quantise_uint8)
 
     def apply(self, x):
         _, _, sxx = signal.spectrogram(x.astype(np.float64), fs=self.fs, nperseg=self.nperseg,
@@ -202,7 +207,8 @@ class LogSpectrogram(Transform):
         s = np.log1p(np.moveaxis(sxx, 2, -1))
         lo = s.min(axis=(1, 2), keepdims=True)
         hi = s.max(axis=(1, 2), keepdims=True)
-        return (s - lo) / np.maximum(hi - lo, self.eps)
+        s = (s - lo) / np.maximum(hi - lo, self.eps)
+        return np.floor(s * 255.0) / 255.0 if self.quantise_uint8 else s
 
     def output_shape(self, input_shape):
         *batch, t, c = input_shape

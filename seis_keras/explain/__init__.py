@@ -40,6 +40,7 @@ _EXPORTS = {
     "deep_shap": ("shap_values", "deep_shap"),
     "partition_shap": ("shap_values", "partition_shap"),
     "class_mean_maps": ("shap_values", "class_mean_maps"),
+    "batch_class_mean_maps": ("shap_values", "batch_class_mean_maps"),
     "occlude_time": ("occlusion", "occlude_time"),
     "occlude_frequency": ("occlusion", "occlude_frequency"),
     "occlude_band": ("occlusion", "occlude_band"),

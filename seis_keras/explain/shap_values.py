@@ -17,8 +17,12 @@ package in any import mode.
   spectrograms are truncated to 0/1 integers); ``float_inpaint=True`` (default) inpaints
   each channel in float32 with the same OpenCV method and radius and keeps unmasked
   values exact. ``float_inpaint=False`` uses shap's masker unchanged.
-- :func:`class_mean_maps`: SPEC §3 aggregation: every map divided by the batch max |value|,
-  averaged over the channels, then averaged over correctly classified samples per class.
+- :func:`batch_class_mean_maps`: the authors' aggregation (SPEC §3): each map divided by the
+  signed max of its batch (32 samples in their code), averaged over the channels; per batch
+  the mean over its correctly classified samples of each class; the class mean is the mean
+  of those per-batch means.
+- :func:`class_mean_maps`: one normalisation for all maps (the max |value|), channel mean,
+  one mean over all correctly classified samples per class.
 
 All explainers return the selected target's attribution shaped like ``X`` (see
 ``seis_keras.explain.targets`` for ``class_index``; for a 1-unit model class 0 is -logit).
@@ -234,8 +238,46 @@ def partition_shap(model, X: np.ndarray, *, class_index: ClassIndex = "predicted
     return out
 
 
+def batch_class_mean_maps(maps: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, batch: np.ndarray) -> dict:
+    """The authors' class means: per-batch signed-max normalisation, mean of per-batch class means.
+
+    Their notebook, per DataLoader batch: ``shap / shap.max()`` (the signed maximum over the
+    batch's maps, every sample of the batch explained, correct or not), mean over the 3
+    channels, mean over the batch's correct samples of each class; then the mean over batches
+    of those means (a batch without a correct sample of a class is left out of that class's
+    mean: in their code it would be a NaN). A batch whose maximum is negative flips the
+    sign of its maps, as in their code; one whose maximum is 0 is left unscaled.
+
+    Args:
+        maps: attributions (N, H, W, C); the last axis is the channel axis.
+        y_true: true classes (N,).
+        y_pred: predicted classes (N,).
+        batch: batch index of every map (N,).
+
+    Returns:
+        {class: {"map": mean map (H, W), "n": correct samples, "batches": batches averaged}}
+        for every class present in ``y_true`` (all-NaN map where none is correct).
+    """
+    maps = np.asarray(maps, dtype=np.float64)
+    y_true, y_pred, batch = np.asarray(y_true), np.asarray(y_pred), np.asarray(batch)
+    if not len(maps) == len(y_true) == len(y_pred) == len(batch):
+        raise ValueError(f"maps, y_true, y_pred, batch: expected equal lengths, got {len(maps)}, {len(y_true)}, "
+                         f"{len(y_pred)}, {len(batch)}")
+    per_sample = np.empty(maps.shape[:-1])
+    for b in np.unique(batch):
+        top = maps[batch == b].max()
+        per_sample[batch == b] = (maps[batch == b] / top if top != 0 else maps[batch == b]).mean(axis=-1)
+    out = {}
+    for c in np.unique(y_true):
+        keep = (y_true == c) & (y_pred == c)
+        means = [per_sample[keep & (batch == b)].mean(axis=0) for b in np.unique(batch[keep])]
+        mean = np.mean(means, axis=0) if means else np.full(per_sample.shape[1:], np.nan)
+        out[c.item()] = {"map": mean, "n": int(keep.sum()), "batches": len(means)}
+    return out
+
+
 def class_mean_maps(maps: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray) -> dict:
-    """SPEC §3: normalise by the batch max |value|, mean over channels, mean per class.
+    """One normalisation for all maps (the max |value|), mean over channels, mean per class.
 
     Args:
         maps: attributions (N, H, W, C) (or (N, T, C)); the last axis is the channel axis.

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 from tensorflow import keras
 
-from seis_keras.explain.shap_values import class_mean_maps, deep_shap, gradient_shap, partition_shap
+from seis_keras.explain.shap_values import (batch_class_mean_maps, class_mean_maps, deep_shap, gradient_shap,
+                                           partition_shap)
 
 
 def _smooth_model(k=1, seed=0, bn=False, fused=None):
@@ -101,3 +102,28 @@ def test_class_mean_maps_normalisation_and_selection():
     np.testing.assert_allclose(out[0]["map"], ((2 + 2) / 2 / 100 + (-4 + 0) / 2 / 100) / 2)
     np.testing.assert_allclose(out[1]["map"], 1.0 / 100)
     assert out[0]["n"] == 2 and out[1]["n"] == 1
+
+
+def test_batch_class_mean_maps_is_the_authors_per_batch_aggregation():
+    # two batches of 3 maps (H=1, W=2, C=2); batch 0's signed max is 4, batch 1's is 10 (its |min| -20 is ignored)
+    maps = np.zeros((6, 1, 2, 2))
+    maps[0] = 4.0                      # batch 0, foreshock, correct
+    maps[1] = 2.0                      # batch 0, foreshock, correct
+    maps[2] = -8.0                     # batch 0, aftershock, misclassified: sets nothing, averaged nowhere
+    maps[3, ..., 0] = 10.0             # batch 1, foreshock, correct
+    maps[4] = -20.0                    # batch 1, aftershock, correct
+    maps[5] = 5.0                      # batch 1, aftershock, correct
+    y_true, y_pred, batch = [0, 0, 1, 0, 1, 1], [0, 0, 0, 0, 1, 1], [0, 0, 0, 1, 1, 1]
+    out = batch_class_mean_maps(maps, y_true, y_pred, batch)
+    fore_b0 = (4 / 4 + 2 / 4) / 2           # channel means 1.0 and 0.5
+    fore_b1 = (10 + 0) / 2 / 10             # one sample, channel mean 0.5
+    np.testing.assert_allclose(out[0]["map"], (fore_b0 + fore_b1) / 2)
+    np.testing.assert_allclose(out[1]["map"], (-20 / 10 + 5 / 10) / 2)   # only batch 1 has correct aftershocks
+    assert (out[0]["n"], out[0]["batches"], out[1]["n"], out[1]["batches"]) == (3, 2, 2, 1)
+    # not the one-max, one-mean aggregation: that weights samples, not batches, and scales by max |value| = 20
+    old = class_mean_maps(maps, y_true, y_pred)
+    np.testing.assert_allclose(old[0]["map"], (4 + 2 + 5) / 3 / 20)  # channel means 4, 2, 5 over 3 samples, / 20
+    assert not np.allclose(old[0]["map"], out[0]["map"])
+    # a batch whose maximum is negative flips sign, as their shap / shap.max() does
+    neg = batch_class_mean_maps(-np.ones((2, 1, 1, 1)), [0, 0], [0, 0], [0, 0])
+    np.testing.assert_allclose(neg[0]["map"], 1.0)

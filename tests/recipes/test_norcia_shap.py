@@ -1,20 +1,24 @@
-"""Magrini & Marrocco recipe: spectrogram preprocessing against scipy, band shares, config, quick paths."""
+"""Magrini & Marrocco recipe: spectrogram preprocessing against scipy and the code's PNG path, band shares,
+the code's uint8 SHAP input, config, quick paths (both splits, SHAP, trust section)."""
 import json
+import math
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import signal
+from tensorflow import keras
 
 from seis_keras.data import norcia as nd
 from seis_keras.data.store import WaveformStore
 from seis_keras.data.synthetic import norcia_data
-from seis_keras.data.transforms import Compose
+from seis_keras.data.transforms import Compose, LogSpectrogram
+from seis_keras.explain.frequency import band_share
 from seis_keras.models import InputContract
 from seis_keras.recipes.config import load_config
 from seis_keras.recipes.norcia_shap.__main__ import main
 from seis_keras.recipes.norcia_shap.config import NorciaShapConfig
-from seis_keras.recipes.norcia_shap.shap_maps import band_mass_fraction
+from seis_keras.recipes.norcia_shap.shap_maps import band_numbers, dequantising_model, uint8_batch
 from seis_keras.recipes.norcia_shap.study import NorciaData, input_contract, spectrogram_axes
 
 TINY = ["--profile", "quick", "--set", "train.epochs=1", "--set", "train.verbose=0",
@@ -64,58 +68,143 @@ def test_spectrogram_preprocessing_matches_a_direct_scipy_computation(tmp_path):
     assert len(f) == 33 and f[-1] == 50.0 and len(t) == 153 and t[0] == pytest.approx(0.32)
 
 
-def test_band_mass_fraction_counts_rows_inside_the_band():
+def test_quantise_uint8_is_the_codes_png_round_trip(tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    from matplotlib import pyplot as plt
+    from PIL import Image
+
+    matplotlib.use("Agg")
+    x = np.random.default_rng(3).normal(size=(1, 2500, 3)).astype(np.float32)
+    image = LogSpectrogram()(x)[0]                      # the code's rgb_spec: per-channel min-max to [0, 1]
+    plt.imsave(tmp_path / "s.png", image)               # their preprocess.ipynb
+    png = np.asarray(Image.open(tmp_path / "s.png").convert("RGB"))   # their Dataset; ToTensor divides by 255
+    ours = LogSpectrogram(quantise_uint8=True)(x)[0]
+    np.testing.assert_array_equal(np.round(ours * 255.0).astype(np.uint8), png)   # the very same 8-bit levels
+    np.testing.assert_allclose(ours, png / 255.0, rtol=0, atol=1e-7)
+    png = png / 255.0
+    assert not np.allclose(image, png, atol=1e-6)       # the float path differs (by < 1/255)
+    assert np.abs(image - png).max() < 1 / 255
+
+
+def test_uint8_batch_and_its_inverse_as_the_code():
+    X = np.random.default_rng(0).normal(size=(5, 33, 153, 3)).astype(np.float32)
+    levels, lo, hi = uint8_batch(X)
+    assert (lo, hi) == (X.min(), X.max()) and levels.min() == 0 and levels.max() == 255
+    np.testing.assert_array_equal(levels, np.floor(levels))         # integers: shap's uint8 cast keeps them
+    back = levels / 255 * (hi - lo) + lo
+    assert np.abs(back - X).max() <= (hi - lo) / 255 + 1e-6 and (back <= X + 1e-5).all()   # truncation
+    inputs = keras.Input((33, 153, 3))
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(inputs)))
+    np.testing.assert_allclose(dequantising_model(model, lo, hi).predict(levels, verbose=0),
+                               model.predict(back, verbose=0), rtol=1e-4, atol=1e-5)
+
+
+def test_band_numbers_read_the_frequency_axis_of_spectrogram_maps():
     f = np.linspace(0, 50, 33)
-    maps = np.zeros((2, 33, 4, 3))
-    maps[0, f == f[20]] = -2.0  # 31.25 Hz, inside 30-40
-    maps[0, 0] = 1.0            # 0 Hz row, outside; |.| mass 12 vs 24
-    maps[1, 5] = 3.0            # all outside
-    share = band_mass_fraction(maps, f, (30.0, 40.0))
-    np.testing.assert_allclose(share, [24 / 36, 0.0])
+    maps = np.zeros((2, 33, 153, 3))
+    maps[0, 20] = 1.0           # 31.25 Hz row, inside 30-40 Hz, positive
+    maps[0, 5] = -3.0           # outside, negative: not in the positive share, in the |SHAP| share
+    maps[1, 5:10] = 1.0         # all outside
+    t = np.arange(2500) / 100
+    waves = np.stack([np.sin(2 * np.pi * 35.0 * t)] * 3, axis=-1)[None].repeat(2, axis=0)
+    means = {0: {"map": maps[0].mean(axis=-1), "n": 1}, 1: {"map": maps[1].mean(axis=-1), "n": 1}}
+    r = band_numbers(maps, f, (30.0, 40.0), waves, 100.0, np.array([0, 1]), np.array([0, 1]), means)
+    assert r["band_share"] == {"foreshocks": 1.0, "aftershocks": 0.0} and r["band_share_all"] == 0.5
+    assert r["uniform_share"] == pytest.approx(6 / 32)        # 0 Hz left out, as the frequency relevance
+    assert r["input_share"] == pytest.approx(1.0, abs=1e-3)   # a 35 Hz sine
+    assert r["abs_band_share_all"] == pytest.approx((1 / 4 + 0) / 2)
+    assert r["class_mean_map_band_share"] == {"foreshocks": 1.0, "aftershocks": 0.0}
 
 
-def test_quick_path_event_split_with_shap(tmp_path):
-    assert main([*TINY, "--out", str(tmp_path), "--set", "shap.samples_per_class=1", "--set", "shap.max_evals=40",
-                 "--set", "shap.gradient_background=4", "--set", "shap.gradient_nsamples=8"]) == 0
+SHAP_TINY = ["--set", "shap.batch_samples=6", "--set", "shap.max_evals=40", "--set", "shap.gradient_background=4",
+             "--set", "shap.gradient_nsamples=8", "--set", "shap.randomisation_max_evals=40",
+             "--set", "shap.randomisation_nsamples=4", "--set", "trust.randomisation_samples=2"]
+
+
+def test_the_defaults_are_the_codes():
+    cfg = load_config(NorciaShapConfig, "norcia_shap")
+    assert cfg.split.groupings == ["trace", "event"] and cfg.split.primary == "trace"
+    sh = cfg.shap
+    assert (sh.batches, sh.batch_samples, sh.aggregation, sh.max_evals) == (20, 32, "batch_signed_max", 1000)
+    assert cfg.preprocess.quantise_uint8 is False   # the code's 8-bit path is a setting, off
+
+
+def test_quick_path_runs_both_splits_shap_and_trust(tmp_path):
+    assert main([*TINY, "--out", str(tmp_path), *SHAP_TINY]) == 0
     run = _run_folder(tmp_path)
     m = json.loads((run / "metrics.json").read_text())
-    d = m["data"]
-    assert d["split_grouping"] == "event" and d["events_in_several_splits"] == 0
-    assert sum(d["split"].values()) == d["n_traces"]
-    s = m["training"]
-    cm = np.array(s["confusion_matrix"])
-    assert cm.sum() == d["split"]["test"] and s["accuracy"] == pytest.approx(np.trace(cm) / cm.sum())
+    assert m["primary_split"] == "trace"
+    # both splits, each scored on its own test part; by trace events leak across parts, by event none does
+    trace, event = m["training_trace"], m["training_event"]
+    assert trace["split"]["split_grouping"] == "trace" and trace["split"]["events_in_several_splits"] > 0
+    assert event["split"]["split_grouping"] == "event" and event["split"]["events_in_several_splits"] == 0
+    meta = pd.read_csv(run / "data" / "norcia_builtin" / "metadata.csv")
+    by_trace = nd.random_split(meta, fractions=(0.70, 0.15, 0.15), group=None, seed=m["seed"],
+                               mask=np.ones(len(meta), bool))
+    assert {k: int((by_trace == k).sum()) for k in nd.SPLITS} == trace["split"]["split"]
+    for s in (trace, event):
+        cm = np.array(s["confusion_matrix"])
+        assert cm.sum() == s["split"]["split"]["test"] and s["accuracy"] == pytest.approx(np.trace(cm) / cm.sum())
+    report = (run / "report.md").read_text()
+    assert "| ours, random split by trace (the code, published) (explained) |" in report
+    assert "| ours, random split by event (no event in two splits) |" in report and "0.9575" in report
+    # SHAP: the code's batches, band shares with the frequency-relevance metric
     e = m["shap"]
-    assert e["band_kind"] == "planted" and e["uniform_share"] == pytest.approx(6 / 33)
+    assert e["n_explained"] == 6 and e["band_kind"] == "planted" and e["uniform_share"] == pytest.approx(6 / 32)
     for method in ("partition", "gradient"):
         r = e["methods"][method]
-        assert 0 <= r["band_share_all"] <= 1
-        assert (run / "figures" / f"shap_{method}_class_mean.png").stat().st_size > 1000
+        assert math.isfinite(r["band_share_all"]) and math.isfinite(r["input_share"])
+        assert r["over_uniform"] == pytest.approx(r["band_share_all"] / (6 / 32))
         means = np.load(run / f"shap_{method}_class_means.npy")
-        assert means.shape[1:] == (33, 153) and np.nanmax(np.abs(means)) <= 1.0 + 1e-9
-    report = (run / "report.md").read_text()
-    assert "0.9575" in report and "| ours |" in report
+        assert means.shape[1:] == (33, 153) and np.nanmax(means) <= 1.0 + 1e-9   # / each batch's signed max
+        freqs, _ = spectrogram_axes(load_config(NorciaShapConfig, "norcia_shap"))
+        for k, cls in enumerate(c for c in ("foreshocks", "aftershocks") if c in r["class_mean_map_band_share"]):
+            assert r["class_mean_map_band_share"][cls] == pytest.approx(
+                band_share(means[k][None, :, :, None], freqs, (30.0, 40.0), freq_axis=1)[0])
+        for fig in (f"shap_{method}_class_mean", f"shap_{method}_spectra"):
+            assert (run / "figures" / f"{fig}.png").stat().st_size > 1000
+    # the trust section: numbers for every method, a verdict with its rule, figures
+    t = m["trust"]
+    for method in ("partition", "gradient"):
+        r = t["methods"][method]
+        c = r["checks"]
+        assert c["randomisation"]["numbers"]["layer"] == "conv3"
+        assert list(c["randomisation"]["numbers"]["by_layer"]) == ["logits", "fc1", "conv3", "conv2", "conv1"]
+        assert all(math.isfinite(v) for v in c["randomisation"]["numbers"]["by_layer"].values())
+        assert c["localisation"]["numbers"]["uniform_share"] == pytest.approx(6 / 33)   # band rows of the 33
+        assert math.isfinite(c["localisation"]["numbers"]["mass_accuracy"])
+        assert math.isfinite(c["faithfulness"]["numbers"]["deletion_auc"])
+        assert r["settings"]["unit"] == "element" and r["settings"]["fill"] == 0.0
+        assert r["verdict"] == "trusted" or r["verdict"].startswith("flagged")
+        assert f"**{r['verdict']}**" in report
+    assert "## Trust" in report and "The code's method, Partition SHAP, is **" in report
+    assert (t["headline"] is None) == ("No method passed its checks" in report)
+    assert (t["headline"] is None) != (run / "figures" / "shap_headline.png").exists()
+    for fig in ("trust_randomisation", "trust_deletion", "confusion_trace", "confusion_event"):
+        assert (run / "figures" / f"{fig}.png").stat().st_size > 1000
+    assert "## Where this run differs from the code, and why" in report and "8-bit PNG" in report
     contract = InputContract.from_json(json.loads((run / m["exported"]["input_contract"]).read_text()))
-    np.testing.assert_allclose(contract.transform_list()[1].mean_, m["preprocessing"]["mean"])
+    np.testing.assert_allclose(contract.transform_list()[1].mean_, m["preprocessing_trace"]["mean"])
     assert contract.input_shape == (33, 153, 3) and m["paper"]["accuracy"]["value"] == 0.9575
 
 
-def test_published_split_shares_events_between_splits(tmp_path):
-    assert main([*TINY, "--out", str(tmp_path), "--published-split", "--no-shap",
-                 "--set", "data.builtin_events=40"]) == 0
+def test_published_split_flag_runs_the_trace_split_only_and_uint8_path(tmp_path):
+    assert main([*TINY, "--out", str(tmp_path), "--published-split", *SHAP_TINY, "--set", 'shap.methods=["partition"]',
+                 "--set", "preprocess.quantise_uint8=true"]) == 0
     run = _run_folder(tmp_path)
     m = json.loads((run / "metrics.json").read_text())
-    assert m["data"]["split_grouping"] == "trace"
-    assert m["data"]["events_in_several_splits"] > 0  # the leak the event-grouped default removes
-    meta = pd.read_csv(run / "data" / "norcia_builtin" / "metadata.csv")
-    split = nd.random_split(meta, fractions=(0.70, 0.15, 0.15), group=None, seed=m["seed"],
-                            mask=np.ones(len(meta), bool))
-    assert {k: int((split == k).sum()) for k in nd.SPLITS} == m["data"]["split"]
-    assert "shap" not in m
+    assert "training_trace" in m and "training_event" not in m
+    contract = json.loads((run / m["exported"]["input_contract"]).read_text())
+    assert any("quantise_uint8=True" in t for t in contract["transforms"])   # the exported model gets 8-bit input
+    report = (run / "report.md").read_text()
+    assert "8-bit levels" in report and "8-bit PNG" not in report
+    assert "The published protocol" not in report and "random split by event" not in report
 
 
 def test_bad_settings_are_refused_before_any_data_is_read(tmp_path, capsys):
     for bad, message in (("shap.methods=[\"deep\"]", "shap] methods = ['deep']: expected one of 'partition', 'gradient'"),
+                         ('split.groupings=["trace", "trace"]', "expected one or more of 'trace', 'event', each once"),
+                         ('trust.randomisation_layer="conv9"', "randomisation_layer = 'conv9' is not in"),
                          ("data.stations=[\"XXXX\"]", "station codes"),
                          ("preprocess.noverlap=64", "noverlap = 64 must be smaller than nperseg = 64"),
                          ("train.epoch=2", "did you mean 'epochs'")):

@@ -10,13 +10,20 @@ shows where in frequency and time it looks, averaged over correctly classified s
 class. Published: accuracy 0.9575, precision 0.9477, recall 0.9707, F1 0.9591.
 
     python -m seis_keras.recipes.norcia_shap --profile quick
-    python -m seis_keras.recipes.norcia_shap --data ZENODO_DIR --published-split
+    python -m seis_keras.recipes.norcia_shap --data ZENODO_DIR                     # both splits
+    python -m seis_keras.recipes.norcia_shap --data ZENODO_DIR --published-split   # the trace split only
 
-Sections (``__main__.run``): data and labels, split (random 70/15/15; by default no event in two
-splits — ``--published-split`` splits traces as published, so one event's traces from different
-stations can land in training and test) and preprocessing (``study``); training as the code
-(Adam 1e-3, batch 32, 10 epochs, last weights kept) and test metrics (``training``); SHAP maps
-(Partition with inpainting, and GradientExplainer), class means, and on built-in data the share
-of |SHAP| mass in the planted 30–40 Hz band (``shap_maps``); the exported model with its input
-contract (standardisation statistics included) and the report (``report``).
+Sections (``__main__.run``): data and labels (``study``); per split in ``split.groupings`` — by
+default the code's random 70/15/15 split **by trace** (the published numbers; one event's records
+at several stations can land in training and test), then a split **by event** (no event in two
+parts, the honest score) — the preprocessing (the input contract with that split's training
+standardisation) and training as the code (Adam 1e-3, batch 32, 10 epochs, last weights kept)
+with test metrics (``training``), one row each; on the first split's model: SHAP maps (Partition
+with inpainting, the code; GradientExplainer beside it) on shuffled 32-sample batches, class
+means as the code (each map divided by its batch's signed max, mean of the per-batch class
+means) and the band shares of the maps beside the traces' own (``shap_maps``); trust checks of
+each method — cascading randomisation, localisation in the planted band, deletion of cells
+(``trust``); the figures with their verdicts (``figures``); the exported model with its input
+contract and the report with where the run differs from the code (``report``). The code's
+8-bit PNG path is ``preprocess.quantise_uint8`` (off).
 """

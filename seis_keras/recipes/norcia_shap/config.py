@@ -53,16 +53,28 @@ class Data:
 class Preprocess:
     nperseg: int = setting(min=4)
     noverlap: int = setting(min=0)
+    quantise_uint8: bool
 
     def __post_init__(self):
         if self.noverlap >= self.nperseg:
             raise ValueError(f"noverlap = {self.noverlap} must be smaller than nperseg = {self.nperseg}")
 
 
+def _groupings(value) -> str | None:
+    if not value or len(set(value)) != len(value):
+        return "expected one or more of 'trace', 'event', each once (the first is explained and exported)"
+    return None
+
+
 @dataclasses.dataclass(frozen=True)
 class Split:
-    grouping: Literal["event", "trace"]
+    groupings: list[Literal["trace", "event"]] = setting(check=_groupings)
     fractions: tuple[float, float, float] = setting(check=_fractions)
+
+    @property
+    def primary(self) -> str:
+        """The split whose model is explained and exported (the first listed)."""
+        return self.groupings[0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,7 +99,9 @@ class Train:
 class Shap:
     methods: list[Literal["partition", "gradient"]]
     explain_split: Literal["train", "dev", "test"]
-    samples_per_class: int = setting(min=1)
+    batches: int = setting(min=1)
+    batch_samples: int = setting(min=1)
+    aggregation: Literal["batch_signed_max", "global_abs_max"]
     max_evals: int = setting(min=1)
     batch_size: int = setting(min=1)
     masker: str = setting(check=_masker)
@@ -96,6 +110,31 @@ class Shap:
     gradient_nsamples: int = setting(min=1)
     example_maps: int = setting(min=0)
     band_hz: tuple[float, float] = setting(min=0)
+    randomisation_max_evals: int = setting(min=1)
+    randomisation_nsamples: int = setting(min=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Trust:
+    """The :class:`seis_keras.explain.trust.TrustSettings` this recipe sets (same names)."""
+
+    randomisation_layers: list[str]
+    randomisation_layer: str
+    randomisation_max: float = setting(gt=0)
+    randomisation_samples: int = setting(min=1)
+    localisation_min_ratio: float = setting(gt=0)
+    steps: int = setting(min=1)
+    fill: float | Literal["mean"]
+    unit: Literal["element"]
+    score: Literal["logit", "probability"]
+    random_orders: int = setting(min=1)
+    deletion_max_ratio: float = setting(gt=0)
+    faithfulness_samples: int = setting(min=1)
+
+    def __post_init__(self):
+        if self.randomisation_layer not in self.randomisation_layers:
+            raise ValueError(f"randomisation_layer = {self.randomisation_layer!r} is not in randomisation_layers "
+                             f"{self.randomisation_layers}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,4 +146,5 @@ class NorciaShapConfig:
     model: Model
     train: Train
     shap: Shap
+    trust: Trust
     profile: str = setting(loader=True)

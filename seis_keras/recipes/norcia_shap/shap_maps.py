@@ -1,90 +1,164 @@
-"""§ SHAP maps (Partition with an inpainting masker, the code; GradientExplainer beside it) and class means.
+"""§ SHAP maps (Partition with an inpainting masker, the code; GradientExplainer beside it), class means, band shares.
 
-SHAP explains the top predicted class's logit; class means average over correctly classified
-samples of ``shap.explain_split`` (the slides: "from Validation"). On built-in data the share
-of |SHAP| mass in the planted band says whether the maps find the planted 30–40 Hz change.
+As the code: shuffled batches of ``shap.batch_samples`` spectrograms of ``shap.explain_split``
+(the slides: "from Validation"), every sample explained for its top predicted class's logit;
+the class means average the correctly classified ones (``shap.aggregation``). With
+``preprocess.quantise_uint8`` the Partition explainer sees each batch as the code's 8-bit
+image (batch min-max, uint8, shap's own uint8 inpainting) through a model that scales it back.
+
+Band shares use the frequency-relevance metric (:func:`seis_keras.explain.frequency.band_share`
+on the map's frequency axis, positive part, 0 Hz left out) beside the explained traces' own
+energy share in the band and the uniform share (:func:`uniform_band_share`).
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
+from tensorflow import keras
 
-from seis_keras.atomic import atomic_path
 from seis_keras.data.transforms import Compose
-from seis_keras.explain.shap_values import class_mean_maps, gradient_shap, partition_shap
-from seis_keras.plots.norcia import spectrogram_maps
+from seis_keras.explain.frequency import band_share, input_band_share, uniform_band_share
+from seis_keras.explain.shap_values import batch_class_mean_maps, class_mean_maps, gradient_shap, partition_shap
 from seis_keras.recipes.norcia_shap.config import NorciaShapConfig
-from seis_keras.recipes.norcia_shap.study import NorciaData, predict, spectrogram_axes
+from seis_keras.recipes.norcia_shap.study import NorciaData, spectrogram_axes
+
+CLASS_KEYS = {0: "foreshocks", 1: "aftershocks"}
+METHOD_LABELS = {"partition": "Partition SHAP (the code)", "gradient": "GradientExplainer SHAP (ours)"}
 
 
 def band_of(meta, cfg: NorciaShapConfig) -> tuple[tuple[float, float], str]:
+    """The planted band of built-in data (from the metadata), else ``shap.band_hz`` (Laurenti Fig. 6)."""
     if {"planted_band_low_hz", "planted_band_high_hz"} <= set(meta.columns):
         return (float(meta.planted_band_low_hz.iloc[0]), float(meta.planted_band_high_hz.iloc[0])), "planted"
     return tuple(cfg.shap.band_hz), "paper"
 
 
-def band_mass_fraction(maps: np.ndarray, freqs: np.ndarray, band) -> np.ndarray:
-    """Share of each map's |SHAP| mass in the frequency rows inside ``band``: (N, F, T, C) -> (N,)."""
-    a = np.abs(np.asarray(maps, np.float64)).sum(axis=(2, 3))
-    inside = (freqs >= band[0]) & (freqs <= band[1])
-    total = a.sum(axis=1)
-    return np.divide(a[:, inside].sum(axis=1), total, out=np.zeros(len(a)), where=total > 0)
+def uint8_batch(X: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """The code's ``preprocess_for_shap``: one min-max over the whole batch, truncated to uint8 levels.
+
+    Returns:
+        (levels as float32 integers 0..255 shaped like ``X``, batch min, batch max).
+    """
+    lo, hi = float(X.min()), float(X.max())
+    scale = hi - lo if hi > lo else 1.0
+    return np.floor((X - lo) / scale * 255.0).clip(0, 255).astype(np.float32), lo, hi
 
 
-def shap_maps(data: NorciaData, trained, cfg: NorciaShapConfig, folder, seed: int) -> dict:
-    """Per-sample and class-mean SHAP maps over correctly classified samples of the explain split."""
-    store, model, labels, split, transforms = data.store, trained.model, data.labels, data.split, trained.transforms
-    log = folder.log
+def dequantising_model(model: keras.Model, lo: float, hi: float) -> keras.Model:
+    """``model`` behind the code's ``inverse_preprocess_for_shap``: levels / 255 · (max - min) + min."""
+    inputs = keras.Input(model.input_shape[1:], name="uint8_levels")
+    x = keras.layers.Rescaling((hi - lo if hi > lo else 1.0) / 255.0, offset=lo, name="dequantise")(inputs)
+    return keras.Model(inputs, model(x), name=f"{model.name}_uint8")
+
+
+def explain_shap(method: str, model, X: np.ndarray, targets: np.ndarray, cfg: NorciaShapConfig,
+                 background: np.ndarray, seed: int, *, max_evals: int, nsamples: int) -> np.ndarray:
+    """SHAP maps of ``X`` for the classes ``targets`` (one per sample), shaped like ``X``.
+
+    Partition (the code): the inpainting masker, float32 per channel (``shap.float_inpaint``),
+    or with ``preprocess.quantise_uint8`` the code's uint8 batch image with shap's own masker.
+    Gradient (ours): ``shap.GradientExplainer`` on ``background`` training spectrograms.
+    """
     sh = cfg.shap
-    rows = np.flatnonzero(split == sh.explain_split)
-    pred = predict(model, store, rows, transforms).argmax(axis=1)
+    if method == "gradient":
+        return gradient_shap(model, X, background, class_index=targets, nsamples=nsamples, seed=seed)
+    if cfg.preprocess.quantise_uint8:
+        levels, lo, hi = uint8_batch(X)
+        return partition_shap(dequantising_model(model, lo, hi), levels, class_index=targets, max_evals=max_evals,
+                              batch_size=sh.batch_size, masker=sh.masker, float_inpaint=False)
+    return partition_shap(model, X, class_index=targets, max_evals=max_evals, batch_size=sh.batch_size,
+                          masker=sh.masker, float_inpaint=sh.float_inpaint)
+
+
+@dataclasses.dataclass
+class ShapMaps:
+    """The explained spectrograms and their maps.
+
+    Attributes:
+        maps: method -> (N, F, T, C) SHAP values of the predicted class's logit.
+        class_means: method -> {class: {"map": (F, T), "n": ...}} (``shap.aggregation``).
+        X: (N, F, T, C) model inputs; waveforms: (N, T, C) the traces they came from.
+        rows: store rows; y: true classes; pred: predicted classes; batch: batch index.
+        freqs, times: the spectrogram axes (Hz, s); band: (f_lo, f_hi); band_kind: "planted"/"paper".
+        background: the GradientExplainer's background spectrograms.
+        metrics: the section's numbers.
+    """
+
+    maps: dict
+    class_means: dict
+    X: np.ndarray
+    waveforms: np.ndarray
+    rows: np.ndarray
+    y: np.ndarray
+    pred: np.ndarray
+    batch: np.ndarray
+    freqs: np.ndarray
+    times: np.ndarray
+    band: tuple
+    band_kind: str
+    background: np.ndarray
+    metrics: dict
+
+
+def class_means(maps, y, pred, batch, aggregation: str) -> dict:
+    """Class-mean maps by ``shap.aggregation``: the code's per-batch signed max, or one max |value|."""
+    if aggregation == "batch_signed_max":
+        return batch_class_mean_maps(maps, y, pred, batch)
+    return class_mean_maps(maps, y, pred)
+
+
+def band_numbers(maps, freqs, band, waveforms, fs, y, pred, means) -> dict:
+    """Band shares of one method's maps beside the input's and the uniform share."""
+    share = band_share(maps, freqs, band, freq_axis=1)
+    uniform = uniform_band_share(freqs, band)
+    inputs = float(np.nanmean(input_band_share(waveforms, fs, band)))
+    correct = y == pred
+    per_class = {CLASS_KEYS[c]: float(np.nanmean(share[correct & (y == c)])) for c in (0, 1)
+                 if (correct & (y == c)).any()}
+    mean_share = {CLASS_KEYS[c]: float(band_share(m["map"][None, :, :, None], freqs, band, freq_axis=1)[0])
+                  for c, m in means.items() if np.isfinite(m["map"]).all()}
+    every = float(np.nanmean(share))
+    return {"band_share": per_class, "band_share_all": every, "input_share": inputs, "uniform_share": uniform,
+            "over_uniform": every / uniform, "over_input": every / inputs if inputs > 0 else float("nan"),
+            "abs_band_share_all": float(np.nanmean(band_share(maps, freqs, band, kind="absolute", freq_axis=1))),
+            "class_mean_map_band_share": mean_share}
+
+
+def shap_maps(data: NorciaData, trained, cfg: NorciaShapConfig, folder, seed: int) -> ShapMaps:
+    """SHAP maps of ``shap.batches`` shuffled batches of the explain split, class means, band shares."""
+    store, model, labels, split = data.store, trained.model, data.labels, data.split
+    sh = cfg.shap
     rng = np.random.default_rng(seed)
-    chosen = [np.sort(rng.permutation(rows[(labels[rows] == c) & (pred == c)])[:sh.samples_per_class])
-              for c in (0, 1)]
-    rows = np.concatenate(chosen)
-    y = labels[rows]
+    rows = rng.permutation(np.flatnonzero(split == sh.explain_split))[:sh.batches * sh.batch_samples]
+    compose = Compose(trained.transforms)
     freqs, times = spectrogram_axes(cfg)
     band, kind = band_of(store.metadata, cfg)
-    out = {"explain_split": sh.explain_split, "n_per_class": [len(c) for c in chosen], "band": list(band),
-           "band_kind": kind, "uniform_share": float(np.mean((freqs >= band[0]) & (freqs <= band[1]))), "methods": {}}
+    train_rows = np.flatnonzero(split == "train")
+    bg_rows = np.sort(rng.permutation(train_rows)[:sh.gradient_background])
+    background = compose(store.get_waveforms(bg_rows))
+    out = {"explain_split": sh.explain_split, "n_explained": int(len(rows)), "band": list(band), "band_kind": kind,
+           "aggregation": sh.aggregation, "uniform_share": uniform_band_share(freqs, band), "methods": {}}
     if len(rows) == 0:
-        log("shap: no correctly classified sample to explain")
-        return out
-    compose = Compose(transforms)
-    X = compose(store.get_waveforms(rows))
-    names = {0: "foreshocks", 1: "aftershocks"}
+        raise ValueError(f"shap.explain_split = {sh.explain_split!r}: no spectrogram in that split to explain")
+    waveforms = store.get_waveforms(rows)  # in the shuffled order
+    X = compose(waveforms)
+    y = labels[rows]
+    pred = np.asarray(model.predict(X, batch_size=256, verbose=0)).argmax(axis=1)
+    batch = np.arange(len(rows)) // sh.batch_samples
+    out["n_correct"] = {CLASS_KEYS[c]: int(((y == c) & (pred == c)).sum()) for c in (0, 1)}
+    out["input_share"] = float(np.nanmean(input_band_share(waveforms, cfg.data.sampling_rate, band)))
+    maps, means = {}, {}
     for method in sh.methods:
         t0 = time.time()
-        if method == "partition":
-            maps = partition_shap(model, X, class_index="predicted", max_evals=sh.max_evals,
-                                  batch_size=sh.batch_size, masker=sh.masker, float_inpaint=sh.float_inpaint)
-        else:
-            train_rows = np.flatnonzero(split == "train")
-            bg = np.sort(rng.permutation(train_rows)[:sh.gradient_background])
-            maps = gradient_shap(model, X, compose(store.get_waveforms(bg)), class_index="predicted",
-                                 nsamples=sh.gradient_nsamples, seed=seed)
-        means = class_mean_maps(maps, y, y)  # all chosen samples are correct
-        share = band_mass_fraction(maps, freqs, band)
-        mean_maps = {f"{names[c]} (n={means[c]['n']})": means[c]["map"] for c in means}
-        mean_share = {names[c]: float(band_mass_fraction(means[c]["map"][None, :, :, None], freqs, band)[0])
-                      for c in means}
-        out["methods"][method] = {
-            "band_share": {names[c]: float(share[y == c].mean()) for c in (0, 1) if (y == c).any()},
-            "band_share_all": float(share.mean()), "class_mean_map_band_share": mean_share,
-            "enrichment_vs_uniform": float(share.mean() / out["uniform_share"]), "wall_time_s": round(time.time() - t0, 1)}
-        log(f"shap {method}: |SHAP| share in {band[0]:g}-{band[1]:g} Hz {share.mean():.3f} "
-            f"(uniform {out['uniform_share']:.3f}), {time.time() - t0:.0f} s")
-        folder.save_figure(spectrogram_maps(mean_maps, freqs, times, band=band,
-                                            title=f"class-mean {method} SHAP (normalised by the batch max |value|, "
-                                                  "channel mean)"), f"shap_{method}_class_mean")
-        for c in (0, 1):
-            for i in np.flatnonzero(y == c)[:sh.example_maps]:
-                folder.save_figure(spectrogram_maps(
-                    {"log spectrogram (standardised, channel mean)": X[i].mean(axis=-1),
-                     f"{method} SHAP (channel mean)": maps[i].mean(axis=-1)}, freqs, times, band=band,
-                    title=f"{names[c][:-1]} {store.metadata.trace_name_original.iloc[rows[i]] if 'trace_name_original' in store.metadata else rows[i]}"),
-                    f"shap_{method}_{names[c]}_{i}")
-        with atomic_path(folder.file(f"shap_{method}_class_means.npy")) as tmp, open(tmp, "wb") as fh:
-            np.save(fh, np.stack([means[c]["map"] for c in (0, 1) if c in means]))  # a handle: no ".npy" appended
-    return out
+        maps[method] = np.concatenate([
+            explain_shap(method, model, X[batch == b], pred[batch == b], cfg, background, seed + int(b),
+                         max_evals=sh.max_evals, nsamples=sh.gradient_nsamples) for b in np.unique(batch)])
+        means[method] = class_means(maps[method], y, pred, batch, sh.aggregation)
+        numbers = band_numbers(maps[method], freqs, band, waveforms, cfg.data.sampling_rate, y, pred, means[method])
+        out["methods"][method] = {**numbers, "wall_time_s": round(time.time() - t0, 1)}
+        folder.log(f"shap {method}: positive SHAP share in {band[0]:g}-{band[1]:g} Hz {numbers['band_share_all']:.3f} "
+                   f"(input {numbers['input_share']:.3f}, uniform {numbers['uniform_share']:.3f}), "
+                   f"{time.time() - t0:.0f} s")
+    return ShapMaps(maps, means, X, waveforms, rows, y, pred, batch, freqs, times, band, kind, background, out)

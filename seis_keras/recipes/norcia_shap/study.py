@@ -38,6 +38,7 @@ class NorciaData:
         mask: traces of the selected stations.
         labels: ``(N,)`` 0 foreshock / 1 aftershock (from the mainshock time).
         split: ``(N,)`` ``"train"`` / ``"dev"`` / ``"test"`` (``""`` outside ``mask``).
+        grouping: what the split keeps together: ``"trace"`` (nothing: the code's) or ``"event"``.
     """
 
     store: WaveformStore
@@ -71,14 +72,30 @@ def load_data(data, cfg: NorciaShapConfig, workdir, seed: int) -> NorciaData:
                          f"{d.sampling_rate:g} (the spectrogram CNN is built for the store's rate: set it to match)")
     mask = nd.select_stations(store.metadata, stations)
     labels = nd.pre_post_labels(store.metadata, d.mainshock_time, time_column=d.time_column)
-    s = cfg.split
-    split = nd.random_split(store.metadata, fractions=s.fractions,
-                            group="source_id" if s.grouping == "event" else None, seed=seed, mask=mask)
-    return NorciaData(store, desc, skipped, mask, labels, split, s.grouping)
+    data = NorciaData(store, desc, skipped, mask, labels, np.full(len(mask), "", dtype=object), "")
+    return with_split(data, cfg.split.primary, cfg, seed)
+
+
+def with_split(data: NorciaData, grouping: str, cfg: NorciaShapConfig, seed: int) -> NorciaData:
+    """``data`` with the random 70/15/15 split of ``grouping``: ``"trace"`` (the code) or ``"event"``.
+
+    Both draw from the same seed: the trace split permutes traces, the event split permutes
+    events (``source_id``) and gives every trace of an event its event's split.
+    """
+    split = nd.random_split(data.store.metadata, fractions=cfg.split.fractions,
+                            group="source_id" if grouping == "event" else None, seed=seed, mask=data.mask)
+    return dataclasses.replace(data, split=split, grouping=grouping)
+
+
+#: How each split is labelled in reports.
+SPLIT_LABELS = {"trace": "random split by trace (the code, published)",
+                "event": "random split by event (no event in two splits)"}
 
 
 def log_spectrogram(cfg: NorciaShapConfig) -> LogSpectrogram:
-    return LogSpectrogram(fs=cfg.data.sampling_rate, nperseg=cfg.preprocess.nperseg, noverlap=cfg.preprocess.noverlap)
+    p = cfg.preprocess
+    return LogSpectrogram(fs=cfg.data.sampling_rate, nperseg=p.nperseg, noverlap=p.noverlap,
+                          quantise_uint8=p.quantise_uint8)
 
 
 def spectrogram_axes(cfg: NorciaShapConfig, n_samples: int = 2500) -> tuple[np.ndarray, np.ndarray]:
@@ -108,8 +125,9 @@ def input_contract(data: NorciaData, cfg: NorciaShapConfig) -> InputContract:
     """§ Preprocessing (SPEC §3): the model's contract — log spectrogram, then the training mean/std.
 
     The window length is the store's (2500 samples for the Norcia traces); the transforms are
-    ``LogSpectrogram`` (scipy spectrogram, log1p, min-max per channel) and ``Standardize`` with
-    the per-channel statistics of the training spectrograms.
+    ``LogSpectrogram`` (scipy spectrogram, log1p, min-max per channel, with
+    ``preprocess.quantise_uint8`` rounded down to the PNG files' 8-bit levels) and
+    ``Standardize`` with the per-channel statistics of the training spectrograms.
     """
     spec = log_spectrogram(cfg)
     mean, std = training_statistics(data.store, data.rows("train"), spec)

@@ -1,4 +1,4 @@
-"""§ Training as the code (Adam 1e-3, batch 32, 10 epochs, last weights kept) and the test metrics."""
+"""§ Training as the code (Adam 1e-3, batch 32, 10 epochs, last weights kept) and the test metrics, per split."""
 from __future__ import annotations
 
 import dataclasses
@@ -10,7 +10,7 @@ from seis_keras.data.pipeline import make_dataset
 from seis_keras.models import InputContract, get_model
 from seis_keras.plots.norcia import confusion_matrices
 from seis_keras.recipes.norcia_shap.config import NorciaShapConfig
-from seis_keras.recipes.norcia_shap.study import CLASS_NAMES, NorciaData, predict
+from seis_keras.recipes.norcia_shap.study import CLASS_NAMES, SPLIT_LABELS, NorciaData, predict
 from seis_keras.train.evaluate import classification_metrics
 from seis_keras.train.fit import TrainSettings, fit
 
@@ -26,7 +26,12 @@ class Trained:
 
 def train_and_test(data: NorciaData, contract: InputContract, cfg: NorciaShapConfig, seed: int, run_dir,
                    folder) -> Trained:
-    """CNN2D trained on the training split (validation: dev), scored on the test split."""
+    """CNN2D trained on the training part of ``data.split`` (validation: dev), scored on its test part.
+
+    Returns:
+        :class:`Trained`; its metrics are the test scores with ``split`` (the split's counts
+        and how many events have traces in several parts) and ``label``.
+    """
     t, m = cfg.train, cfg.model
     transforms = contract.transform_list()
     labels = data.labels
@@ -44,7 +49,10 @@ def train_and_test(data: NorciaData, contract: InputContract, cfg: NorciaShapCon
                                     groups=meta.station_code.astype(str).to_numpy()[test]
                                     if "station_code" in meta else None)
     folder.save_figure(confusion_matrices({"test set": (scores["confusion_matrix"], scores["class_names"])},
-                                          title="log-spectrogram CNN"), "confusion")
-    folder.log(f"test: accuracy {scores['accuracy']:.4f}, precision {scores['precision']:.4f}, recall "
+                                          title=f"log-spectrogram CNN, {SPLIT_LABELS[data.grouping]}"),
+                       f"confusion_{data.grouping}")
+    scores["split"] = data.metrics
+    scores["label"] = SPLIT_LABELS[data.grouping]
+    folder.log(f"test ({data.grouping} split): accuracy {scores['accuracy']:.4f}, precision {scores['precision']:.4f}, recall "
                f"{scores['recall']:.4f}, F1 {scores['f1']:.4f}")
     return Trained(result.model, transforms, scores)
