@@ -18,7 +18,7 @@ from seis_keras.models import InputContract
 from seis_keras.recipes.config import load_config
 from seis_keras.recipes.norcia_shap.__main__ import main
 from seis_keras.recipes.norcia_shap.config import NorciaShapConfig
-from seis_keras.recipes.norcia_shap.shap_maps import band_numbers, dequantising_model, uint8_batch
+from seis_keras.recipes.norcia_shap.shap_maps import band_numbers, dequantising_model, frequency_blocks, uint8_batch
 from seis_keras.recipes.norcia_shap.study import NorciaData, input_contract, spectrogram_axes
 
 TINY = ["--profile", "quick", "--set", "train.epochs=1", "--set", "train.verbose=0",
@@ -114,6 +114,8 @@ def test_band_numbers_read_the_frequency_axis_of_spectrogram_maps():
     assert r["input_share"] == pytest.approx(1.0, abs=1e-3)   # a 35 Hz sine
     assert r["abs_band_share_all"] == pytest.approx((1 / 4 + 0) / 2)
     assert r["class_mean_map_band_share"] == {"foreshocks": 1.0, "aftershocks": 0.0}
+    # resolution: rows 0-4, 5, 6-9, 10-19, 20 and 21-32 are constant in both maps -> 6 blocks
+    assert frequency_blocks(maps, f) == {"n": 6, "first_rows_hz": [0.0, 7.81, 9.38, 15.62, 31.25, 32.81]}
 
 
 SHAP_TINY = ["--set", "shap.batch_samples=6", "--set", "shap.max_evals=40", "--set", "shap.gradient_background=4",
@@ -151,6 +153,7 @@ def test_quick_path_runs_both_splits_shap_and_trust(tmp_path):
     # SHAP: the code's batches, band shares with the frequency-relevance metric
     e = m["shap"]
     assert e["n_explained"] == 6 and e["band_kind"] == "planted" and e["uniform_share"] == pytest.approx(6 / 32)
+    assert e["methods"]["partition"]["frequency_blocks"]["n"] < 33   # max_evals 40: a coarse partition tree
     for method in ("partition", "gradient"):
         r = e["methods"][method]
         assert math.isfinite(r["band_share_all"]) and math.isfinite(r["input_share"])
@@ -158,9 +161,11 @@ def test_quick_path_runs_both_splits_shap_and_trust(tmp_path):
         means = np.load(run / f"shap_{method}_class_means.npy")
         assert means.shape[1:] == (33, 153) and np.nanmax(means) <= 1.0 + 1e-9   # / each batch's signed max
         freqs, _ = spectrogram_axes(load_config(NorciaShapConfig, "norcia_shap"))
-        for k, cls in enumerate(c for c in ("foreshocks", "aftershocks") if c in r["class_mean_map_band_share"]):
-            assert r["class_mean_map_band_share"][cls] == pytest.approx(
-                band_share(means[k][None, :, :, None], freqs, (30.0, 40.0), freq_axis=1)[0])
+        finite = [mm for mm in means if np.isfinite(mm).all()]   # classes with a correct sample, in class order
+        assert len(finite) == len(r["class_mean_map_band_share"])
+        for mm, share in zip(finite, r["class_mean_map_band_share"].values()):
+            assert share == pytest.approx(band_share(mm[None, :, :, None], freqs, (30.0, 40.0), freq_axis=1)[0])
+        assert 1 <= r["frequency_blocks"]["n"] <= 33
         for fig in (f"shap_{method}_class_mean", f"shap_{method}_spectra"):
             assert (run / "figures" / f"{fig}.png").stat().st_size > 1000
     # the trust section: numbers for every method, a verdict with its rule, figures

@@ -93,6 +93,12 @@ def _shap_lines(e: dict, trust: dict | None) -> list[str]:
                      f"{bs.get('aftershocks', nan):.3f} | {r['band_share_all']:.3f} | {r['input_share']:.3f} | "
                      f"{r['over_uniform']:.2f} | {r['over_input']:.2f} | {r['abs_band_share_all']:.3f} | "
                      f"{cm.get('foreshocks', nan):.3f} / {cm.get('aftershocks', nan):.3f} | {r['wall_time_s']} |")
+    for name, r in e["methods"].items():
+        b = r["frequency_blocks"]
+        if b["n"] < 33:
+            lines += ["", f"{METHOD_LABELS[name]} maps are constant over {b['n']} frequency blocks of the 33 rows "
+                      f"(blocks start at {', '.join(f'{f:g}' for f in b['first_rows_hz'])} Hz: the explainer's "
+                      "partition tree at this max_evals), so a band edge inside a block cannot be resolved."]
     lines += ["", "Figures: `figures/shap_<method>_class_mean.png` (class means, frequency in Hz, time in s), "
               "`figures/shap_<method>_spectra.png` (positive SHAP per frequency beside the traces' spectra), "
               "`figures/shap_<method>_<class>_<i>.png` (one spectrogram and its map).", ""]

@@ -126,6 +126,20 @@ def band_numbers(maps, freqs, band, waveforms, fs, y, pred, means) -> dict:
             "class_mean_map_band_share": mean_share}
 
 
+def frequency_blocks(maps: np.ndarray, freqs: np.ndarray) -> dict:
+    """Frequency resolution of the maps: rows grouped where no map changes between adjacent rows.
+
+    The Partition explainer gives one value per block of its partition tree, so at a small
+    ``max_evals`` a map is constant over groups of frequency rows (a band edge inside a block
+    cannot be resolved); gradient maps have one value per row.
+
+    Returns:
+        ``{"n": number of blocks, "first_rows_hz": the frequency of each block's first row}``.
+    """
+    starts = np.concatenate([[0], 1 + np.flatnonzero(np.any(np.diff(maps, axis=1) != 0, axis=(0, 2, 3)))])
+    return {"n": int(len(starts)), "first_rows_hz": [round(float(freqs[i]), 2) for i in starts]}
+
+
 def shap_maps(data: NorciaData, trained, cfg: NorciaShapConfig, folder, seed: int) -> ShapMaps:
     """SHAP maps of ``shap.batches`` shuffled batches of the explain split, class means, band shares."""
     store, model, labels, split = data.store, trained.model, data.labels, data.split
@@ -157,7 +171,8 @@ def shap_maps(data: NorciaData, trained, cfg: NorciaShapConfig, folder, seed: in
                          max_evals=sh.max_evals, nsamples=sh.gradient_nsamples) for b in np.unique(batch)])
         means[method] = class_means(maps[method], y, pred, batch, sh.aggregation)
         numbers = band_numbers(maps[method], freqs, band, waveforms, cfg.data.sampling_rate, y, pred, means[method])
-        out["methods"][method] = {**numbers, "wall_time_s": round(time.time() - t0, 1)}
+        out["methods"][method] = {**numbers, "frequency_blocks": frequency_blocks(maps[method], freqs),
+                                  "wall_time_s": round(time.time() - t0, 1)}
         folder.log(f"shap {method}: positive SHAP share in {band[0]:g}-{band[1]:g} Hz {numbers['band_share_all']:.3f} "
                    f"(input {numbers['input_share']:.3f}, uniform {numbers['uniform_share']:.3f}), "
                    f"{time.time() - t0:.0f} s")
