@@ -39,6 +39,7 @@ Full conventions: :mod:`seis_keras.explain.lrp_rules`.
 from __future__ import annotations
 
 import ast
+import importlib
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
@@ -434,7 +435,7 @@ def parse_method(method) -> MethodSpec:
         for param in _SLOTS:
             if param.name not in values:
                 values[param.name] = _parse_rule(ast.parse(param.default, mode="eval").body, param.name, method)
-        known = {p.name for p in _SLOTS}
+        known = [p.name for p in _SLOTS]
         unknown = [k for k in values if k not in known]
         if unknown:
             raise ValueError(f"method '{method}': unknown parameter '{unknown[0]}' for lrp.composite "
@@ -476,8 +477,9 @@ def explain(model, X, method="lrp.epsilon", *, class_index="predicted", session=
     X = np.asarray(X, dtype=np.float32)
     if spec.backend == "lrp":
         return _explain_lrp(model, X, spec, class_index, session, batch_size)
-    # TensorFlow (eager) only now that it is needed: parsing stays import-free
-    from seis_keras.explain import saliency as grad
+    # TensorFlow (eager) only now that it is needed: parsing stays import-free. The module, not
+    # the package attribute of the same name (that is the saliency function)
+    grad = importlib.import_module("seis_keras.explain.saliency")
 
     common = dict(class_index=class_index, batch_size=batch_size)
     if spec.name == "gradient":
