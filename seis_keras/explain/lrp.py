@@ -22,10 +22,11 @@ composites) plus ``gradient`` (innvestigate's). Relevance starts at the selected
 sign included. :class:`LRPAnalyzer` (one rule, its own worker) and :func:`lrp` (one call)
 are thin wrappers kept for existing code.
 
-Costs (bench/explain_lrp.py; 2 shared cores): the worker start (TensorFlow import + model
-load) ~5-15 s; an analyzer build 1-3 s on the detector (it was 5-30 s before the worker
-kept the rules' constants symbolic); repeat ``analyze`` calls 0.2-3x one eager gradient
-pass. Agreement with the float64 numpy reference is ~1e-6 relative (float32 rounding);
+Costs (bench/explain_lrp.py; 2 cores shared at load 11-14): the worker start (TensorFlow
+import + model load) ~20 s; an analyzer build 2-8 s on the detector (23-150 s before the
+worker kept the rules' constants symbolic); repeat ``analyze`` calls 0.5-2x one eager
+gradient pass. The detector recipe's four rules on 256 windows: 286 s with one spawned
+worker per rule before, 98 s with one worker per rule now, 47 s in one session. Agreement with the float64 numpy reference is ~1e-6 relative (float32 rounding);
 where a denominator ``z`` is nearly zero (epsilon without bias, small epsilon) rounding
 is amplified by ``1 / (z + epsilon)`` and single samples can differ by a few 1e-5.
 

@@ -11,8 +11,10 @@ cuBLAS factory-registration errors printed at import) before TensorFlow is impor
 disables eager execution, loads the model once, rebuilds it for LRP (random-input layer
 removed, BatchNorm folded, output activation stripped) and then serves requests. Each
 method's innvestigate analyzer is built on first use and cached (all in one graph: Keras'
-``_UNSAFE_GRAPH_OP_LAYER_CREATION`` keeps the rules' constant tensors symbolic, which makes
-a build 5-20x faster — bench/explain_lrp.py — and leaves results unchanged); when more than
+``_UNSAFE_GRAPH_OP_LAYER_CREATION`` keeps the rules' constant tensors symbolic instead of
+evaluating each in a new session callable, whose cost grew with the graph: five detector
+analyzers built one after another took 404 s with Keras' default and 34 s so, results
+bit-identical — ``bench/explain_lrp.py --builds``, 2 cores at load 14); when more than
 ``max_analyzers`` are cached the graph is cleared and the model reloaded.
 
 Protocol: length-prefixed pickles (8-byte little-endian size, then ``pickle`` protocol
