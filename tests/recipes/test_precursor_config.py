@@ -78,7 +78,8 @@ def test_a_typo_in_a_profile_is_an_error_naming_the_profile(tmp_path):
 
 def test_the_sampling_rate_reaches_the_windows_the_model_and_its_contract(tmp_path):
     """At 20 Hz the built-in records, macro-windows and contract follow; the model input is the sub-window."""
-    cfg = load_config(PrecursorConfig, "precursor", "full", TINY + ["data.sampling_rate=20.0"])
+    cfg = load_config(PrecursorConfig, "precursor", "full", TINY + ["data.sampling_rate=20.0",
+                                                                     "windows.sub_window_samples=256"])
     study = load_data(cfg, None, RunFolder("precursor", tmp_path / "runs", quiet=True))
     assert study.fs == 20.0 and study.store.sampling_rate == 20.0
     assert study.windowing.macro_window_samples == 400 and int(np.max(study.lengths)) == 36 * 400

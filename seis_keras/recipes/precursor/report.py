@@ -15,6 +15,17 @@ from seis_keras.recipes.precursor.training import accuracy_summary
 from seis_keras.recipes.runner import paper_rows
 
 
+#: Row names of the paper table in report.md.
+LABELS = {"train_accuracy_A": "training accuracy, mode A", "test_accuracy_A": "test accuracy, mode A",
+          "test_correct_A": "test windows correct, mode A", "train_accuracy_B": "training accuracy, mode B",
+          "test_accuracy_B": "test accuracy, mode B",
+          "per_event_test_accuracy": "per-event test accuracy (ours: first mode-A network)",
+          "rise_hours_before": "precursor fraction rises, hours before the event",
+          "occlusion_window_score": "score of the window chosen for time occlusion",
+          "significant_below_hz": "frequency occlusion: knee in Hz (paper: significant band below)",
+          "spectral_peaks_hz": "peaks of the relative spectral difference, Hz"}
+
+
 def _pct(v) -> str:
     return "n/a" if v is None else f"{100 * v:.1f}%"
 
@@ -54,10 +65,7 @@ def markdown(metrics: dict, cfg: PrecursorConfig) -> str:
     for k, v in d["windows"].items():
         lines.append(f"- mode {k.replace('_', ' / ')}: {v['noise']} noise + {v['precursor']} precursor windows")
     lines += ["", "## The paper's numbers beside ours", "",
-              paper_rows(PAPER, ours(metrics), labels={
-                  "significant_below_hz": "frequency-occlusion knee (paper: significant band below), Hz",
-                  "occlusion_window_score": "score of the window chosen for occlusion",
-                  "per_event_test_accuracy": "per-event test accuracy, first mode-A network"}, digits=3)]
+              paper_rows(PAPER, ours(metrics), labels=LABELS, digits=3)]
     lines += ["", "## Accuracy (§5.1, Fig. 4, Table 2)", "", "| | ours (mean ± std over retrainings) | paper |",
               "|---|---|---|"]
     for mode, runs in tr.items():

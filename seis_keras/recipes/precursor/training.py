@@ -12,6 +12,7 @@ import dataclasses
 import time
 
 import numpy as np
+from tensorflow import keras
 
 from seis_keras.data.precursor_windows import sub_window_table
 from seis_keras.models.layers import RedrawRandomKernel
@@ -50,8 +51,14 @@ def train_once(study: PrecursorStudy, folder: RunFolder, mode: str, index: int):
     train_w, test_w = windows_of(study, mode, "train"), windows_of(study, mode, "test")
     settings = TrainSettings.from_config(study.cfg.train, seed=seed, verbose=0, keep_best=False, tensorboard=False)
     t0 = time.perf_counter()
-    res = fit(build_model(study, seed), dataset(study, train_w, shuffle=True, seed=seed), None, settings,
-              folder.path / "runs" / f"mode_{mode}_{index}", callbacks=[RedrawRandomKernel()])
+    # Every random draw of a retraining follows its seed, whatever ran before it in this process: the
+    # training stream's tf.data shuffle takes TensorFlow's global seed when it is made, and the model is
+    # built inside fit, after fit seeds Python, numpy and TensorFlow (built before, its unseeded Dense
+    # initialisers drew from the unseeded Python ``random``: the first network differed run to run).
+    keras.utils.set_random_seed(seed)
+    train_ds = dataset(study, train_w, shuffle=True, seed=seed)
+    res = fit(lambda: build_model(study, seed), train_ds, None, settings, folder.path / "runs" / f"mode_{mode}_{index}",
+              callbacks=[RedrawRandomKernel()])
     seconds = time.perf_counter() - t0
     model = res.model
     test_table = sub_window_table(test_w, study.windowing)
