@@ -25,7 +25,8 @@ def test_labelled_split_is_the_primitives_applied_to_the_masked_traces():
     assert s.counts() == {p: int(((s.split == p) & (s.labels >= 0)).sum()) for p in nd.SPLITS}
     assert set(s.split[s.labels < 0]) <= {""} and sum(s.counts().values()) == int((s.labels >= 0).sum())
     # Visso left out of even counts by default, kept when asked
-    visso = (_event_time(meta) >= pd.Timestamp("2016-10-26T00:00Z")) & (_event_time(meta) < pd.Timestamp(nd.MAINSHOCK_TIME))
+    t = _event_time(meta)
+    visso = (t >= pd.Timestamp("2016-10-26T00:00Z")) & (t < pd.Timestamp(nd.MAINSHOCK_TIME))
     assert (s.labels[visso.to_numpy() & mask] == -1).all()
     kept = labelled_split(meta, mask, 2, exclude_visso=False, balance=False)
     assert (kept.labels[visso.to_numpy() & mask] == 0).all()

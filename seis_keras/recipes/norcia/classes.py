@@ -39,7 +39,16 @@ class ClassModels:
 
 
 def class_models(data: NorciaData, cfg: NorciaConfig, folder) -> ClassModels:
-    """Every station × class count × run; confusion matrices of run 0 as ``figures/confusion_<station>.png``."""
+    """Every station × class count × run; confusion matrices of run 0 as ``figures/confusion_<station>.png``.
+
+    Args:
+        data: the traces and stations.
+        cfg: the recipe config (``classes``, ``split``, ``train``, ``model``).
+        folder: the run folder (models under ``models/<station>_<n>class_run<i>``, figures, log).
+
+    Returns:
+        :class:`ClassModels`: Table 1's scores (the section's metrics) and the 2-class models.
+    """
     meta = data.store.metadata
     out, first = {}, {}
     for station in data.stations:
@@ -68,7 +77,16 @@ def class_models(data: NorciaData, cfg: NorciaConfig, folder) -> ClassModels:
 
 
 def explain_model(data: NorciaData, cfg: NorciaConfig, folder) -> Trained:
-    """The model the explanations need when the classes part did not make it: 2 classes, run 0, experiment station."""
+    """The model the explanations need when the classes part did not make it: 2 classes, run 0, experiment station.
+
+    Args:
+        data: the traces.
+        cfg: the recipe config.
+        folder: the run folder.
+
+    Returns:
+        The :class:`~seis_keras.recipes.norcia.study.Trained` model (its test scores are the section's metrics).
+    """
     station = data.experiment_station
     split = make_split(data.store.metadata, data.station_mask(station), 2, cfg, cfg.seed)
     return train_and_test(data, split, cfg, cfg.seed, folder.path / "models" / f"{station}_2class_run0")

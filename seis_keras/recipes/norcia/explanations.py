@@ -24,7 +24,16 @@ from seis_keras.recipes.norcia.study import NorciaData, Trained
 
 
 def correct_examples(trained: Trained, per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Up to ``per_class`` correctly classified test traces per class, drawn at random: ``(rows, classes)``."""
+    """Up to ``per_class`` correctly classified test traces per class, drawn at random.
+
+    Args:
+        trained: the model, its test rows and predictions.
+        per_class: traces per class at most.
+        seed: seeds the draw.
+
+    Returns:
+        ``(store rows sorted within each class, their classes)``.
+    """
     test, pred, y = trained.test, trained.pred, trained.split.labels[trained.test]
     rng = np.random.default_rng(seed)
     rows, classes = [], []
@@ -67,7 +76,18 @@ def _relevance(method: str, model, X: np.ndarray, cfg: NorciaConfig) -> np.ndarr
 
 
 def explanations(data: NorciaData, trained: Trained, cfg: NorciaConfig, folder) -> dict:
-    """LRP and saliency on correct pre/post test traces; relevance spectra and band shares."""
+    """LRP and saliency on correct pre/post test traces; relevance spectra and band shares.
+
+    Args:
+        data: the traces.
+        trained: the 2-class model explained (its test rows and predictions pick the traces).
+        cfg: the recipe config (``explain``, ``data.sampling_rate``).
+        folder: the run folder (``figures/explain_*.png``).
+
+    Returns:
+        ``band``, ``band_kind``, ``n_per_class``, ``uniform_share``, ``input_share`` and per method
+        ``band_share`` (per class), ``band_share_all``, ``enrichment_vs_input``, ``enrichment_vs_uniform``.
+    """
     fs = cfg.data.sampling_rate
     names = nd.class_names(2)
     rows, classes = correct_examples(trained, cfg.explain.per_class, cfg.seed)

@@ -21,7 +21,18 @@ from seis_keras.recipes.norcia.study import NorciaData
 
 
 def pairs(data: NorciaData, cfg: NorciaConfig, folder) -> dict:
-    """Fig. 6 at the experiment station: the pairs, their mean spectral ratios, one pair's spectra drawn."""
+    """Fig. 6 at the experiment station: the pairs, their mean spectral ratios, one pair's spectra drawn.
+
+    Args:
+        data: the traces (the experiment station's are used).
+        cfg: the recipe config (``pairs``, ``data``, ``explain.band_hz``).
+        folder: the run folder (``figures/pairs_spectral_ratio.png``).
+
+    Returns:
+        ``n_pairs``, ``n_events``, the band, and with pairs found the mean ratios in the band and the
+        reference band, the share of pairs richer in the band, the first 50 pairs (and on built-in
+        data ``planted_gain_ratio``).
+    """
     p, d = cfg.pairs, cfg.data
     fs = d.sampling_rate
     store, meta = data.store, data.store.metadata

@@ -45,7 +45,8 @@ def _paper(key: str):
 def _settings(metrics: dict, cfg: NorciaConfig) -> list[str]:
     t, m, c, s = cfg.train, cfg.model, cfg.classes, cfg.split
     return ["## Settings", "",
-            f"- Profile `{metrics['profile']}`, seed {metrics['seed']} (run i: seed + i); parts: {', '.join(metrics['parts'])}.",
+            f"- Profile `{metrics['profile']}`, seed {metrics['seed']} (run i: seed + i); parts: "
+            f"{', '.join(metrics['parts'])}.",
             f"- Model: 7 conv blocks {[list(b) for b in m.blocks]} (paper: 32..256 filters), dilation "
             f"{m.dilation or 'none'}, dropout {m.dropout}; input L2-normalised per channel.",
             f"- Training: {t.optimizer} lr {t.learning_rate}, {t.weight_decay_mode} L2 {t.weight_decay}, batch "
@@ -114,7 +115,8 @@ def _fig5(metrics: dict) -> list[str]:
 def _fig6(metrics: dict, cfg: NorciaConfig) -> list[str]:
     p = metrics["pairs"]
     lines = ["## Fig. 6 — co-located pre/post pairs", "",
-             f"{p['n_pairs']} pairs (±{cfg.pairs.max_distance_km * 1000:.0f} m, ±{cfg.pairs.max_magnitude_difference} M) "
+             f"{p['n_pairs']} pairs (±{cfg.pairs.max_distance_km * 1000:.0f} m, "
+             f"±{cfg.pairs.max_magnitude_difference} M) "
              f"among {p['n_events']} events at station {metrics['data']['experiment_station']} (paper: "
              f"{_paper('fig6.n_pairs')} pairs in the catalogue, {_paper('fig6.n_pairs_nrca')} at NRCA)."]
     if p["n_pairs"]:
@@ -146,9 +148,10 @@ def _explanations(metrics: dict) -> list[str]:
     if "spectral_gradient_x_input_share" in e["methods"].get("saliency", {}):
         lines += ["", "Gradient × input decomposed over frequency (Parseval: each frequency's share of the "
                   "first-order contribution to the logit): share in the band "
-                  f"{e['methods']['saliency']['spectral_gradient_x_input_share']:.3f} (uniform {e['uniform_share']:.3f})."]
-    return lines + ["", "Figures: `figures/explain_relevance_spectra.png`, `figures/explain_<method>_<class>_example.png`.",
-                    ""]
+                  f"{e['methods']['saliency']['spectral_gradient_x_input_share']:.3f} "
+                  f"(uniform {e['uniform_share']:.3f})."]
+    return lines + ["", "Figures: `figures/explain_relevance_spectra.png`, "
+                    "`figures/explain_<method>_<class>_example.png`.", ""]
 
 
 def markdown(metrics: dict, cfg: NorciaConfig) -> str:

@@ -89,7 +89,20 @@ class NorciaData:
 
 
 def load_data(data, cfg: NorciaConfig, workdir, seed: int) -> NorciaData:
-    """§ Data: the Norcia store (built-in, the authors' Zenodo layout, or a store) and the stations modelled."""
+    """§ Data: the Norcia store (built-in, the authors' Zenodo layout, or a store) and the stations modelled.
+
+    Args:
+        data: ``--data``: None (built-in), the Zenodo folder or a store.
+        cfg: the recipe config (``[data]``).
+        workdir: where built-in or converted stores are written.
+        seed: the built-in generator's seed.
+
+    Returns:
+        :class:`NorciaData`.
+
+    Raises:
+        ValueError: a station not in the data, or a store whose rate is not ``data.sampling_rate``.
+    """
     d = cfg.data
     stations = d.station_list
     generate = stations if d.builtin_stations == "selected" else None
@@ -118,6 +131,9 @@ def make_split(meta, mask: np.ndarray, n_classes: int, cfg: NorciaConfig, seed: 
         seed: balancing (and random split) seed.
         mainshock_time: the pre/post boundary (a wrong date for Table 2); default ``data.mainshock_time``.
         exclude_visso: override of ``classes.exclude_visso_even`` (even class counts; odd ones keep Visso).
+
+    Returns:
+        The :class:`~seis_keras.data.norcia_experiments.LabelledSplit` over every trace of the store.
     """
     d, c, s = cfg.data, cfg.classes, cfg.split
     if exclude_visso is None and n_classes % 2 == 0:
@@ -136,6 +152,9 @@ def input_contract(data: NorciaData, cfg: NorciaConfig, n_classes: int, band=Non
         cfg: the recipe config (``data.sampling_rate``, ``bandpass.order``).
         n_classes: output classes (the contract's class names).
         band: ``(low, high)`` Hz: a zero-phase Butterworth band-pass before the L2 normalisation (Fig. 5).
+
+    Returns:
+        The :class:`~seis_keras.models.InputContract` (transforms ``[Bandpass(...),] L2Normalize``).
     """
     fs = cfg.data.sampling_rate
     base = contract_of("norcia").replace(sampling_rate=fs, window_samples=data.window_samples,
@@ -146,7 +165,16 @@ def input_contract(data: NorciaData, cfg: NorciaConfig, n_classes: int, band=Non
 
 
 def build_model(cfg: NorciaConfig, contract: InputContract, n_classes: int) -> keras.Model:
-    """The 7-block CNN (``seis_keras.models.norcia``) for the contract's input shape."""
+    """The 7-block CNN (``seis_keras.models.norcia``) for the contract's input shape.
+
+    Args:
+        cfg: the recipe config (``[model]``).
+        contract: the input contract (window length, components).
+        n_classes: output logits.
+
+    Returns:
+        An uncompiled logits model ``(batch, window_samples, 3) -> (batch, n_classes)``.
+    """
     m = cfg.model
     return get_model("norcia", contract=contract, n_classes=n_classes, blocks=[tuple(b) for b in m.blocks],
                      dilation=list(m.dilation) or None, dropout=m.dropout)
@@ -196,6 +224,9 @@ def train_and_test(data: NorciaData, split: LabelledSplit, cfg: NorciaConfig, se
         band: band-pass ``(lo, hi)`` Hz before the L2 normalisation, or None.
         true_labels: score against these labels (per trace) instead of the training labels
             (wrong-date models are scored on the true pre/post labels).
+
+    Returns:
+        :class:`Trained` (model, contract, split, test scores, test rows, predictions).
     """
     contract = input_contract(data, cfg, split.n_classes, band)
     transforms = contract.transform_list()

@@ -42,7 +42,16 @@ def fake_interval_scores(meta_test: pd.DataFrame, true: np.ndarray, pred: np.nda
 
 
 def wrong_dates(data: NorciaData, cfg: NorciaConfig, folder) -> dict:
-    """Table 2: one model per wrong date and run (and the true date), scored on the true labels."""
+    """Table 2: one model per wrong date and run (and the true date), scored on the true labels.
+
+    Args:
+        data: the traces (the experiment station's are used).
+        cfg: the recipe config (``wrong_dates``, ``data.mainshock_time``).
+        folder: the run folder (``figures/wrong_dates.png``).
+
+    Returns:
+        ``{"table": one row per date and run, "true_date_accuracy", "exclude_visso", "split"}``.
+    """
     w, d = cfg.wrong_dates, cfg.data
     meta = data.store.metadata
     mask = data.station_mask(data.experiment_station)
