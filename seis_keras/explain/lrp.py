@@ -36,6 +36,33 @@ Rules (``rule=``), all starting from the selected logit (sign included):
 
 :func:`seis_keras.explain.lrp_reference.lrp_reference` is an independent numpy version
 of the first four, used by the tests.
+
+Conventions, checked against zennit 0.5.1 (PyTorch; its own rules, composites and BatchNorm
+canonizer) on the detector, Norcia and subduction architectures by
+``tests/explain/test_lrp_oracle.py`` (agreement to 1e-5 relative, or the difference tested as
+one of these rows), beside moboehle/Pytorch-LRP, the library Majstorovic et al. 2023 used:
+
+====================  ===========================  ==========================  ========================
+convention            innvestigate 2.1.2 (ours)    zennit 0.5.1                Pytorch-LRP
+====================  ===========================  ==========================  ========================
+epsilon denominator   z + eps*sign(z), sign(0)=+1  same                        sign(0) = 0: R = 0 at z = 0
+epsilon bias          in z; ``bias=False``: not    in z unless zeroed          never
+alpha-beta split      sign of x*w, also at input   same                        same
+alpha-beta bias       ``bias=True``: whole b in    b+ in z+, b- in z-          never
+                      z+ and in z- (else none)
+alpha-beta stabiliser none (exact 0 -> 1e-7)       eps*sign(z)                 eps*sign(z)
+one-sign-only neuron  alpha*R (or -beta*R)         same                        R
+BatchNorm             folded (exact)               merged (0.5.1 keeps eps)    passed through
+preset A              eps at Dense, alpha1beta0    EpsilonPlus, conv rule      -
+                      whole-bias at conv           with b instead of b+
+====================  ===========================  ==========================  ========================
+
+Measured on the tiny detector of that test (random weights, beta = 1, no bias): the paper's
+eps = 1e-6 as an alpha-beta stabiliser (``eps*sign(z)``, which innvestigate's alpha-beta
+ignores) changes relevance by 1.7e-4 relative, and Pytorch-LRP's R for one-sign neurons by
+3.4e-2; for beta = 0 the one-sign convention changes nothing (alpha = 1) and the stabiliser
+is linear in eps (3e-6 at 1e-6). So the detector paper's alpha-beta maps (Pytorch-LRP) and ours
+differ for beta > 0 by those two rows; ``bias=False`` matches Pytorch-LRP's bias handling.
 """
 from __future__ import annotations
 
