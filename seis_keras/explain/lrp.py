@@ -57,12 +57,13 @@ preset A              eps at Dense, alpha1beta0    EpsilonPlus, conv rule      -
                       whole-bias at conv           with b instead of b+
 ====================  ===========================  ==========================  ========================
 
-Measured on the tiny detector of that test (random weights, beta = 1, no bias): the paper's
-eps = 1e-6 as an alpha-beta stabiliser (``eps*sign(z)``, which innvestigate's alpha-beta
-ignores) changes relevance by 1.7e-4 relative, and Pytorch-LRP's R for one-sign neurons by
-3.4e-2; for beta = 0 the one-sign convention changes nothing (alpha = 1) and the stabiliser
-is linear in eps (3e-6 at 1e-6). So the detector paper's alpha-beta maps (Pytorch-LRP) and ours
-differ for beta > 0 by those two rows; ``bias=False`` matches Pytorch-LRP's bias handling.
+How much the stabiliser and one-sign rows matter for the detector paper's maps (Pytorch-LRP, eps = 1e-6,
+no bias) against ours (``"alpha_beta"``, ``bias=False``), measured with zennit on the full-size
+detector trained on 836 built-in windows (Adam, 20 epochs), 64 held-out windows, max abs
+difference / max abs relevance (median over windows): beta = 0: 1.2e-2 (1.4e-4), all from the
+stabiliser (the one-sign rule changes nothing when alpha = 1); beta = 0.5: 5.2e-2 (3.2e-2);
+beta = 1: 7.0e-2 (5.7e-2), mostly from the one-sign rule. innvestigate's alpha-beta ignores
+``epsilon``; the epsilon rule itself matches Pytorch-LRP (``bias=False``) except at z = 0 exactly.
 """
 from __future__ import annotations
 

@@ -37,7 +37,8 @@ sequential_preset_a     eps (with bias) at Dense,        = EpsilonPlus with the 
 ======================  ===============================  ==============================  ==========================
 
 Tests by row: ``test_rules_match_zennit`` (epsilon with and without bias, alpha-beta beta 0 and 1
-ignoring bias: the same conventions), ``test_alpha_beta_bias_convention``,
+ignoring bias: the same conventions), ``test_alpha_beta_splits_by_sign_of_x_times_w``,
+``test_alpha_beta_bias_convention``,
 ``test_alpha_beta_has_no_stabiliser``, ``test_one_sign_neurons_alpha_r_vs_pytorch_lrp_r``,
 ``test_epsilon_sign_of_zero``, ``test_zennit_batchnorm_merge_exact``,
 ``test_sequential_preset_a_is_epsilon_plus_with_whole_bias``. The innvestigate analyses run through
@@ -252,6 +253,18 @@ def test_rules_match_zennit(oracle, name, key):
     for other in ZENNIT_RULES:  # the agreement is specific to the rule: every other rule is far off
         if other != key:
             assert rel(oracle["innvestigate"][f"{name}/{other}"], expected) > 1e-2
+
+
+@pytest.mark.parametrize("name", ARCHS)
+def test_alpha_beta_splits_by_sign_of_x_times_w(oracle, name):
+    """At the (signed) input layer innvestigate's alpha1beta0 counts x- * w- as activating, as
+    zennit does (matched in test_rules_match_zennit); the classic z+ rule (x+ * w+ only) differs."""
+    _, twin, X, neuron = oracle["archs"][name]
+    classic = AlphaBeta(1.0, 0.0, stabilizer=safe, zero_params="bias")
+    classic.input_modifiers[1] = torch.zeros_like  # drop the x- * w- branch
+    classic_z_plus = zennit_lrp(twin, composite(classic), X, neuron)
+    assert rel(oracle["innvestigate"][f"{name}/alpha1beta0_ignore_bias"], classic_z_plus) > 1e-2
+    assert np.all(classic_z_plus[X < 0] == 0)  # classic z+ gives negative inputs nothing
 
 
 @pytest.mark.parametrize("name, beta", [(name, 1.0) for name in ARCHS] + [("subduction", 0.0)])
