@@ -194,17 +194,30 @@ def probabilities(model, x: np.ndarray, demean: bool) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z.astype(np.float64)))
 
 
-def scores(model, x: np.ndarray, y: np.ndarray, demean: bool, spike_copies: int = 3) -> dict:
-    """Accuracy overall / on noise / on earthquakes, and the share of noise + one spike called earthquake."""
+def scores(model, x: np.ndarray, y: np.ndarray, demean: bool, spike_copies: int = 3, groups=None) -> dict:
+    """Accuracy overall / on noise / on earthquakes, and the share of noise + one spike called earthquake.
+
+    ``groups`` (one name per window) adds the accuracy per group.
+    """
     from seis_keras.data.augment import one_spike
 
     p = probabilities(model, x, demean)
     hit = (p >= 0.5) == (y == 1)
     noise = x[y == 0]
     spiked = np.concatenate([one_spike(noise, factor=8.0, seed=k) for k in range(spike_copies)])
-    return {"n": int(len(y)), "accuracy": float(hit.mean()), "noise_accuracy": float(hit[y == 0].mean()),
-            "earthquake_accuracy": float(hit[y == 1].mean()),
-            "spike_called_earthquake": float((probabilities(model, spiked, demean) >= 0.5).mean())}
+    out = {"n": int(len(y)), "accuracy": float(hit.mean()), "noise_accuracy": float(hit[y == 0].mean()),
+           "earthquake_accuracy": float(hit[y == 1].mean()),
+           "spike_called_earthquake": float((probabilities(model, spiked, demean) >= 0.5).mean())}
+    if groups is not None:
+        groups = np.asarray(groups)
+        out["per_group"] = {g: {"n": int((groups == g).sum()), "accuracy": float(hit[groups == g].mean())}
+                            for g in sorted(set(groups))}
+    return out
+
+
+def _source(name: str) -> str:
+    head = name.split(":")[0]
+    return head if head in ("stead", "seisbench_dummy") else "obspy:" + Path(head).name.split(".")[0][:12]
 
 
 def train(args, store: Path, run_dir: Path):
@@ -229,6 +242,27 @@ def train(args, store: Path, run_dir: Path):
     return fit(lambda: get_model("detector"), train_ds, val_ds, ts, run_dir), repr(aug)
 
 
+def augment_cost(store: Path, settings: dict, batch_size: int, seed: int) -> dict:
+    """Seconds to iterate one training epoch of the store with and without the augmentations."""
+    from seis_keras.data.augment import Augmentations
+    from seis_keras.data.pipeline import make_dataset
+    from seis_keras.data.store import WaveformStore
+
+    s = WaveformStore(store)
+    train_rows = np.flatnonzero(s.metadata["split"].to_numpy() == "train")
+    out = {}
+    for name, aug in (("plain", None), ("augmented", Augmentations(settings))):
+        ds = make_dataset(s, indices=train_rows, shuffle=True, seed=seed, transforms=transforms(True),
+                          batch_size=batch_size, augment=aug)
+        for _ in ds:  # warm-up epoch (graph tracing, file handles)
+            pass
+        t = time.perf_counter()
+        for _ in ds:
+            pass
+        out[f"{name}_epoch_s"] = time.perf_counter() - t
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=6000)
@@ -241,6 +275,8 @@ def main() -> None:
     parser.add_argument("--no-demean", dest="demean", action="store_false")
     parser.add_argument("--cache", default="", help="folder for the built-in store (default: a temporary one)")
     parser.add_argument("--json", default="", help="write the numbers here")
+    parser.add_argument("--augment-cost", action="store_true", help="also time one epoch with/without augmentation")
+    parser.add_argument("--save-model", default="", help="save the trained model here (.h5)")
     parser.add_argument("--report-dev", default="", help="labelled store scored once at the end (evaluation only)")
     args = parser.parse_args()
 
@@ -248,8 +284,9 @@ def main() -> None:
     from seis_keras.data.synthetic import DetectorRealism, detector_data
 
     t0 = time.time()
-    xn, _ = proxy_noise()
-    xe, _ = proxy_earthquakes()
+    xn, names_n = proxy_noise()
+    xe, names_e = proxy_earthquakes()
+    groups = [("eq:" if k < len(xe) else "noise:") + _source(nm) for k, nm in enumerate(names_e + names_n)]
     x_proxy = np.concatenate([xe, xn])
     y_proxy = np.concatenate([np.ones(len(xe), int), np.zeros(len(xn), int)])
     print(f"dev-proxy: {len(xe)} earthquake + {len(xn)} noise windows ({time.time() - t0:.0f} s)", flush=True)
@@ -261,17 +298,28 @@ def main() -> None:
             detector_data(args.n, seed=args.seed, path=store,
                           realism=None if args.realism == "clean" else DetectorRealism())
             print(f"built-in data: {args.n} windows in {time.time() - t:.1f} s", flush=True)
+        cost = None
+        if args.augment_cost:
+            from seis_keras.data.augment import ORDER
+
+            cost = augment_cost(store, {k: True for k in ORDER} if args.augment in ("all", "none")
+                                else json.loads(args.augment), args.batch_size, args.seed)
+            print(f"one epoch of the training split: {cost}", flush=True)
         t = time.time()
         result, aug = train(args, store, Path(tmp) / "run")
         fit_s = time.time() - t
-        print(f"trained {result.epochs_run} epochs in {fit_s:.0f} s (best epoch {result.best_epoch}); {aug}", flush=True)
+        if args.save_model:
+            result.model.save(args.save_model, save_format="h5")
+        print(f"trained {result.epochs_run} epochs in {fit_s:.0f} s (best epoch {result.best_epoch}); {aug}",
+              flush=True)
         with WaveformStore(store) as s:
             test = np.flatnonzero(s.metadata["split"].to_numpy() == "test")
             x_test, y_test = s.get_waveforms(test), s.metadata["label"].to_numpy()[test]
-        out = {"settings": {k: v for k, v in vars(args).items() if k != "report_dev"}, "augment": aug,
-               "fit_s": fit_s, "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
+        hidden = ("report_dev", "save_model")
+        out = {"settings": {k: v for k, v in vars(args).items() if k not in hidden}, "augment": aug,
+               "fit_s": fit_s, "augment_cost": cost, "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
                "built_in_test": scores(result.model, x_test, y_test, args.demean),
-               "dev_proxy": scores(result.model, x_proxy, y_proxy, args.demean)}
+               "dev_proxy": scores(result.model, x_proxy, y_proxy, args.demean, groups=groups)}
         if args.report_dev:
             with WaveformStore(args.report_dev) as s:
                 x_dev = s.get_waveforms(np.arange(len(s)), components="ENZ")
@@ -282,6 +330,8 @@ def main() -> None:
             print(f"{key:14s} n={r['n']:4d} accuracy {r['accuracy']:.3f}  noise {r['noise_accuracy']:.3f}  "
                   f"earthquake {r['earthquake_accuracy']:.3f}  noise+spike called earthquake "
                   f"{r['spike_called_earthquake']:.3f}")
+    for g, v in out["dev_proxy"]["per_group"].items():
+        print(f"  dev-proxy {g:40s} n={v['n']:3d} accuracy {v['accuracy']:.3f}")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1, default=str))
 

@@ -270,13 +270,15 @@ class Augmentations:
         self.steps = []
         for name, value in settings.items():
             if name not in ORDER:
-                raise ValueError(f"augment: unknown augmentation {name!r} (expected one of {sorted(ORDER)} or 'enabled')")
+                raise ValueError(f"augment: unknown augmentation {name!r} "
+                                 f"(expected one of {sorted(ORDER)} or 'enabled')")
             if value is False or value is None:
                 continue
             params = {} if value is True else dict(value)
             unknown = set(params) - set(DEFAULTS[name])
             if unknown:
-                raise ValueError(f"augment.{name}: unknown setting(s) {sorted(unknown)} (expected {sorted(DEFAULTS[name])})")
+                raise ValueError(f"augment.{name}: unknown setting(s) {sorted(unknown)} "
+                                 f"(expected {sorted(DEFAULTS[name])})")
             params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
             p = params.get("probability", DEFAULTS[name]["probability"])
             if not 0.0 <= float(p) <= 1.0:
@@ -290,11 +292,21 @@ class Augmentations:
     def __repr__(self) -> str:
         return f"Augmentations({[s for _, s in self.steps]!r}, enabled={self.enabled})"
 
-    def __call__(self, x: np.ndarray, labels: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
-        """Augmented copy of ``x`` ``(N, T, C)`` float32; ``labels`` ``(N, ...)`` are read, never changed."""
+    def __call__(self, x: np.ndarray, labels: np.ndarray | None, rng) -> np.ndarray:
+        """Augmented copy of raw windows.
+
+        Args:
+            x: ``(N, T, C)`` windows (not changed).
+            labels: ``(N, ...)`` labels (read by class-conditional augmentations, never changed), or None.
+            rng: a ``numpy.random.Generator``, or a seed / seed sequence for ``numpy.random.default_rng``.
+
+        Returns:
+            float32 ``(N, T, C)``.
+        """
         out = np.array(x, dtype=np.float32, copy=True)
         if not self:
             return out
+        rng = np.random.default_rng(rng)
         for _, step in self.steps:
             out = step(out, labels, rng)
         return out

@@ -227,8 +227,6 @@ class _ReaderHandle:
         return ds
 
 
-
-_AUGMENT_STREAM = 0xA06  # separates the augmentations' random stream from the shuffling's
 SHARD_BYTES = 16 * 2**20
 SHUFFLE_BYTES = 64 * 2**20
 #: Without shuffling, batches of at least this many bytes (and at most ``shard_size`` traces)
@@ -246,8 +244,7 @@ def make_dataset(store, *, indices=None, label: Label = "label", transforms=(), 
                  shuffle: bool = False, seed: int = 0, deterministic: bool = True, drop_remainder: bool = False,
                  metadata_columns: Sequence[str] = (), window: tuple[int, int] | None = None,
                  shuffle_buffer: int | None = None, cycle_length: int | None = None, shard_size: int | None = None,
-                 components: str | None = None, prefetch: int = tf.data.AUTOTUNE,
-                 augment: Augmentations | dict | None = None) -> tf.data.Dataset:
+                 components: str | None = None, prefetch: int = tf.data.AUTOTUNE, augment=None) -> tf.data.Dataset:
     """Stream batches of a store without loading it.
 
     The order without shuffling is ``indices`` as given; the values equal
@@ -284,11 +281,7 @@ def make_dataset(store, *, indices=None, label: Label = "label", transforms=(), 
         prefetch: batches prepared ahead (default ``tf.data.AUTOTUNE``; 0: none). With
             ``cycle_length=1`` and ``prefetch=0`` every read runs in the consuming thread: no
             thread hand-offs, the fastest choice on a CPU shared with other busy processes.
-        augment: :class:`~seis_keras.data.augment.Augmentations` (or its settings dict) applied
-            to the raw windows of each read (a batch, shard or shuffle group), after
-            ``window``/``components`` and before ``transforms``; it sees the reads' labels and
-            never changes them. Seeded by ``(seed, read, epoch draw)``: the same seed gives the
-            same bytes, and each epoch new draws (also without shuffling).
+        augment: augmentation of each read's raw windows before ``transforms`` (:mod:`seis_keras.data.augment`).
 
     Returns:
         ``tf.data.Dataset`` of batches ``(x, y)``, ``(x, y, meta)``, ``(x, meta)`` or ``x``;
@@ -300,8 +293,7 @@ def make_dataset(store, *, indices=None, label: Label = "label", transforms=(), 
     if batch_size < 1 or cycle_length < 1 or (shard_size is not None and shard_size < 1):
         raise ValueError("batch_size, shard_size and cycle_length must be >= 1")
     compose = _transform(transforms)
-    augment = Augmentations(augment) if isinstance(augment, dict) else augment
-    augment = augment if augment else None
+    augment = Augmentations(augment) if isinstance(augment, dict) else (augment or None)
     signature = dataset_signature(store, indices=pos, label=label, transforms=compose, window=window,
                                   metadata_columns=metadata_columns)
     if window is None:
@@ -356,9 +348,8 @@ def make_dataset(store, *, indices=None, label: Label = "label", transforms=(), 
                 x[dest] = chunk
             rows[dest] = run
             offset += len(run)
-        if augment is not None:  # raw amplitudes first, then the transforms normalise them
-            x = augment(x, None if y_all is None else y_all[rows],
-                        np.random.default_rng([seed, int(draw) % 2**63, *ids, _AUGMENT_STREAM]))
+        if augment is not None:  # raw amplitudes first, seeded by (seed, epoch draw, read); labels only read
+            x = augment(x, None if y_all is None else y_all[rows], [seed, int(draw) % 2**63, *ids, 0xA06])
         if compose.transforms:
             x = compose(x)
         if x.shape[1:] != x_shape:
@@ -392,8 +383,7 @@ def make_dataset(store, *, indices=None, label: Label = "label", transforms=(), 
     if shuffle:
         ds = ds.shuffle(max(len(shards), 1), seed=seed, reshuffle_each_iteration=True).batch(group)
     if shuffle or augment is not None:
-        # one seeded random number per read, a new sequence each epoch: the in-group permutation
-        # and the augmentations' draws
+        # one seeded random number per read, a new sequence each epoch: in-group permutation, augmentation
         draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
         ds = tf.data.Dataset.zip((ds, draws))
     if cycle_length > 1:

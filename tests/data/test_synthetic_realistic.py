@@ -186,7 +186,7 @@ def test_recorded_noise_deconvolved_lies_between_peterson_models(windows):
         aa = 1 / (1 + (fh / r.anti_alias_corner_hz) ** 12)
         gain2 = np.interp(f, fh, np.abs(h * aa) ** 2)
         floor = 2 * r.instrument_self_noise_counts ** 2 / FS * np.interp(f, fh, aa ** 2)
-        ground = np.maximum(pw[k] - floor, 1e-30) / gain2
+        ground = np.maximum(pw[k] - floor, 1e-30) / np.maximum(gain2, 1e-30)  # the response is 0 at 0 Hz
         db = 10 * np.log10(ground[band] * (2 * np.pi * f[band]) ** 2)
         ok = pw[k, band] > 3 * floor[band]  # where the ground noise dominates the floor
         inside.append(np.mean(((db >= lo - 5) & (db <= hi + 5))[ok]) if ok.any() else 1.0)
@@ -310,24 +310,46 @@ def test_filtered_spikes_ring_and_sharp_spikes_do_not():
     assert np.mean(width <= 3) > 0.3 and np.mean(width >= 3) > 0.3  # sharp (1-3 samples) and ringing pulses
 
 
+def test_faults_in_earthquake_windows_never_hide_the_earthquake():
+    s = TransientSettings(spike_probability=1.0, spike_filtered_fraction=0.0, boxcar_probability=0,
+                          step_probability=0, gap_probability=0, dead_component_probability=0,
+                          all_components_fraction=0.0)
+    w, m = detector_data(400, seed=6, realism=DetectorRealism(transients=s))
+    ratio = []
+    for i, r in m.iterrows():
+        c, a = "ENZ".index(r.spike_components), int(r.spike_sample)
+        x = w[i] - w[i].mean(axis=0)
+        rest = np.abs(np.delete(x, np.arange(a, min(a + 3, T)), axis=0)).max()
+        ratio.append(np.abs(x[a:a + 3, c]).max() / rest)
+    ratio = np.asarray(ratio)
+    eq = m.label.to_numpy() == 1
+    assert np.quantile(ratio[eq], 0.98) < 3.0  # earthquake_amplitude (0.5, 2) + the noise under the spike
+    assert np.quantile(ratio[~eq], 0.9) > 8.0 and ratio[~eq].max() > 20.0  # amplitude (0.5, 30)
+
+
 # ----------------------------------------------------------------------------- earthquakes
 
 
 def test_snr_distribution_and_measured_snr(windows):
     w, m = windows
     eq = m[m.label == 1]
-    lo, hi = DetectorRealism().snr_range
+    r = DetectorRealism()
+    lo, hi = r.snr_range
     assert eq.trace_snr.min() >= lo and eq.trace_snr.max() <= hi
-    u = (np.log(eq.trace_snr) - np.log(lo)) / (np.log(hi) - np.log(lo))
-    assert st.kstest(u, "uniform").pvalue > 0.01  # log-uniform over 1-300
+    law = st.truncnorm((np.log10(lo) - np.log10(r.snr_median)) / r.snr_log10_sigma,
+                       (np.log10(hi) - np.log10(r.snr_median)) / r.snr_log10_sigma,
+                       loc=np.log10(r.snr_median), scale=r.snr_log10_sigma)
+    assert st.kstest(np.log10(eq.trace_snr), law.cdf).pvalue > 0.01  # truncated log-normal
+    assert (eq.trace_snr < 3).mean() > 0.02  # down to SNR ~1
     np.testing.assert_allclose(eq.trace_snr_db, 20 * np.log10(eq.trace_snr))
     rows = _clean(eq, eq.noise_modulation_sigma == 0, eq.trace_p_arrival_sample >= 150,
                   eq.trace_p_arrival_sample <= T - 100, eq.second_p_arrival_sample.isna())
     measured = []
+    sos = ss.butter(8, 1.0, "highpass", fs=FS, output="sos")  # SNR above 1 Hz, as STEAD measures it
     for i, r in rows.iterrows():
         p = int(r.trace_p_arrival_sample)
-        x = w[i].astype(float) - w[i, :p - 5].mean(axis=0)
-        noise = np.sqrt((x[:p - 5] ** 2).mean())
+        x = ss.sosfiltfilt(sos, w[i].astype(float), axis=0)
+        noise = np.sqrt((x[20:p - 5] ** 2).mean())
         sig = np.sqrt(max((x[p:p + 100] ** 2).mean() - noise ** 2, 0.0))
         measured.append(sig / noise)
     measured = np.asarray(measured)
@@ -337,7 +359,7 @@ def test_snr_distribution_and_measured_snr(windows):
 
 
 def test_second_events_and_physics_survive_the_instruments():
-    r = DetectorRealism(second_event_probability=1.0, snr_range=(30.0, 300.0),
+    r = DetectorRealism(second_event_probability=1.0, snr_range=(30.0, 300.0), snr_median=100.0,
                         transients=TransientSettings(spike_probability=0, boxcar_probability=0, step_probability=0,
                                                      gap_probability=0, dead_component_probability=0),
                         noise=dataclasses.replace(NoiseSettings(), burst_probability=0.0))
@@ -367,3 +389,7 @@ def test_second_events_and_physics_survive_the_instruments():
 def test_bad_settings():
     with pytest.raises(ValueError, match="snr_range"):
         DetectorRealism(snr_range=(0.0, 10.0))
+    with pytest.raises(ValueError, match="snr_log10_sigma"):
+        DetectorRealism(snr_log10_sigma=0.0, snr_median=5000.0)
+    assert (detector_data(50, seed=1, earthquake_fraction=1.0,
+                          realism=DetectorRealism(snr_log10_sigma=0.0, snr_median=7.0))[1].trace_snr == 7.0).all()

@@ -155,14 +155,15 @@ def detector_data(n: int = 1000, *, seed: int = 0, earthquake_fraction: float = 
         Clean windows add ``signal_amplitude_um``, ``noise_rms_um``, ``noise_exponent``,
         ``microseism_frequency_hz``.
         Realistic windows (values in counts) add: earthquake ``trace_snr`` (amplitude RMS ratio
-        over 5 s after P), ``trace_snr_db``, ``second_p_arrival_sample``,
+        over 5 s after P, above 1 Hz), ``trace_snr_db``, ``second_p_arrival_sample``,
         ``second_source_magnitude``, ``second_trace_snr`` (NaN without a second event);
         instrument ``trace_channel`` (``HHE_HHN_HHZ``, ``EH…``, ``HN…``), ``instrument_family``,
         ``instrument_corner_hz``, ``instrument_damping``, ``instrument_sensitivity`` (counts per
         m/s, per m/s² for ``strong_motion``), ``instrument_self_noise_counts``,
         ``anti_alias_corner_hz``, ``dc_offset_{e,n,z}_counts``, ``drift_noise_ratio``; noise
         ``noise_rms_counts`` (RMS of the recorded noise before earthquakes, bursts, offsets and
-        faults), ``noise_position_microseism`` / ``noise_position_cultural`` (mean position
+        faults), ``noise_rms_snr_band_counts`` (the same above ``snr_highpass_hz``, the SNR's
+        reference), ``noise_position_microseism`` / ``noise_position_cultural`` (mean position
         between NLNM = 0 and NHNM = 1 over 0.1–0.5 Hz / 1–8 Hz on Z), ``station_local_hour``,
         ``noise_day_gain_db``, ``noise_day_night_db``, ``n_cultural_lines``,
         ``cultural_lines_hz`` (``;``-separated), ``noise_modulation_sigma``, ``n_noise_bursts``,

@@ -26,7 +26,7 @@ Every realistic detector window's ground motion noise is drawn here (ground velo
 * **Bursts.** With ``burst_probability``, 1 to ``bursts_max`` emergent, band-limited noise bursts
   (traffic, footsteps, wind gusts): Gaussian envelopes of duration ``burst_duration_s`` around a
   random time, a band centred uniform in ``burst_hz`` one octave wide, random polarisation,
-  peak envelope ``burst_amplitude`` times the window's noise RMS. They have no P/S pair,
+  peak envelope ``burst_amplitude`` times the window's noise RMS above 1 Hz. They have no P/S pair,
   no impulsive onset and no coda: what separates them from the earthquakes of the paper's
   positive class.
 
@@ -69,9 +69,10 @@ class NoiseSettings:
         modulation_time_s: range of its correlation time ((1, 8) s).
         burst_probability: chance that a window holds noise bursts (0.15).
         bursts_max: most bursts in one window (3).
-        burst_duration_s: range of a burst's Gaussian envelope standard deviation ((0.3, 3) s).
+        burst_duration_s: range of a burst's Gaussian envelope standard deviation ((1, 5) s: a
+            vehicle or a gust rises and fades over 4–20 s).
         burst_hz: range of a burst's centre frequency ((1, 8) Hz).
-        burst_amplitude: range of the burst peak / noise RMS, log-uniform ((1.5, 8)).
+        burst_amplitude: range of the burst peak / noise RMS, log-uniform ((1.5, 5)).
     """
 
     knots_hz: tuple[float, ...] = (0.04, 0.12, 0.3, 1.0, 3.0, 10.0)
@@ -91,9 +92,9 @@ class NoiseSettings:
     modulation_time_s: tuple[float, float] = (1.0, 8.0)
     burst_probability: float = 0.15
     bursts_max: int = 3
-    burst_duration_s: tuple[float, float] = (0.3, 3.0)
+    burst_duration_s: tuple[float, float] = (1.0, 5.0)
     burst_hz: tuple[float, float] = (1.0, 8.0)
-    burst_amplitude: tuple[float, float] = (1.5, 8.0)
+    burst_amplitude: tuple[float, float] = (1.5, 5.0)
 
 
 @functools.lru_cache(maxsize=16)
@@ -174,8 +175,8 @@ def noise_psd_db(rng: np.random.Generator, n: int, n_samples: int, sampling_rate
         db[i] = 10 * np.log10(10 ** (db[i] / 10) * (1 + bump))
     db = np.clip(db, nlnm, nhnm)
     z = (db[:, -1] - nlnm) / span
-    band = lambda lo, hi: (freqs >= lo) & (freqs <= hi)  # noqa: E731
-    truth = {"position_microseism": z[:, band(0.1, 0.5)].mean(axis=1), "position_cultural": z[:, band(1.0, 8.0)].mean(axis=1),
+    micro, cultural = (freqs >= 0.1) & (freqs <= 0.5), (freqs >= 1.0) & (freqs <= 8.0)
+    truth = {"position_microseism": z[:, micro].mean(axis=1), "position_cultural": z[:, cultural].mean(axis=1),
              "day_gain_db": day_gain, "day_night_db": contrast, "lines_hz": lines}
     return db, truth
 
@@ -217,7 +218,8 @@ def noise_bursts(rng: np.random.Generator, n: int, n_samples: int, sampling_rate
     Args:
         rng: random generator.
         n, n_samples, sampling_rate: windows, samples, Hz.
-        noise_rms: ``(n,)`` RMS of each window's recorded noise (the burst peak is relative to it).
+        noise_rms: ``(n,)`` RMS of each window's recorded noise in the bursts' band (their peaks
+            are relative to it; the realistic windows pass the RMS above 1 Hz).
         response: ``(n, F)`` amplitude response of the recording (shapes the burst band).
         settings: noise settings.
         n_channels: components.

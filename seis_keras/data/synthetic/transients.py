@@ -23,7 +23,11 @@ Spikes, boxcars and steps have heights ``amplitude`` (log-uniform, 0.5–30) tim
 largest demeaned absolute value, random sign, on one component or, with
 ``all_components_fraction``, on every component (a digitiser-wide fault). Faults know nothing
 of earthquakes: they are added at the same rates to earthquake and noise windows, so none of
-them tells the two classes apart. Each kind's first sample is recorded in the metadata.
+them tells the two classes apart. One exception: in earthquake windows their heights are drawn
+from ``earthquake_amplitude`` (0.5–2), so the earthquake stays visible after max normalisation —
+a window whose earthquake hides 30 times below a glitch teaches "a glitch is an earthquake", the
+shortcut this module is there to break. (Gaps keep the record's DC offset in both classes.)
+Each kind's first sample is recorded in the metadata.
 """
 from __future__ import annotations
 
@@ -50,6 +54,7 @@ class TransientSettings:
         gap_s: range of gap lengths ((0.5, 10.0) s).
         dead_component_probability: chance of one or two dead components (0.02).
         amplitude: range of heights / window max (demeaned), log-uniform ((0.5, 30.0)).
+        earthquake_amplitude: the same in earthquake windows ((0.5, 2.0)).
         all_components_fraction: share of spikes/boxcars/steps on every component (0.3).
         gap_all_components_fraction: share of gaps on every component (0.8, telemetry).
     """
@@ -63,6 +68,7 @@ class TransientSettings:
     gap_s: tuple[float, float] = (0.5, 10.0)
     dead_component_probability: float = 0.02
     amplitude: tuple[float, float] = (0.5, 30.0)
+    earthquake_amplitude: tuple[float, float] = (0.5, 2.0)
     all_components_fraction: float = 0.3
     gap_all_components_fraction: float = 0.8
 
@@ -83,7 +89,7 @@ def add_offset(x: np.ndarray, i: int, start: int, stop: int, comps: np.ndarray, 
 
 
 def add_transients(rng: np.random.Generator, x: np.ndarray, sampling_rate: float, settings: TransientSettings,
-                   lowpass: np.ndarray | None = None) -> dict:
+                   lowpass: np.ndarray | None = None, labels: np.ndarray | None = None) -> dict:
     """Add spikes, boxcars, steps, gaps and dead components to raw windows ``(n, T, C)`` (in place).
 
     Args:
@@ -93,6 +99,8 @@ def add_transients(rng: np.random.Generator, x: np.ndarray, sampling_rate: float
         settings: rates and shapes.
         lowpass: ``(n, F)`` zero-phase decimation response for filtered spikes (default: none,
             every spike is sharp).
+        labels: ``(n,)`` 1 for earthquake windows (heights from ``earthquake_amplitude``);
+            default all noise.
 
     Returns:
         dict of ``(n,)`` arrays: ``spike_sample``, ``boxcar_sample``, ``step_sample``,
@@ -109,7 +117,11 @@ def add_transients(rng: np.random.Generator, x: np.ndarray, sampling_rate: float
            "step": u[:, 2] < s.step_probability, "gap": u[:, 3] < s.gap_probability,
            "dead": u[:, 4] < s.dead_component_probability}
     start = rng.integers(0, t_len, (n, 4))
-    heights = np.exp(rng.uniform(*np.log(s.amplitude), (n, 3))) * rng.choice([-1.0, 1.0], (n, 3))
+    u_h = rng.random((n, 3))
+    eq = np.zeros(n, bool) if labels is None else (np.asarray(labels) == 1)
+    lo = np.log(np.where(eq, s.earthquake_amplitude[0], s.amplitude[0]))[:, None]
+    hi = np.log(np.where(eq, s.earthquake_amplitude[1], s.amplitude[1]))[:, None]
+    heights = np.exp(lo + u_h * (hi - lo)) * rng.choice([-1.0, 1.0], (n, 3))
     everywhere = rng.random((n, 3)) < s.all_components_fraction
     one_comp = rng.integers(0, n_c, (n, 4))
     spike_width = np.where(rng.random(n) < 0.7, 1, rng.integers(2, 4, n))
