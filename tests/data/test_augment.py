@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from seis_keras.data.augment import (DEFAULTS, ORDER, Augmentations, ChannelDropout, Gain, Gaps, Glitches, NoiseMix,
-                                     TimeShift, one_spike, window_peak)
+from seis_keras.data.augment import (DEFAULTS, DETECTOR_BUILT_IN, ORDER, Augmentations, ChannelDropout, Gain, Gaps,
+                                     Glitches, NoiseMix, TimeShift, one_spike, window_peak)
 
 ALL = {name: True for name in ORDER}
 
@@ -51,6 +51,9 @@ def test_settings_dict_validation_and_defaults():
     with pytest.raises(ValueError, match="needs labels"):
         Augmentations({"glitches": True})(*_batch()[:1], None, np.random.default_rng(0))
     assert not Augmentations(None) and not Augmentations({})
+    chosen = Augmentations(DETECTOR_BUILT_IN)
+    assert [name for name, _ in chosen.steps] == ["gain", "gaps", "glitches", "channel_dropout"]
+    assert chosen.steps[2][1].probability == 0.1 and chosen.steps[2][1].classes == (0,)
 
 
 def test_time_shift_moves_windows_and_fills_by_reflection():
