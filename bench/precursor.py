@@ -32,28 +32,29 @@ def windows_per_second(model, x, y, steps: int, train: bool) -> float:
     return steps * len(x) / (time.perf_counter() - t0)
 
 
-def recipe_counts(cfg: dict) -> dict:
-    """Training window-steps and inference windows of the whole recipe for a config."""
-    from seis_keras.recipes.precursor_analysis import cutoff_list
+def recipe_counts(cfg) -> dict:
+    """Training window-steps and inference windows of the whole recipe for a config (``PrecursorConfig``)."""
+    from seis_keras.recipes.precursor.occlusion import cutoff_list
 
-    w, t = cfg["windows"], cfg["train"]
-    n_tr, n_te = round(cfg["data"]["n_events"] * 24 / 31), cfg["data"]["n_events"] - round(cfg["data"]["n_events"] * 24 / 31)
-    per_event = w["sub_windows"]
+    w, t = cfg.windows, cfg.train
+    n_tr = round(cfg.data.n_events * 24 / 31)
+    n_te = cfg.data.n_events - n_tr
+    per_event = w.sub_windows
     train_windows = 2 * n_tr * per_event
     test_windows = 2 * n_te * per_event
-    fits = t["retrainings"] + (t["mode_b_retrainings"] if "B" in w["modes"] else 0)
-    positions = -(-w["sub_window_samples"] // cfg["occlusion"]["stride"])
-    record_s = w["n_macro_windows"] * w["macro_window_s"]
-    window_s = w["sub_window_samples"] / cfg["data"]["sampling_rate"]
+    fits = t.retrainings + (t.mode_b_retrainings if "B" in w.modes else 0)
+    positions = -(-w.sub_window_samples // cfg.occlusion.stride)
+    record_s = w.n_macro_windows * w.macro_window_s
+    window_s = w.sub_window_samples / cfg.data.sampling_rate
     return {
-        "training_window_steps": fits * train_windows * t["epochs"],
+        "training_window_steps": fits * train_windows * t.epochs,
         "inference_windows": {
             "evaluation": fits * (train_windows + test_windows),
-            "time_course": t["retrainings"] * n_te * w["n_macro_windows"] * per_event,
-            "frequency_occlusion": len(cutoff_list(cfg)) * test_windows,
+            "time_course": t.retrainings * n_te * w.n_macro_windows * per_event,
+            "frequency_occlusion": len(cutoff_list(cfg.frequency_occlusion)) * test_windows,
             "time_occlusion_and_sequence": n_te * per_event + 4 * positions,
-            "scan": int((record_s - window_s) // cfg["scan"]["stride_s"]) + 1},
-        "gradient_windows": 2 * 2 * cfg["relevance"]["n_per_class"],  # saliency + LRP, ~ a training step each
+            "scan": int((record_s - window_s) // cfg.scan.stride_s) + 1},
+        "gradient_windows": 2 * 2 * cfg.relevance.n_per_class,  # saliency + LRP, ~ a training step each
     }
 
 
@@ -69,15 +70,16 @@ def main() -> int:
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     from tensorflow import keras
 
-    from seis_keras.recipes.runner import load_config
     from seis_keras.models import get_model
+    from seis_keras.recipes.config import load_config
+    from seis_keras.recipes.precursor.config import PrecursorConfig
 
     print(f"load average (1 min): {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; threads {args.threads}")
     rates = {}
     for profile in ("full", "quick"):
-        cfg = load_config("precursor", profile)
-        n, filters = cfg["windows"]["sub_window_samples"], tuple(cfg["model"]["filters"])
-        model = get_model("precursor", input_length=n, filters=filters, fc_units=cfg["model"]["fc_units"])
+        cfg = load_config(PrecursorConfig, "precursor", profile)
+        n, filters = cfg.windows.sub_window_samples, tuple(cfg.model.filters)
+        model = get_model("precursor", input_length=n, filters=filters, fc_units=cfg.model.fc_units)
         model.compile(optimizer=keras.optimizers.Adam(1e-3),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         batch = args.batch if profile == "full" else max(args.batch, 16)

@@ -1,7 +1,8 @@
 """Throughput of the synthetic data generators (seis_keras.data.synthetic).
 
 Prints windows per minute for the detector (25 s, 20 Hz, 3 components; target >= 10,000 per
-minute on 2 cores) in memory and streamed into a store, the same for Norcia traces (25 s,
+minute on 2 cores) in memory and streamed into a store, for the realistic windows (the default:
+Peterson-bounded noise, instruments, transients) and the clean ones (``realism=None``), the same for Norcia traces (25 s,
 100 Hz), seconds per 10 h precursor record with the peak memory allocated (tracemalloc) while
 streaming records into a store (run first, so nothing else inflates it), and the time of a subduction table.
 
@@ -17,8 +18,8 @@ import tracemalloc
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from seis_keras.data.synthetic import (PrecursorSettings, detector_data, norcia_data,  # noqa: E402
-                                       precursor_data, subduction_table)
+from seis_keras.data.synthetic import (DetectorRealism, PrecursorSettings, detector_data,  # noqa: E402
+                                       norcia_data, precursor_data, subduction_table)
 
 
 def _rate(n: int, seconds: float) -> str:
@@ -43,13 +44,14 @@ def main() -> None:
               f"{dt / len(meta):.2f} s per record; peak allocated {peak:.0f} MB "
               f"(one record is {1_440_000 * 3 * 4 / 2**20:.0f} MB as float32)")
 
-        t = time.perf_counter()
-        w, _ = detector_data(args.n_detector, seed=0)
-        print(f"detector windows {w.shape[1:]} in memory: {_rate(len(w), time.perf_counter() - t)}")
-        del w
-        t = time.perf_counter()
-        meta = detector_data(args.n_detector, seed=0, path=os.path.join(tmp, "det"))
-        print(f"detector windows into a store: {_rate(len(meta), time.perf_counter() - t)}")
+        for kind, realism in (("realistic", DetectorRealism()), ("clean", None)):
+            t = time.perf_counter()
+            w, _ = detector_data(args.n_detector, seed=0, realism=realism)
+            print(f"detector windows {w.shape[1:]} ({kind}) in memory: {_rate(len(w), time.perf_counter() - t)}")
+            del w
+            t = time.perf_counter()
+            meta = detector_data(args.n_detector, seed=0, path=os.path.join(tmp, f"det_{kind}"), realism=realism)
+            print(f"detector windows ({kind}) into a store: {_rate(len(meta), time.perf_counter() - t)}")
 
         t = time.perf_counter()
         w, meta = norcia_data(args.n_norcia, seed=0)

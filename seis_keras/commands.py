@@ -12,7 +12,26 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-EXPLAIN_METHODS = ("lrp_epsilon", "lrp_alpha_beta", "lrp_z_plus", "saliency", "smoothgrad")
+def _explain_method(text: str) -> str:
+    """argparse type of ``--method``: any method of seis_keras.explain.methods, checked now."""
+    import argparse
+
+    from seis_keras.explain.methods import parse_method
+
+    try:
+        parse_method(text)
+        return text
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _method_names() -> tuple:
+    from seis_keras.explain.methods import method_names
+
+    return method_names()
+
+
+EXPLAIN_METHODS = _method_names()  # the vocabulary of seis_keras.explain.methods (no TensorFlow import)
 
 
 def _split_indices(store, split: str):
@@ -124,26 +143,19 @@ def run_explain(args) -> int:
     x = np.stack([x]) if x.ndim == 2 else x
     for spec in _explain_transforms(args):
         x = transform_from_spec(spec, where="--transforms")(x)
-    if args.method.startswith("lrp_"):
-        from seis_keras.explain.lrp import LRPAnalyzer
+    from seis_keras.explain.methods import explain, parse_method
 
-        rule = args.method[4:]
-        with LRPAnalyzer(args.model, rule=rule, beta=args.beta, epsilon=args.epsilon) as lrp:
-            relevance = lrp.analyze(x)
-    else:
-        from tensorflow import keras
-
-        import seis_keras.models  # noqa: F401  (registers custom layers)
-        from seis_keras.explain.saliency import saliency, smoothgrad
-
-        model = keras.models.load_model(args.model, compile=False)
-        fn = smoothgrad if args.method == "smoothgrad" else saliency
-        relevance = fn(model, x)
+    spec = parse_method(args.method)
+    given = {"epsilon": args.epsilon, "beta": args.beta}  # the older flags fill what the text leaves open
+    names = {name for name, _ in spec.params}
+    changes = {k: v for k, v in given.items() if v is not None and k in names and f"{k}=" not in args.method}
+    spec = spec.replace(**changes) if changes else spec
+    relevance = explain(args.model, x, spec, class_index="predicted")  # each trace's predicted class
     out = Path(args.out)
     with atomic_path(out) as tmp:
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, x=x, relevance=relevance, index=idx)
-    print(f"{args.method}: relevance {relevance.shape} for {len(idx)} traces -> {out}")
+    print(f"{spec.text}: relevance {relevance.shape} for {len(idx)} traces -> {out}")
     return 0
 
 
@@ -151,13 +163,16 @@ def add_explain_command(sub) -> None:
     p = sub.add_parser("explain", help="relevance maps (LRP, saliency) of a saved model on a store's traces")
     p.add_argument("--model", required=True, help=".h5 or Keras SavedModel folder (LRP cannot read .keras safely)")
     p.add_argument("--data", required=True, help="store folder")
-    p.add_argument("--method", choices=EXPLAIN_METHODS, default="lrp_epsilon")
+    p.add_argument("--method", type=_explain_method, default="lrp.epsilon", metavar="METHOD",
+                   help="e.g. lrp.epsilon, 'lrp.alpha_beta(beta=1)', lrp.epsilon_gamma_box, saliency, "
+                        "'integrated_gradients(steps=64)' (seis_keras.explain.methods; names: "
+                        + ", ".join(EXPLAIN_METHODS) + ")")
     p.add_argument("--n", type=int, default=64, help="first N traces of the store (default 64)")
     p.add_argument("--transforms", default=None,
                    help="comma-separated transform specs applied first (default: the input_contract.json beside "
                         "the model, else the detector's contract: MaxNormalize)")
-    p.add_argument("--beta", type=float, default=0.0, help="alpha-beta rule: beta (alpha = 1 + beta)")
-    p.add_argument("--epsilon", type=float, default=1e-6, help="epsilon rule stabiliser")
+    p.add_argument("--beta", type=float, default=None, help="beta of an alpha-beta method if --method leaves it open")
+    p.add_argument("--epsilon", type=float, default=None, help="epsilon of the method if --method leaves it open")
     p.add_argument("--out", default="relevance.npz", help="output .npz with x, relevance, index")
     p.set_defaults(func=run_explain)
 

@@ -30,6 +30,7 @@ import h5py
 import numpy as np
 import tensorflow as tf
 
+from seis_keras.data.augment import Augmentations
 from seis_keras.data.store import WaveformStore, empty_aligned, open_read_only
 from seis_keras.data.transforms import Compose
 
@@ -226,7 +227,6 @@ class _ReaderHandle:
         return ds
 
 
-
 SHARD_BYTES = 16 * 2**20
 SHUFFLE_BYTES = 64 * 2**20
 #: Without shuffling, batches of at least this many bytes (and at most ``shard_size`` traces)
@@ -244,7 +244,7 @@ def make_dataset(store, *, indices=None, label: Label = "label", transforms=(), 
                  shuffle: bool = False, seed: int = 0, deterministic: bool = True, drop_remainder: bool = False,
                  metadata_columns: Sequence[str] = (), window: tuple[int, int] | None = None,
                  shuffle_buffer: int | None = None, cycle_length: int | None = None, shard_size: int | None = None,
-                 components: str | None = None, prefetch: int = tf.data.AUTOTUNE) -> tf.data.Dataset:
+                 components: str | None = None, prefetch: int = tf.data.AUTOTUNE, augment=None) -> tf.data.Dataset:
     """Stream batches of a store without loading it.
 
     The order without shuffling is ``indices`` as given; the values equal
@@ -281,6 +281,7 @@ def make_dataset(store, *, indices=None, label: Label = "label", transforms=(), 
         prefetch: batches prepared ahead (default ``tf.data.AUTOTUNE``; 0: none). With
             ``cycle_length=1`` and ``prefetch=0`` every read runs in the consuming thread: no
             thread hand-offs, the fastest choice on a CPU shared with other busy processes.
+        augment: augmentation of each read's raw windows before ``transforms`` (:mod:`seis_keras.data.augment`).
 
     Returns:
         ``tf.data.Dataset`` of batches ``(x, y)``, ``(x, y, meta)``, ``(x, meta)`` or ``x``;
@@ -292,6 +293,7 @@ def make_dataset(store, *, indices=None, label: Label = "label", transforms=(), 
     if batch_size < 1 or cycle_length < 1 or (shard_size is not None and shard_size < 1):
         raise ValueError("batch_size, shard_size and cycle_length must be >= 1")
     compose = _transform(transforms)
+    augment = Augmentations(augment) if isinstance(augment, dict) else (augment or None)
     signature = dataset_signature(store, indices=pos, label=label, transforms=compose, window=window,
                                   metadata_columns=metadata_columns)
     if window is None:
@@ -346,6 +348,8 @@ def make_dataset(store, *, indices=None, label: Label = "label", transforms=(), 
                 x[dest] = chunk
             rows[dest] = run
             offset += len(run)
+        if augment is not None:  # raw amplitudes first, seeded by (seed, epoch draw, read); labels only read
+            x = augment(x, None if y_all is None else y_all[rows], [seed, int(draw) % 2**63, *ids, 0xA06])
         if compose.transforms:
             x = compose(x)
         if x.shape[1:] != x_shape:
@@ -378,7 +382,8 @@ def make_dataset(store, *, indices=None, label: Label = "label", transforms=(), 
     ds = tf.data.Dataset.range(len(shards))
     if shuffle:
         ds = ds.shuffle(max(len(shards), 1), seed=seed, reshuffle_each_iteration=True).batch(group)
-        # one seeded random number per read, a new sequence each epoch: the in-group permutation
+    if shuffle or augment is not None:
+        # one seeded random number per read, a new sequence each epoch: in-group permutation, augmentation
         draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
         ds = tf.data.Dataset.zip((ds, draws))
     if cycle_length > 1:

@@ -3,8 +3,9 @@
 Every explainer takes a model (or saved-model path) and a batch and returns a numpy array
 shaped like the batch; aggregation lives beside them, figures in ``seis_keras.plots``.
 
-    >>> from seis_keras.explain import saliency, occlude_time, lrp
+    >>> from seis_keras.explain import saliency, occlude_time, explain
     >>> S = saliency(model, X, class_index="predicted")
+    >>> R = explain(model, X, "lrp.alpha_beta(beta=1)")     # any method of explain.methods
 
 Names are imported lazily (on first use), so ``import seis_keras.explain`` is cheap and
 does not import shap, tf-keras-vis or innvestigate until they are needed.
@@ -23,10 +24,16 @@ import types
 _EXPORTS = {
     "lrp": ("lrp", "lrp"),
     "LRPAnalyzer": ("lrp", "LRPAnalyzer"),
+    "LRPSession": ("lrp", "LRPSession"),
     "lrp_reference": ("lrp_reference", "lrp_reference"),
+    "explain": ("methods", "explain"),
+    "parse_method": ("methods", "parse_method"),
+    "MethodSpec": ("methods", "MethodSpec"),
     "saliency": ("saliency", "saliency"),
     "smoothgrad": ("saliency", "smoothgrad"),
     "input_gradient": ("saliency", "input_gradient"),
+    "gradient_x_input": ("saliency", "gradient_x_input"),
+    "integrated_gradients": ("saliency", "integrated_gradients"),
     "optimal_input": ("optimal_input", "optimal_input"),
     "spectrum_vs_training": ("optimal_input", "spectrum_vs_training"),
     "log_amplitude_ratio": ("optimal_input", "log_amplitude_ratio"),

@@ -24,7 +24,7 @@ from typing import Callable
 import numpy as np
 from tensorflow import keras
 
-__all__ = ["strip_random_input", "fold_batchnorm", "logits_model", "FOLDABLE_LAYERS"]
+__all__ = ["strip_random_input", "fold_batchnorm", "folded_weights", "logits_model", "FOLDABLE_LAYERS"]
 
 #: Layers a following BatchNormalization can be folded into (linear activation only).
 FOLDABLE_LAYERS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D, keras.layers.Dense)
@@ -195,7 +195,8 @@ def fold_batchnorm(model):
         return _fold_batchnorm(model)
 
 
-def _fold_batchnorm(model):
+def _batchnorm_pairs(model):
+    """``(conv node, conv layer, bn node, bn layer)`` for every BatchNormalization (validated)."""
     consumers: dict[str, int] = {}
     for nodes in model._nodes_by_depth.values():
         for node in nodes:
@@ -204,8 +205,7 @@ def _fold_batchnorm(model):
                     consumers[x_id] = consumers.get(x_id, 0) + 1
     output_ids = {str(id(x)) for x in model.outputs}
 
-    folded = {}  # id(conv node) -> (new conv layer, weights)
-    bn_nodes = set()
+    pairs = []
     for nodes in model._nodes_by_depth.values():
         for node in nodes:
             bn = node.layer
@@ -228,8 +228,16 @@ def _fold_batchnorm(model):
                 raise ValueError(f"{where} normalises axis {bn.axis}; only the last (channels) axis can be folded")
             if getattr(prev, "groups", 1) != 1:
                 raise ValueError(f"{where} follows grouped conv '{prev.name}'; not supported")
-            folded[id(prev_node)] = _folded_layer(prev, bn)
-            bn_nodes.add(id(node))
+            pairs.append((prev_node, prev, node, bn))
+    return pairs
+
+
+def _fold_batchnorm(model):
+    folded = {}  # id(conv node) -> (new conv layer, weights)
+    bn_nodes = set()
+    for prev_node, prev, node, bn in _batchnorm_pairs(model):
+        folded[id(prev_node)] = _folded_layer(prev, bn)
+        bn_nodes.add(id(node))
 
     def plan(node):
         if id(node) in bn_nodes:
@@ -241,8 +249,37 @@ def _fold_batchnorm(model):
     return _rebuild(model, plan)
 
 
+def folded_weights(model) -> dict[str, list[np.ndarray]]:
+    """The weights :func:`fold_batchnorm` would give each layer, without building a model.
+
+    For putting new weights into an already folded copy (e.g. the LRP worker's model
+    after ``set_weights``): every layer with weights except BatchNormalization, by name;
+    a layer followed by a BatchNormalization gets the folded kernel and bias.
+
+    Args:
+        model: a functional or built Sequential keras model (eager or graph mode).
+
+    Returns:
+        ``{layer name: [numpy arrays]}`` in the order of the folded layer's weights.
+    """
+    _check_graph_model(model, "folded_weights")
+    with _weight_cache(model):
+        bn_of = {id(prev): bn for _, prev, _, bn in _batchnorm_pairs(model)}
+        out = {}
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.BatchNormalization) or not layer.weights:
+                continue
+            out[layer.name] = _folded_values(layer, bn_of[id(layer)]) if id(layer) in bn_of else _values(layer.weights)
+        return out
+
+
 def _folded_layer(conv, bn):
     """A copy of ``conv`` (with bias) whose weights absorb ``bn``'s inference transform."""
+    return _copy_layer(conv, weights=_folded_values(conv, bn), use_bias=True)
+
+
+def _folded_values(conv, bn):
+    """``[kernel, bias]`` of ``conv`` with ``bn``'s inference transform absorbed."""
     weights = _values(conv.weights)
     kernel = weights[0].astype(np.float64)
     bias = weights[1].astype(np.float64) if conv.use_bias else np.zeros(kernel.shape[-1])
@@ -255,7 +292,7 @@ def _folded_layer(conv, bn):
     k = gamma / np.sqrt(var + bn.epsilon)
     new_kernel = (kernel * k).astype(weights[0].dtype)
     new_bias = ((bias - mean) * k + beta).astype(weights[0].dtype)
-    return _copy_layer(conv, weights=[new_kernel, new_bias], use_bias=True)
+    return [new_kernel, new_bias]
 
 
 def logits_model(model):

@@ -37,7 +37,7 @@ def _torch():
         import torch
     except ImportError as err:  # pragma: no cover - torch is an optional extra
         raise ImportError("seis_keras.models.torch_ports needs PyTorch "
-                          "(pip install seis_keras[bench])") from err
+                          "(pip install -r requirements/torch.txt)") from err
     return torch
 
 
@@ -48,7 +48,7 @@ def _sequential(modules):
 
 
 def torch_detector(*, n_components: int = 3, filters: int = 32, n_conv_blocks: int = 7,
-                   hidden_units: int = 64, flat_length: int = 4):
+                   hidden_units: int = 64, flat_length: int = 4, dropout: float = 0.0):
     """The Majstorović detector in PyTorch: input ``(N, C, 500)`` → logits ``(N, 1)``.
 
     Args:
@@ -57,6 +57,8 @@ def torch_detector(*, n_components: int = 3, filters: int = 32, n_conv_blocks: i
         n_conv_blocks: conv layers (kernel 3, stride 2, padding 1).
         hidden_units: width of ``fc1``.
         flat_length: sequence length after the last conv (4 for 500 samples).
+        dropout: rate of a ``dropout`` module after ``fc1_relu``; 0 (default) adds none,
+            as ``detector(dropout=0)`` adds no Dropout layer.
 
     Returns:
         ``torch.nn.Sequential``.
@@ -68,7 +70,10 @@ def torch_detector(*, n_components: int = 3, filters: int = 32, n_conv_blocks: i
                     (f"relu{i}", nn.ReLU())]
         channels = filters
     modules += [("flatten", nn.Flatten()), ("fc1", nn.Linear(filters * flat_length, hidden_units)),
-                ("fc1_relu", nn.ReLU()), ("logits", nn.Linear(hidden_units, 1))]
+                ("fc1_relu", nn.ReLU())]
+    if dropout > 0:
+        modules.append(("dropout", nn.Dropout(dropout)))
+    modules.append(("logits", nn.Linear(hidden_units, 1)))
     return _sequential(modules)
 
 

@@ -26,22 +26,17 @@ partial folder is removed (``keep_failed=True`` / ``--keep-failed`` keeps it as
 from __future__ import annotations
 
 import argparse
-import copy
 import dataclasses
 import datetime as _dt
 import os
 import shutil
-import sys
 import time
-import tomllib
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from seis_keras.atomic import atomic_path, write_json, write_text
 from seis_keras.errors import one_line_errors
-from seis_keras.recipes.config import config_path, recipes_dir  # noqa: F401  (recipes_dir: re-exported)
 from seis_keras.recipes.config import load_config as load_typed_config
-from seis_keras.recipes.config import parse_override as _parse_override
 from seis_keras.recipes.config import to_dict
 
 
@@ -299,45 +294,3 @@ class RunFolder:
 
 def _suffixed(path: Path, suffix: str) -> Path:
     return path.with_name(path.name + suffix)
-
-
-# --- the dict configs of the recipes not yet converted to typed schemas ------------------------
-def deep_merge(base: dict, override: dict) -> dict:
-    """Return ``base`` with ``override`` merged in, nested tables merged key by key."""
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-def parse_override(text: str) -> dict:
-    """Turn ``"train.epochs=3"`` into ``{"train": {"epochs": 3}}`` (value parsed as TOML)."""
-    keys, value = _parse_override(text)
-    out: dict = {}
-    node = out
-    for key in keys[:-1]:
-        node = node.setdefault(key, {})
-    node[keys[-1]] = value
-    return out
-
-
-def load_config(name: str | os.PathLike, profile: str = "full", overrides: Sequence[str] = ()) -> dict[str, Any]:
-    """Untyped config of a recipe not yet converted (dict; see :func:`seis_keras.recipes.config.load_config`)."""
-    path = config_path(name)
-    with open(path, "rb") as fh:
-        try:
-            raw = tomllib.load(fh)
-        except tomllib.TOMLDecodeError as err:
-            raise ValueError(f"{path}: not valid TOML ({err})") from None
-    profiles = raw.pop("profiles", {})
-    if profile != "full":
-        if profile not in profiles:
-            raise ValueError(f"{path}: no profile {profile!r} (have: full, {', '.join(profiles)})")
-        raw = deep_merge(raw, profiles[profile])
-    for text in overrides:
-        raw = deep_merge(raw, parse_override(text))
-    raw["profile"] = profile
-    return raw

@@ -17,15 +17,18 @@ from seis_keras.data.synthetic import (FEATURE_COLUMNS, PLANTED_COEFFICIENTS, PL
 # ----------------------------------------------------------------------------- detector
 
 
+# the clean windows (realism=None); the realistic default is tested in test_synthetic_realistic.py
+
+
 @pytest.fixture(scope="module")
 def detector():
-    return detector_data(1200, seed=11)
+    return detector_data(1200, seed=11, realism=None)
 
 
 def test_detector_reproducible_and_seed_dependent():
-    w1, m1 = detector_data(150, seed=3)
-    w2, m2 = detector_data(150, seed=3)
-    w3, _ = detector_data(150, seed=4)
+    w1, m1 = detector_data(150, seed=3, realism=None)
+    w2, m2 = detector_data(150, seed=3, realism=None)
+    w3, _ = detector_data(150, seed=4, realism=None)
     assert np.array_equal(w1, w2)
     pd.testing.assert_frame_equal(m1, m2)
     assert not np.allclose(w1, w3)
@@ -109,7 +112,7 @@ def test_detector_amplitude_and_spectrum_follow_magnitude(detector):
 def test_detector_corner_frequency_follows_magnitude():
     # Brune: bigger events have lower corner frequencies -> lower spectral centroid (fixed distance)
     phys = DetectorPhysics(distance_range_km=(30.0, 30.01), magnitude_range=(1.5, 4.0), b_value=0.0)
-    w, m = detector_data(150, seed=9, earthquake_fraction=1.0, physics=phys)
+    w, m = detector_data(150, seed=9, earthquake_fraction=1.0, physics=phys, realism=None)
     centroid = []
     for i, row in m.iterrows():
         s = int(np.ceil(row.trace_s_arrival_sample))
@@ -138,8 +141,8 @@ def test_detector_coda_decays_and_glitches_are_where_recorded(detector):
 
 
 def test_detector_store_round_trip(tmp_path):
-    meta = detector_data(40, seed=2, path=tmp_path / "det", block_size=16)
-    w, m = detector_data(40, seed=2)
+    meta = detector_data(40, seed=2, path=tmp_path / "det", block_size=16, realism=None)
+    w, m = detector_data(40, seed=2, realism=None)
     with WaveformStore(tmp_path / "det") as store:
         assert len(store) == 40 and store.sampling_rate == 20.0 and store.component_order == "ENZ"
         assert np.array_equal(store.get_waveforms(np.arange(40)), w)

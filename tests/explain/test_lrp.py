@@ -2,8 +2,10 @@
 
 The numpy reference is first checked on its own against independent computations
 (eager GradientTape gradients, gradient x input, conservation); then innvestigate,
-always through the spawned worker (this pytest process stays eager), must match it.
-Workers are started once per module, several at a time, and shared by the tests.
+always through the worker process (this pytest process stays eager), must match it.
+Workers are started once per module, two at a time, and shared by the tests: one
+:class:`LRPSession` per model answers every rule; two single-rule workers
+(:class:`LRPAnalyzer`, :func:`lrp`) must give the same numbers.
 """
 import concurrent.futures
 import os
@@ -17,8 +19,9 @@ import pytest
 import tensorflow as tf
 from tensorflow import keras
 
-from seis_keras.explain.lrp import LRPAnalyzer, lrp
+from seis_keras.explain.lrp import LRPAnalyzer, LRPSession, lrp
 from seis_keras.explain.lrp_reference import lrp_reference
+from seis_keras.explain.methods import explain
 from seis_keras.models import get_model, with_probabilities
 
 L = keras.layers
@@ -139,16 +142,6 @@ def _precursor_small():
     return with_probabilities(_randomise_bn(model, 9))
 
 
-CASES = {
-    # name: (model factory, LRPAnalyzer settings)
-    "alpha_beta_0.5": (_small_net, dict(rule="alpha_beta", beta=0.5, neuron=1, batch_size=5)),
-    "alpha_beta_1_bias": (_small_net, dict(rule="alpha_beta", beta=1.0, bias=True)),
-    "epsilon_ignore_bias": (_small_net, dict(rule="epsilon", epsilon=1e-3, bias=False)),
-    "detector": (_detector_zero_bias, dict(rule="epsilon", epsilon=1e-7)),
-    "precursor": (_precursor_small, dict(rule="epsilon", neuron=0)),
-}
-
-
 def _weights_only_file(folder):
     path = folder / "weights_only.h5"
     with h5py.File(path, "w") as f:
@@ -156,26 +149,39 @@ def _weights_only_file(folder):
     return path
 
 
+EPS_NO_BIAS = "lrp.epsilon(epsilon=0.001, bias=false)"
+AB1_BIAS = "lrp.alpha_beta(beta=1, bias=true)"
+
+
 @pytest.fixture(scope="module")
 def workers(tmp_path_factory):
-    """All worker processes of this module, started two at a time; closed at the end.
+    """Every worker process of this module, started two at a time; closed at the end.
 
-    Besides the analyzers of CASES: ``"gradient"`` (a one-shot :func:`lrp` call) and
-    ``"broken"`` (an analyzer on an HDF5 file without a model, which must fail).
+    Sessions: ``small`` (_small_net, batches of 5, at most 3 cached analyzers so that the
+    weight-swap test also reloads), ``small_b`` (same architecture, other weights),
+    ``detector``, ``precursor``. Single-rule workers on ``small``'s model: ``per_rule``
+    (LRPAnalyzer epsilon without bias) and ``one_shot`` (lrp() alpha-beta with bias);
+    ``broken`` (a session on an HDF5 file without a model, which must fail).
     """
-    models = {name: factory() for name, (factory, _) in CASES.items()}
-    models["gradient"] = _small_net()
+    models = {"small": _small_net(), "small_b": _small_net(seed=3), "detector": _detector_zero_bias(),
+              "precursor": _precursor_small()}
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=2)
-    futures = {name: pool.submit(LRPAnalyzer, models[name], **settings)
-               for name, (_, settings) in CASES.items()}
-    futures["gradient"] = pool.submit(lrp, models["gradient"], X_SMALL, "gradient")
+    timeouts = dict(start_timeout=900, batch_timeout=900)
+    futures = {
+        "small": pool.submit(LRPSession, models["small"], batch_size=5, max_analyzers=3, **timeouts),
+        "per_rule": pool.submit(LRPAnalyzer, models["small"], "epsilon", epsilon=1e-3, bias=False, **timeouts),
+        "one_shot": pool.submit(lrp, models["small"], X_SMALL, "alpha_beta", beta=1.0, bias=True, **timeouts),
+        "small_b": pool.submit(LRPSession, models["small_b"], **timeouts),
+        "detector": pool.submit(LRPSession, models["detector"], **timeouts),
+        "precursor": pool.submit(LRPSession, models["precursor"], **timeouts),
+    }
     broken = _weights_only_file(tmp_path_factory.mktemp("broken"))
-    futures["broken"] = pool.submit(_timed, LRPAnalyzer, broken, start_timeout=900)
-    models["broken"] = broken
+    futures["broken"] = pool.submit(_timed, LRPSession, broken, start_timeout=900)
+    models.update(per_rule=models["small"], one_shot=models["small"], broken=broken)
     yield {name: (models[name], future) for name, future in futures.items()}
     pool.shutdown(wait=True)
     for name, future in futures.items():
-        if name in CASES and future.exception() is None:
+        if name not in ("one_shot", "broken") and future.exception() is None:
             future.result().close()
 
 
@@ -194,68 +200,143 @@ def _get(workers, name):
 
 
 def test_alpha_beta_with_bias_matches_reference(workers):
-    model, analyzer = _get(workers, "alpha_beta_1_bias")
-    R = analyzer.analyze(X_SMALL)
+    model, session = _get(workers, "small")
+    R = session.analyze(X_SMALL, AB1_BIAS)
     assert R.shape == X_SMALL.shape and R.dtype == np.float32
     ref = lrp_reference(model, X_SMALL, "alpha_beta", beta=1.0, bias=True)
     assert _rel(R, ref) < 1e-5
     assert _rel(ref, lrp_reference(model, X_SMALL, "alpha_beta", beta=1.0, bias=False)) > 1e-3
-    assert analyzer.info["layers"].count("BatchNormalization") == 0  # folded in the worker
+    assert session.info["layers"].count("BatchNormalization") == 0  # folded in the worker
 
 
 def test_alpha_beta_index_neurons_match_reference(workers):
-    model, analyzer = _get(workers, "alpha_beta_0.5")
+    model, session = _get(workers, "small")
+    method = "lrp.alpha_beta(beta=0.5)"
     ref_fixed = lrp_reference(model, X_SMALL, "alpha_beta", beta=0.5, bias=False, neuron=1)
-    assert _rel(analyzer.analyze(X_SMALL), ref_fixed) < 1e-5  # 12 samples in batches of 5
+    assert _rel(session.analyze(X_SMALL, method, neuron=1), ref_fixed) < 1e-5  # 12 samples in batches of 5
     per_sample = np.array([0, 1, 2] * 4)
     ref = lrp_reference(model, X_SMALL, "alpha_beta", beta=0.5, bias=False, neuron=per_sample)
-    assert _rel(analyzer.analyze(X_SMALL, neuron=per_sample), ref) < 1e-5
+    assert _rel(session.analyze(X_SMALL, method, neuron=per_sample), ref) < 1e-5
     assert _rel(ref, ref_fixed) > 0.1  # the neuron choice matters
     with pytest.raises(ValueError, match=r"ints in \[0, 3\)"):
-        analyzer.analyze(X_SMALL, neuron=3)
+        session.analyze(X_SMALL, method, neuron=3)
 
 
-def test_one_shot_gradient_rule_equals_gradient_tape(workers):
-    model, R = _get(workers, "gradient")
+def test_gradient_rule_equals_gradient_tape(workers):
+    model, session = _get(workers, "small")
     index = model.predict(X_SMALL, verbose=0).argmax(axis=1)
     grad, _ = _gradient(model, X_SMALL, index)
+    R = session.analyze(X_SMALL, "gradient")
     assert R.shape == X_SMALL.shape
     assert _rel(R, grad) < 1e-5
 
 
-def test_detector_epsilon_conserves_and_matches_reference(workers):
-    model, analyzer = _get(workers, "detector")
-    X = np.random.default_rng(2).normal(size=(6, 500, 3)).astype("float32")
-    R = analyzer.analyze(X)
-    logit = model.layers[-2].output  # the sigmoid was stripped in the worker
-    logits = keras.Model(model.inputs, logit).predict(X, verbose=0)[:, 0]
-    np.testing.assert_allclose(R.sum(axis=(1, 2)), logits, rtol=1e-4)
-    assert _rel(R, lrp_reference(model, X, "epsilon", epsilon=1e-7)) < 1e-5
-
-
-def test_precursor_bn_folded_and_random_input_stripped(workers):
-    model, analyzer = _get(workers, "precursor")
-    assert "RandomInputLayer" not in analyzer.info["layers"]
-    assert "BatchNormalization" not in analyzer.info["layers"]
-    X = np.random.default_rng(3).normal(size=(4, 96, 3)).astype("float32")
-    R = analyzer.analyze(X)
-    ref = lrp_reference(model, X, "epsilon", epsilon=1e-6, neuron=0)
-    assert _rel(R, ref) < 1e-5
-
-
 def test_epsilon_without_bias_matches_reference(workers):
     """The detector recipe's rule (Majstorovic et al.: biases left out of the denominators)."""
-    model, analyzer = _get(workers, "epsilon_ignore_bias")
-    R = analyzer.analyze(X_SMALL)
+    model, session = _get(workers, "small")
+    R = session.analyze(X_SMALL, EPS_NO_BIAS)
     ref = lrp_reference(model, X_SMALL, "epsilon", epsilon=1e-3, bias=False)
     assert _rel(R, ref) < 1e-5
     assert _rel(ref, lrp_reference(model, X_SMALL, "epsilon", epsilon=1e-3, bias=True)) > 1e-3
 
 
+def test_one_worker_equals_per_rule_workers(workers):
+    """LRPAnalyzer / lrp() (a worker each) give what one session gives for both rules."""
+    _, session = _get(workers, "small")
+    _, per_rule = _get(workers, "per_rule")
+    _, one_shot = _get(workers, "one_shot")
+    np.testing.assert_allclose(per_rule.analyze(X_SMALL), session.analyze(X_SMALL, EPS_NO_BIAS), rtol=1e-6, atol=0)
+    np.testing.assert_allclose(one_shot, session.analyze(X_SMALL, AB1_BIAS), rtol=1e-6, atol=0)
+    assert per_rule.pid != session.pid
+
+
+def test_set_weights_equals_a_fresh_worker_on_those_weights(workers, tmp_path):
+    model_a, session = _get(workers, "small")
+    model_b, fresh = _get(workers, "small_b")
+    methods = [EPS_NO_BIAS, AB1_BIAS, "lrp.composite", "lrp.gamma(gamma=0.25)"]  # 4 > max_analyzers=3: reloads
+    before = {m: session.analyze(X_SMALL, m) for m in methods[:2]}
+    try:
+        session.set_weights(model_b)
+        for m in methods:
+            np.testing.assert_allclose(session.analyze(X_SMALL, m), fresh.analyze(X_SMALL, m), rtol=1e-5,
+                                       atol=1e-6 * np.abs(fresh.analyze(X_SMALL, m)).max())
+        np.testing.assert_allclose(session.predict(X_SMALL), model_b.predict(X_SMALL, verbose=0), rtol=1e-5, atol=1e-6)
+        session.set_weights(model_a)
+        for m, R in before.items():
+            np.testing.assert_allclose(session.analyze(X_SMALL, m), R, rtol=1e-6, atol=1e-7 * np.abs(R).max())
+        # legacy and Keras-v3 weight files, a full-model file (.weights.h5 loads wrongly in graph mode)
+        model_b.save_weights(tmp_path / "b_legacy.h5")
+        model_b.save_weights(tmp_path / "b.weights.h5")
+        model_b.save(tmp_path / "b_model.h5", save_format="h5")
+        for path in (tmp_path / "b_legacy.h5", tmp_path / "b.weights.h5", tmp_path / "b_model.h5"):
+            session.set_weights(path)
+            np.testing.assert_allclose(session.analyze(X_SMALL, EPS_NO_BIAS), fresh.analyze(X_SMALL, EPS_NO_BIAS),
+                                       rtol=1e-5, atol=1e-6)
+        with pytest.raises(RuntimeError, match=r"set_weights: got 3 weight arrays, the model has \d+"):
+            session.set_weights(model_b.get_weights()[:3])
+        wrong = [np.zeros((2, 2))] + model_b.get_weights()[1:]
+        with pytest.raises(RuntimeError, match=r"array 0 .* has shape \(2, 2\), expected"):
+            session.set_weights(wrong)
+    finally:
+        session.set_weights(model_a)
+
+
+def test_detector_epsilon_conserves_and_matches_reference(workers):
+    model, session = _get(workers, "detector")
+    X = np.random.default_rng(2).normal(size=(6, 500, 3)).astype("float32")
+    R = session.analyze(X, "lrp.epsilon(epsilon=1e-7)")
+    logit = model.layers[-2].output  # the sigmoid was stripped in the worker
+    logits = keras.Model(model.inputs, logit).predict(X, verbose=0)[:, 0]
+    np.testing.assert_allclose(R.sum(axis=(1, 2)), logits, rtol=1e-4)
+    assert _rel(R, lrp_reference(model, X, "epsilon", epsilon=1e-7)) < 1e-5
+    np.testing.assert_allclose(session.predict(X)[:, 0], logits, rtol=1e-5, atol=1e-6)
+
+
+def test_explain_follows_the_target_convention(workers):
+    """explain(): a 1-unit model's class 0 is -z (sign flipped per sample), k units index z[t]."""
+    model, session = _get(workers, "detector")
+    X = np.random.default_rng(4).normal(size=(8, 500, 3)).astype("float32")
+    method = "lrp.epsilon(epsilon=1e-7)"
+    R = session.analyze(X, method)
+    z = session.predict(X)[:, 0]
+    assert (z > 0).any() and (z < 0).any()
+    np.testing.assert_array_equal(explain(model, X, method, class_index=1, session=session), R)
+    np.testing.assert_array_equal(explain(model, X, method, session=session), R * np.sign(z)[:, None, None])
+    small, s_small = _get(workers, "small")
+    target = np.array([2, 0, 1] * 4)
+    np.testing.assert_array_equal(explain(small, X_SMALL, EPS_NO_BIAS, class_index=target, session=s_small),
+                                  s_small.analyze(X_SMALL, EPS_NO_BIAS, neuron=target))
+
+
+def test_precursor_bn_folded_and_random_input_stripped(workers):
+    model, session = _get(workers, "precursor")
+    assert "RandomInputLayer" not in session.info["layers"]
+    assert "BatchNormalization" not in session.info["layers"]
+    X = np.random.default_rng(3).normal(size=(4, 96, 3)).astype("float32")
+    R = session.analyze(X, "lrp.epsilon", neuron=0)
+    ref = lrp_reference(model, X, "epsilon", epsilon=1e-6, neuron=0)
+    assert _rel(R, ref) < 1e-5
+
+
+def test_worker_start_prints_no_tensorflow_registration_errors(workers):
+    """The worker sets TF_CPP_MIN_LOG_LEVEL=3 before importing TensorFlow (raw stderr, unfiltered)."""
+    for name in ("small", "detector"):
+        _, session = _get(workers, name)
+        assert session.info["tf_cpp_min_log_level"] == "3"
+        noisy = [line for line in session.stderr_lines if re.search(r"Unable to register cu(DNN|FFT|BLAS)", line)]
+        assert noisy == []
+
+
 def test_bad_input_raises_clear_errors(tmp_path, workers):
-    _, analyzer = _get(workers, "alpha_beta_0.5")
+    _, session = _get(workers, "small")
     with pytest.raises(ValueError, match=r"expected \(N, 40, 3\)"):
-        analyzer.analyze(np.zeros((2, 41, 3)))
+        session.analyze(np.zeros((2, 41, 3)), "lrp.epsilon")
+    with pytest.raises(ValueError, match="NaN or inf"):
+        session.analyze(np.full((2, 40, 3), np.nan), "lrp.epsilon")
+    with pytest.raises(ValueError, match="not an LRP method"):
+        session.analyze(X_SMALL, "integrated_gradients")
+    with pytest.raises(ValueError, match="unknown parameter 'eps'"):
+        session.analyze(X_SMALL, "lrp.epsilon(eps=1)")
     with pytest.raises(ValueError, match="no such model"):
         LRPAnalyzer(tmp_path / "missing.h5")
     garbage = tmp_path / "garbage.h5"
@@ -264,21 +345,26 @@ def test_bad_input_raises_clear_errors(tmp_path, workers):
         LRPAnalyzer(garbage)
     with pytest.raises(ValueError, match="rule 'lrp.magic' unknown"):
         LRPAnalyzer(garbage, "lrp.magic")
+    # a worker-side failure is one line and the worker stays up
+    with pytest.raises(RuntimeError, match=r"LRP worker: set_weights failed: ValueError: set_weights: got 1"):
+        session.set_weights([np.zeros(3)])
+    assert session.analyze(X_SMALL[:2], EPS_NO_BIAS).shape == (2, 40, 3)
 
 
 def test_worker_failure_surfaces_in_caller(workers):
     _, future = workers["broken"]
     exc = future.exception(timeout=900)
     assert isinstance(exc, RuntimeError)
-    assert re.search(r"LRP worker: loading/building the analyzer for .*weights_only\.h5 failed: \w+Error", str(exc))
+    assert re.search(r"LRP worker: loading .*weights_only\.h5 failed: \w+Error", str(exc))
+    assert "\n" not in str(exc)
     assert exc.elapsed_s < 300  # reported as soon as the worker failed, not at the 900 s timeout
 
 
 def test_killed_worker_raises_instead_of_hanging(workers):
-    """Runs last: kills the alpha_beta_1_bias worker."""
-    _, analyzer = _get(workers, "alpha_beta_1_bias")
-    os.kill(analyzer._proc.pid, signal.SIGKILL)
+    """Runs last: kills the per-rule worker."""
+    _, analyzer = _get(workers, "per_rule")
+    os.kill(analyzer.pid, signal.SIGKILL)
     t0 = time.monotonic()
-    with pytest.raises(RuntimeError, match="LRP worker died"):
+    with pytest.raises(RuntimeError, match=r"LRP worker (died|is not running)"):
         analyzer.analyze(X_SMALL)
     assert time.monotonic() - t0 < 30

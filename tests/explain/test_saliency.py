@@ -116,3 +116,74 @@ def test_saved_model_paths_are_explained_like_the_model(tmp_path):
     (tmp_path / "junk.h5").write_bytes(b"not a model")
     with pytest.raises(ValueError, match=r"junk\.h5: not loadable as a Keras model"):
         saliency(tmp_path / "junk.h5", X)
+
+
+# ---------------------------------------------------------------- gradient x input, Integrated Gradients
+def _separable_tanh(a=1.5, seed=0):
+    """f(x) = sum_i v_i tanh(a x_i): its IG has the closed form v_i (tanh(a x_i) - tanh(a b_i))."""
+    rng = np.random.default_rng(seed)
+    v = rng.normal(size=(12, 1)).astype(np.float32)
+    inp = keras.Input((4, 3))
+    h = keras.layers.Flatten()(keras.layers.Activation("tanh")(keras.layers.Rescaling(a)(inp)))
+    out = keras.layers.Dense(1, use_bias=False, name="logits")(h)
+    model = keras.Model(inp, out)
+    model.get_layer("logits").set_weights([v])
+    return model, v[:, 0].reshape(4, 3), a
+
+
+def test_integrated_gradients_closed_form_and_completeness():
+    from seis_keras.explain.saliency import integrated_gradients
+
+    model, v, a = _separable_tanh()
+    X = np.random.default_rng(1).normal(size=(5, 4, 3)).astype(np.float32)
+    base = np.float32(0.3)
+    exact = v * (np.tanh(a * X) - np.tanh(a * base))
+    for rule, steps, tol in (("gausslegendre", 16, 1e-5), ("riemann_trapezoid", 256, 1e-3), ("riemann_middle", 256, 1e-3)):
+        IG = integrated_gradients(model, X, steps=steps, baseline=base, rule=rule, class_index=1)
+        np.testing.assert_allclose(IG, exact, atol=tol * np.abs(exact).max())
+    coarse = integrated_gradients(model, X, steps=4, baseline=base, rule="riemann_right", class_index=1)
+    assert np.abs(coarse - exact).max() > 1e-3  # the quadrature matters: a coarse rule is off
+    # class 0 of a 1-unit model explains -z; completeness: sum IG = f(x) - f(baseline)
+    IG0 = integrated_gradients(model, X, steps=16, baseline=base, rule="gausslegendre", class_index=0)
+    np.testing.assert_allclose(IG0, -exact, atol=1e-5 * np.abs(exact).max())
+    z = model(X).numpy()[:, 0] - model(np.full_like(X, base)).numpy()[:, 0]
+    np.testing.assert_allclose(exact.sum(axis=(1, 2)), z, rtol=1e-5)
+
+
+def test_integrated_gradients_of_a_relu_net_add_up_and_take_array_baselines():
+    from seis_keras.explain.saliency import integrated_gradients
+
+    model = _conv1d_model(3, seed=2)
+    X = np.random.default_rng(2).normal(size=(3, 40, 3)).astype(np.float32)
+    base = np.random.default_rng(3).normal(size=(40, 3)).astype(np.float32) * 0.1
+    target = np.array([0, 2, 1])
+    IG = integrated_gradients(model, X, steps=128, baseline=base, class_index=target, batch_size=2)
+    z = model(X).numpy()[np.arange(3), target] - model(np.broadcast_to(base, X.shape)).numpy()[np.arange(3), target]
+    np.testing.assert_allclose(IG.sum(axis=(1, 2)), z, rtol=1e-3, atol=1e-4)
+    with pytest.raises(ValueError, match="baseline: shape"):
+        integrated_gradients(model, X, baseline=np.zeros((7, 3)))
+    with pytest.raises(ValueError, match="rule: expected one of"):
+        integrated_gradients(model, X, rule="simpson")
+
+
+def test_path_points_are_quadratures_on_the_unit_interval():
+    from seis_keras.explain.saliency import IG_RULES, path_points
+
+    for rule in IG_RULES:
+        alphas, weights = path_points(10, rule)
+        assert len(alphas) == 10 and np.all((alphas >= 0) & (alphas <= 1))
+        np.testing.assert_allclose(weights.sum(), 1.0)
+        np.testing.assert_allclose((weights * alphas).sum(), 0.5, atol=0.06)  # integral of a da
+    np.testing.assert_allclose(path_points(3, "riemann_trapezoid")[1], [0.25, 0.5, 0.25])
+    with pytest.raises(ValueError, match="steps"):
+        path_points(1, "riemann_trapezoid")
+
+
+def test_gradient_x_input_is_input_times_gradient():
+    from seis_keras.explain.saliency import gradient_x_input
+
+    model = _conv1d_model(3, seed=6)
+    X = np.random.default_rng(6).normal(size=(5, 40, 3)).astype(np.float32)
+    targets = resolve_targets("predicted", model(X).numpy())
+    np.testing.assert_allclose(gradient_x_input(model, X, batch_size=2), X * _tape(model, X, targets),
+                               rtol=1e-5, atol=1e-7)

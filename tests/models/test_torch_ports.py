@@ -57,6 +57,20 @@ def test_detector_port_matches_pytorch():
              torch_ports.port_detector_weights, x, xt)
 
 
+def test_small_detector_with_dropout_port_matches_pytorch():
+    """The twin of ``detector(dropout>0)`` has the same module order (Dropout after fc1_relu)."""
+    torch.manual_seed(0)
+    x, xt = _waves(3, 32, 3, seed=10)
+    twin = _randomise(torch_ports.torch_detector(filters=4, n_conv_blocks=2, hidden_units=8,
+                                                 flat_length=8, dropout=0.3), 11)
+    keras_model = get_model("detector", input_length=32, filters=4, n_conv_blocks=2, hidden_units=8,
+                            dropout=0.3)
+    assert list(dict(twin.named_children()))[-2:] == ["dropout", "logits"]
+    assert [layer.name for layer in keras_model.layers][-2:] == ["dropout", "logits"]
+    _compare(keras_model, twin, torch_ports.port_detector_weights, x, xt)
+    assert "dropout" not in dict(torch_ports.torch_detector().named_children())  # default: none
+
+
 @pytest.mark.parametrize("n_classes, dilation", [(2, None), (9, (1, 1, 2, 2, 4, 4, 8))])
 def test_norcia_port_matches_pytorch(n_classes, dilation):
     torch.manual_seed(0)

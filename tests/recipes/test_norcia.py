@@ -1,114 +1,148 @@
-"""Quick paths of the Laurenti et al. 2024 recipe on tiny built-in data (tiny network, 1 epoch)."""
+"""Laurenti et al. 2024 recipe: quick paths on tiny built-in data, the config schema, the model's input contract."""
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
+import tensorflow as tf
 
 from seis_keras.data import norcia as nd
-from seis_keras.recipes import norcia
-from seis_keras.recipes.norcia_experiments import bands_of
+from seis_keras.data.norcia_experiments import labelled_split
+from seis_keras.data.store import WaveformStore, write_store
+from seis_keras.data.synthetic import norcia_data
+from seis_keras.data.transforms import Bandpass, L2Normalize
+from seis_keras.models import InputContract
+from seis_keras.recipes.config import config_path, load_config
+from seis_keras.recipes.norcia.__main__ import add_arguments, flag_overrides, main
+from seis_keras.recipes.norcia.config import NorciaConfig
+from seis_keras.recipes.norcia.explanations import spectral_gradient_input_share
+from seis_keras.recipes.norcia.study import build_model, input_contract, load_data
+from seis_keras.recipes.norcia.wrong_dates import fake_interval_scores
+from seis_keras.recipes.runner import recipe_parser
+from tests.data.test_norcia import _write_zenodo
 
-TINY = ["--profile", "quick", "--set", "train.epochs=1", "--set", "train.verbose=0",
-        "--set", "model.blocks=[[4,7,1],[4,7,2],[4,5,1],[4,5,1],[8,5,1],[8,3,1],[8,3,1]]"]
+BLOCKS = "model.blocks=[[4,7,1],[4,7,2],[4,5,1],[4,5,1],[8,5,1],[8,3,1],[8,3,1]]"
+TINY = ["--profile", "quick", "--set", "train.epochs=1", "--set", "train.verbose=0", "--set", BLOCKS]
 
 
 def _run(tmp_path, *extra):
-    folder = norcia.main([*TINY, "--out", str(tmp_path), *extra])
-    metrics = json.loads((folder.path / "metrics.json").read_text())
-    return folder, metrics
+    assert main([*TINY, "--out", str(tmp_path), *extra]) == 0
+    (run,) = [p for p in tmp_path.iterdir() if p.name.startswith("norcia-")]
+    return run, json.loads((run / "metrics.json").read_text())
+
+
+def _config(*overrides, profile="quick"):
+    return load_config(NorciaConfig, "norcia", profile, list(overrides))
 
 
 def test_classes_and_explanations_quick_path(tmp_path):
-    folder, m = _run(tmp_path, "--classes", "--explain", "--set", "data.builtin_events=160",
-                     "--set", "classes.counts=[2, 4]", "--set", "explain.per_class=4",
-                     "--set", 'explain.methods=["saliency"]')
-    assert m["parts"] == ["classes", "explain"]
-    store_meta = pd.read_csv(folder.path / "data" / "norcia_builtin" / "metadata.csv")
-    for n in ("2", "4"):
-        run0 = m["classes"]["NRCA"][n]["runs"][0]
+    run, m = _run(tmp_path, "--classes", "--explain", "--set", "data.builtin_events=200", "--set", "train.epochs=4",
+                  "--set", "train.batch_size=4",
+                  "--set", "classes.counts=[2, 4]", "--set", "explain.per_class=4",
+                  "--set", 'explain.methods=["saliency"]')
+    assert m["parts"] == ["classes", "explain"] and m["data"]["experiment_station"] == "NRCA"
+    meta = pd.read_csv(run / "data" / "norcia_builtin" / "metadata.csv")
+    for n in (2, 4):
+        run0 = m["classes"]["NRCA"][str(n)]["runs"][0]
         cm = np.array(run0["confusion_matrix"])
-        assert cm.shape == (int(n), int(n)) and cm.sum() == run0["counts"]["test"]
+        assert cm.shape == (n, n) and cm.sum() == run0["counts"]["test"]
         assert run0["accuracy"] == pytest.approx(np.trace(cm) / cm.sum())
-        # the recipe's counts are those of the data module applied to the same metadata
-        setting = norcia.make_setting(store_meta, np.ones(len(store_meta), bool), int(n),
-                                      norcia.load_config("norcia", "quick"), m["seed"])
-        assert run0["counts"] == setting.counts()
-        assert run0["class_names"] == nd.class_names(int(n))
+        # the config's values reach the data module: its defaults are the code's, as the TOML says
+        assert run0["counts"] == labelled_split(meta, np.ones(len(meta), bool), n, seed=m["seed"]).counts()
+        assert run0["class_names"] == nd.class_names(n)
+    two = m["classes"]["NRCA"]["2"]["runs"][0]
+    assert two["accuracy"] >= 0.8  # chance is 0.5: the planted 30-40 Hz change is learnt (0.94 at 3 epochs)
     e = m["explain"]
-    assert e["band"] == [30.0, 40.0] and e["band_kind"] == "planted"
+    assert e["band"] == [30.0, 40.0] and e["band_kind"] == "planted" and e["n_per_class"] == [4, 4]
+    assert e["input_share"]["post"] > 2 * e["input_share"]["pre"]  # aftershocks carry the planted gain
     share = e["methods"]["saliency"]["band_share_all"]
-    assert 0.0 <= share <= 1.0
     assert e["methods"]["saliency"]["enrichment_vs_uniform"] == pytest.approx(share / e["uniform_share"])
-    for name in ("confusion_NRCA", "explain_relevance_spectra"):
-        assert (folder.path / "figures" / f"{name}.png").stat().st_size > 1000
-    report = (folder.path / "report.md").read_text()
-    assert "99.19 ± 0.12" in report and "| NRCA | ours |" in report  # paper beside ours
-    # the exported serving model classifies like the trained one
-    import tensorflow as tf
+    for name in ("confusion_NRCA", "explain_relevance_spectra", "explain_saliency_post_example"):
+        assert (run / "figures" / f"{name}.png").stat().st_size > 1000
+    report = (run / "report.md").read_text()
+    assert "| NRCA | paper | 99.19 ± 0.12 |" in report and "| NRCA | ours |" in report  # paper beside ours
+    assert m["paper"]["table1.NRCA.2"] == {"value": "99.19 ± 0.12", "source": "Table 1",
+                                           "note": "test accuracy %, mean ± std over 3 runs"}
+    # the exported serving model, fed through the exported contract, scores the test traces as reported
+    contract = InputContract.from_json(json.loads((run / m["exported"]["input_contract"]).read_text()))
+    assert contract.transforms == ("L2Normalize",) and contract.input_shape == (2500, 3)
+    assert contract.class_names == ("pre", "post") and contract.sampling_rate == 100.0
+    test = labelled_split(meta, np.ones(len(meta), bool), 2, seed=m["seed"]).rows("test")
+    x = contract.transform()(WaveformStore(run / "data" / "norcia_builtin").get_waveforms(test))
+    serve = tf.saved_model.load(str(run / m["exported"]["savedmodel"])).signatures["serving_default"]
+    pred = serve(waveform=tf.constant(x))["probabilities"].numpy().argmax(axis=1)
+    assert np.mean(pred == nd.pre_post_labels(meta.iloc[test])) == pytest.approx(two["accuracy"])
 
-    from seis_keras.recipes.norcia import transforms_for
-    from seis_keras.data.store import WaveformStore
-    from seis_keras.data.transforms import Compose
 
-    serve = tf.saved_model.load(str(folder.path / m["exported"]["savedmodel"])).signatures["serving_default"]
-    x = Compose(transforms_for(norcia.load_config("norcia", "quick")))(
-        WaveformStore(folder.path / "data" / "norcia_builtin").get_waveforms(np.arange(3)))
-    out = serve(waveform=tf.constant(x))
-    np.testing.assert_allclose(out["probabilities"].numpy().sum(axis=1), 1.0, atol=1e-5)
-
-
-def test_wrong_dates_and_bandpass_quick_path(tmp_path):
-    folder, m = _run(tmp_path, "--wrong-dates", "--bandpass", "--set", "data.builtin_events=140",
-                     "--set", 'wrong_dates.dates=["2016-11-09"]', "--set", "bandpass.bands=[[33.0, 36.0]]")
+def test_wrong_dates_bandpass_and_explanations_without_the_classes_part(tmp_path):
+    run, m = _run(tmp_path, "--wrong-dates", "--bandpass", "--explain", "--set", "data.builtin_events=140",
+                  "--set", 'wrong_dates.dates=["2016-11-09"]', "--set", "bandpass.bands=[[33.0, 36.0]]",
+                  "--set", "explain.per_class=2", "--set", 'explain.methods=["saliency"]')
+    assert m["parts"] == ["wrong_dates", "bandpass", "explain"] and "classes" not in m
     rows = m["wrong_dates"]["table"]
     assert [r["date"] for r in rows] == ["2016-11-09", "2016-10-30"] and rows[1]["true_date"]
     # the true date mislabels nothing: FP is null (strict JSON, no NaN)
-    json.loads((folder.path / "metrics.json").read_text(), parse_constant=lambda c: pytest.fail(f"JSON holds {c}"))
+    json.loads((run / "metrics.json").read_text(), parse_constant=lambda c: pytest.fail(f"JSON holds {c}"))
     assert rows[1]["NM"] == 0 and rows[1]["FP"] is None
     fake = rows[0]
-    meta = pd.read_csv(folder.path / "data" / "norcia_builtin" / "metadata.csv")
-    cfg = norcia.load_config("norcia", "quick")
-    base = norcia.make_setting(meta, np.ones(len(meta), bool), 2, cfg, m["seed"], exclude_visso=False)
+    meta = pd.read_csv(run / "data" / "norcia_builtin" / "metadata.csv")
+    base = labelled_split(meta, np.ones(len(meta), bool), 2, exclude_visso=False, seed=m["seed"])
     test = base.rows("test")
     t = pd.to_datetime(meta.trace_start_time.iloc[test], utc=True)
     expected_nm = int(((t >= pd.Timestamp("2016-10-30T06:40:17Z")) & (t < pd.Timestamp("2016-11-09", tz="UTC"))).sum())
-    assert fake["NM"] == expected_nm and fake["n_test"] == len(test)
-    assert 0 <= fake["NC"] <= fake["NM"]
-    if fake["NM"]:
-        assert fake["FP"] == pytest.approx(100 * (fake["NM"] - fake["NC"]) / fake["NM"])
-    b = m["bandpass"]["table"]
-    assert [(r["band_low_hz"], r["band_high_hz"]) for r in b] == [(33.0, 36.0)]
-    assert 0 <= b[0]["accuracy"] <= 100
-    assert (folder.path / "figures" / "wrong_dates.png").exists() and (folder.path / "figures" / "bandpass.png").exists()
-    assert "| 2016-11-09 |" in (folder.path / "report.md").read_text()
+    assert fake["NM"] == expected_nm > 0 and fake["n_test"] == len(test)
+    assert fake["FP"] == pytest.approx(100 * (fake["NM"] - fake["NC"]) / fake["NM"])
+    b = m["bandpass"]
+    assert [(r["band_low_hz"], r["band_high_hz"]) for r in b["table"]] == [(33.0, 36.0)]
+    assert b["raw_accuracy"] is None and b["mean_accuracy_in_band"] == b["table"][0]["accuracy"]
+    assert b["mean_accuracy_below_10hz"] is None
+    assert (run / "figures" / "wrong_dates.png").exists() and (run / "figures" / "bandpass.png").exists()
+    report = (run / "report.md").read_text()
+    assert "| 2016-11-09 | " in report and "| 93.42 | 121/45 | 62.8 |" in report  # Table 2 beside ours
+    # without the classes part, the explanations train their own 2-class model, which is exported
+    meta_test = labelled_split(meta, np.ones(len(meta), bool), 2, seed=m["seed"]).rows("test")
+    assert m["explain_model_scores"]["n"] == len(meta_test) and "Model explained" in report
+    assert max(m["explain"]["n_per_class"]) <= 2 and (run / m["exported"]["input_contract"]).is_file()
+
+
+def test_fake_interval_scores_count_the_mislabelled_test_traces():
+    times = ["2016-10-20T00:00:00Z", "2016-10-25T00:00:00Z", "2016-10-31T00:00:00Z", "2016-11-05T00:00:00Z"]
+    meta = pd.DataFrame({"trace_start_time": times})
+    true = nd.pre_post_labels(meta)
+    # fake date 2016-10-22: the 25 Oct trace was labelled post in training; predicted pre (true label) here
+    s = fake_interval_scores(meta, true, np.array([0, 0, 1, 0]), "2016-10-22", nd.MAINSHOCK_TIME)
+    assert s == {"NM": 1, "NC": 1, "FP": 0.0, "interval_accuracy": 100.0}
+    s = fake_interval_scores(meta, true, np.array([0, 1, 0, 0]), "2016-11-09", nd.MAINSHOCK_TIME)
+    assert (s["NM"], s["NC"]) == (2, 0) and s["FP"] == 100.0
+    s = fake_interval_scores(meta, true, true, nd.MAINSHOCK_TIME, nd.MAINSHOCK_TIME)
+    assert s == {"NM": 0, "NC": 0, "FP": None, "interval_accuracy": None}
 
 
 def test_pairs_recover_the_planted_30_40_hz_enrichment(tmp_path):
-    folder, m = _run(tmp_path, "--pairs", "--set", "data.builtin_events=1500")
+    run, m = _run(tmp_path, "--pairs", "--set", "data.builtin_events=1500")
     p = m["pairs"]
-    meta = pd.read_csv(folder.path / "data" / "norcia_builtin" / "metadata.csv")
+    meta = pd.read_csv(run / "data" / "norcia_builtin" / "metadata.csv")
     assert p["n_pairs"] == len(nd.co_located_pairs(meta)) >= 5
     # built-in aftershocks carry a larger 30-40 Hz gain: the spectral ratio finds it
     assert p["planted_gain_ratio"] > 1.5
     assert p["mean_ratio_in_band"] > 1.5 * p["mean_ratio_reference_band"]
     assert p["fraction_of_pairs_richer_in_band"] >= 0.8
-    assert (folder.path / "figures" / "pairs_spectral_ratio.png").exists()
+    assert (run / "figures" / "pairs_spectral_ratio.png").exists()
 
 
-def test_bands_and_bad_settings():
-    cfg = norcia.load_config("norcia")
-    bands = bands_of(cfg)
-    assert len(bands) == 17 and bands[0] == (0.0, 3.0) and bands[-1] == (48.0, 50.0)
-    assert all(hi - lo == 3.0 for lo, hi in bands[:-1])
-    with pytest.raises(ValueError, match="run.parts"):
-        norcia.parts_to_run(norcia.parser().parse_args([]), {"run": {"parts": ["classes", "nope"]}})
-    assert norcia.stations_of(cfg, "all") is None and norcia.stations_of(cfg, "T1213") == ["T1213"]
+def test_zenodo_layout_runs_through_the_recipe(tmp_path):
+    root = tmp_path / "zenodo"
+    _write_zenodo(root, "NRCA", "pre", ["NRCA.IV.1001_EV", "NRCA.IV.1002_EV"])
+    _write_zenodo(root, "NRCA", "post", ["NRCA.IV.2001_EV", "NRCA.IV.2002_EV", "NRCA.IV.2003_EV"])
+    run, m = _run(tmp_path / "runs", "--pairs", "--data", str(root), "--set", 'data.component_order="NEZ"')
+    assert m["data"]["n_traces"] == 5 and "Zenodo" in m["data"]["source"]
+    p = m["pairs"]
+    # every event sits at one place with one magnitude: one-to-one matching pairs both pre events
+    assert p["n_pairs"] == 2 and p["band_kind"] == "paper" and p["band"] == [30.0, 40.0]
+    assert "planted_gain_ratio" not in p
 
 
 def test_spectral_gradient_input_share_is_parseval_exact():
-    from seis_keras.recipes.norcia_experiments import spectral_gradient_input_share
-
     fs, n = 100.0, 500
     t = np.arange(n) / fs
     rng = np.random.default_rng(0)
@@ -129,42 +163,98 @@ def test_spectral_gradient_input_share_is_parseval_exact():
     assert spectral_gradient_input_share(x, g2, (30.0, 40.0), fs)[0] == pytest.approx(0.5, abs=1e-6)
 
 
-def test_zenodo_layout_runs_through_the_recipe(tmp_path):
-    from test_norcia_data import _write_zenodo
-
-    root = tmp_path / "zenodo"
-    _write_zenodo(root, "NRCA", "pre", ["NRCA.IV.1001_EV", "NRCA.IV.1002_EV"])
-    _write_zenodo(root, "NRCA", "post", ["NRCA.IV.2001_EV", "NRCA.IV.2002_EV", "NRCA.IV.2003_EV"])
-    folder, m = _run(tmp_path / "runs", "--pairs", "--data", str(root), "--set", 'data.component_order="NEZ"')
-    assert m["data"]["n_traces"] == 5 and "Zenodo" in m["data"]["source"]
-    p = m["pairs"]
-    # every event sits at one place with one magnitude: one-to-one matching pairs both pre events
-    assert p["n_pairs"] == 2 and p["band_kind"] == "paper" and p["band"] == [30.0, 40.0]
-    assert "planted_gain_ratio" not in p
+# --- the config schema ---------------------------------------------------------------------------
+def test_the_toml_loads_and_its_bands_are_the_papers():
+    cfg = _config(profile="full")
+    bands = cfg.bandpass.band_list()
+    assert len(bands) == 17 and bands[0] == (0.0, 3.0) and bands[-1] == (48.0, 50.0)
+    assert cfg.data.sampling_rate == 100.0 and cfg.parts == ["classes", "wrong_dates", "bandpass", "pairs", "explain"]
+    quick = _config()
+    assert quick.train.epochs == 6 and quick.train.batch_size == 16 and quick.bandpass.band_list()[0] == (6.0, 9.0)
+    assert _config('run.parts=["explain", "classes"]').parts == ["classes", "explain"]  # the study's order
 
 
-def test_make_setting_random_split_and_wrong_date_refit():
-    from test_norcia_data import catalogue
+def _flags(*argv):
+    p = recipe_parser("norcia", "")
+    add_arguments(p)
+    return _config(*flag_overrides(p.parse_args(list(argv))))
 
-    meta = catalogue(n_pre=60, n_visso=6, n_post=64, stations=2)
-    mask = np.ones(len(meta), bool)
-    cfg = norcia.load_config("norcia", overrides=['split.kind="random"'])
-    s = norcia.make_setting(meta, mask, 2, cfg, seed=5)
-    used = meta.assign(y=s.labels, split=s.split)[s.labels >= 0]
-    assert (used.groupby("source_id").split.nunique() == 1).all()  # by event
-    per_event = used.groupby("source_id").split.first().value_counts()
-    assert per_event.sum() == 120 and (per_event["train"], per_event["dev"]) == (84, 12)  # 70/10/20 of 120
-    assert set(s.split[s.labels < 0]) == {""}
-    with pytest.raises(ValueError, match="split.kind"):
-        norcia.make_setting(meta, mask, 2, norcia.load_config("norcia", overrides=['split.kind="middle"']), seed=5)
-    # refit with a wrong date: labels follow the fake boundary, Visso kept, balanced in events
-    cfg = norcia.load_config("norcia")
-    fake = "2016-10-21"
-    s = norcia.make_setting(meta, mask, 2, cfg, seed=5, mainshock_time=fake, exclude_visso=False)
-    keep = s.labels >= 0
-    np.testing.assert_array_equal(s.labels[keep], nd.pre_post_labels(meta, fake)[keep])
-    ev = meta.assign(y=s.labels)[keep].groupby("source_id").y.first()
-    event_time = pd.to_datetime(meta.trace_start_time, utc=True, format="ISO8601").groupby(meta.source_id).min()
-    n_before = int((event_time < pd.Timestamp(fake, tz="UTC")).sum())
-    assert 0 < n_before < 60
-    assert (ev == 0).sum() == (ev == 1).sum() == min(n_before, 130 - n_before)
+
+def test_station_and_part_flags_are_config_overrides():
+    cfg = _flags("--station", "T1213", "--bandpass", "--pairs")
+    assert cfg.data.station_list == ["T1213"] and cfg.parts == ["bandpass", "pairs"]
+    assert _flags("--station", "all").data.station_list is None and _flags().parts == _config().parts
+    with pytest.raises(ValueError, match=r"stations = 'XX1'.*station codes"):
+        _flags("--station", "XX1")
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("train.epoch=3", "'epoch' is not a setting of [train] (did you mean 'epochs'?)"),
+    ('train.epochs="six"', "[train] epochs = 'six': expected an integer"),
+    ("train.epochs=-5", "[train] epochs = -5: expected an integer >= 1"),
+    ('train.optimizer="adamm"', "[train] optimizer = 'adamm': expected one of 'sgd', 'adam', 'adamw'"),
+    ('explain.lrp_rule="epsilonn"', "[explain] lrp_rule = 'epsilonn': expected one of ['epsilon'"),
+    ('explain.methods=["lrp", "gradcam"]', "[explain] methods = ['lrp', 'gradcam']: expected one of 'lrp', 'saliency'"),
+    ('run.parts=["classes", "pairz"]', "[run] parts = ['classes', 'pairz']: expected one of 'classes'"),
+    ('split.kind="middle"', "[split] kind = 'middle': expected one of 'temporal', 'random'"),
+    ('wrong_dates.split="same"', "expected one of 'same_events', 'refit'"),
+    ('wrong_dates.dates=["2016-13-45"]', "expected ISO times"),
+    ("classes.counts=[2, 3]", "each 2 or >= 4"),
+    ("model.dilation=[1, 2]", "dilation has 2 values for 7 blocks"),
+    ("bandpass.bands=[[60.0, 70.0]]", "band 60-70 Hz at data.sampling_rate = 100 Hz"),
+])
+def test_bad_settings_are_refused_before_any_data_is_read(tmp_path, capsys, bad, message):
+    assert main([*TINY, "--out", str(tmp_path / "runs"), "--set", bad]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "runs").exists()  # refused before a run folder (or data) was made
+
+
+def test_a_typo_in_a_profile_is_an_error_naming_it(tmp_path, capsys):
+    text = config_path("norcia").read_text()
+    assert "[profiles.quick.train]\nbatch_size = 16" in text
+    typo = text.replace("[profiles.quick.train]\nbatch_size", "[profiles.quick.train]\nbatch_sise")
+    (tmp_path / "norcia.toml").write_text(typo)
+    # every profile is checked on every load: the full profile is refused too
+    for profile in ("quick", "full"):
+        argv = ["--config", str(tmp_path / "norcia.toml"), "--profile", profile, "--out", str(tmp_path / "runs")]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert ("norcia.toml [profiles.quick]: 'batch_sise' is not a setting of [train] "
+                "(did you mean 'batch_size'?)") in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_store_at_another_rate_is_refused_and_the_model_follows_the_stores_length(tmp_path, capsys):
+    # built-in traces are 100 Hz: data.sampling_rate = 50 is refused with the reason, no run folder left
+    assert main([*TINY, "--pairs", "--out", str(tmp_path / "runs"), "--set", "data.builtin_events=20",
+                 "--set", "data.sampling_rate=50.0", "--set", "bandpass.bands=[[3.0, 6.0]]"]) == 2
+    assert "sampling rate 100 Hz, but data.sampling_rate = 50" in capsys.readouterr().err
+    assert not any((tmp_path / "runs").iterdir())
+    # a store of 50 Hz traces (1250 samples) at data.sampling_rate = 50: the CNN is built for 1250 samples
+    x, meta = norcia_data(8, seed=1, stations=("NRCA",))
+    write_store(tmp_path / "s50", x[:, ::2], meta.assign(trace_sampling_rate_hz=50.0), sampling_rate=50.0)
+    cfg = _config("data.sampling_rate=50.0", "bandpass.bands=[[3.0, 6.0]]", BLOCKS)
+    data = load_data(tmp_path / "s50", cfg, tmp_path / "work", cfg.seed)
+    contract = input_contract(data, cfg, 2, band=(3.0, 6.0))
+    assert contract.window_samples == 1250 and contract.sampling_rate == 50.0
+    assert contract.transforms == ("Bandpass(fmin=3.0, fmax=6.0, fs=50.0)", "L2Normalize")
+    model = build_model(cfg, contract, 2)
+    assert model.input_shape == (None, 1250, 3) and model.output_shape == (None, 2)
+    assert model(contract.transform()(data.store.get_waveforms(np.arange(2)))).shape == (2, 2)
+
+
+def test_the_band_pass_contract_is_the_filter_then_the_l2_norm(tmp_path):
+    norcia_data(6, seed=2, stations=("NRCA",), path=tmp_path / "s")
+    cfg = _config()
+    data = load_data(tmp_path / "s", cfg, tmp_path / "work", cfg.seed)
+    x = data.store.get_waveforms(np.arange(4))
+    plain = input_contract(data, cfg, 4)
+    assert plain.transforms == ("L2Normalize",) and plain.class_names == ("FEQ1", "FEQ2", "AEQ1", "AEQ2")
+    np.testing.assert_array_equal(plain.transform()(x), L2Normalize()(x))
+    band = input_contract(data, cfg, 2, band=(33.0, 36.0))
+    direct = L2Normalize()(Bandpass(33.0, 36.0, 100.0, order=cfg.bandpass.order)(x))
+    np.testing.assert_array_equal(band.transform()(x), direct)
+    # the contract round-trips through JSON to the same preprocessing (what is written beside a model)
+    again = InputContract.from_json(json.loads(json.dumps(band.to_json())))
+    np.testing.assert_array_equal(again.transform()(x), direct)

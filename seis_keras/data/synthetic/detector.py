@@ -1,20 +1,32 @@
 """Synthetic earthquake/noise windows for the detector of Majstorović et al. (2023), SPEC §1.
 
 25 s windows at 20 Hz (500 samples), components E, N, Z, about 48% earthquakes (the AQULO
-proportion). What is planted, and recorded in the metadata:
+proportion). Two generators share the labels, splits, start times and earthquake physics:
+
+* **realistic** (default, ``realism=DetectorRealism()``): raw records in counts as real
+  stations give them — noise between Peterson's NLNM and NHNM with varying spectral shape,
+  day/night variation, cultural lines, modulation and bursts; broadband, short-period and
+  strong-motion instruments; DC offsets; spikes, boxcars, steps, gaps and dead components in
+  both classes; earthquakes at SNR 1–300 with P anywhere and occasional second events. See
+  :mod:`seis_keras.data.synthetic.realistic` and the modules it names.
+* **clean** (``realism=None``, the generator before issue 12): what follows, kept for the
+  planted-physics tests and explainer checks that need a clean planted answer.
+
+Clean windows, what is planted and recorded in the metadata:
 
 * **Noise** (every window): stationary coloured noise, power ∝ 1/f^α (α drawn per window from
   ``noise_exponent``, flat below ``noise_f_min``), plus a microseism peak between 0.1 and
   0.3 Hz, plus, with probability ``glitch_probability``, one spike or short boxcar glitch on one
   component (``glitch_sample``). Noise RMS is log-normal around ``noise_rms_um``.
-* **Earthquakes**: a P and an S arrival. Travel times from a hypocentral distance ``r`` with
-  ``Vp``/``Vs`` (6 / 3.5 km/s), so ``ts - tp = r (1/Vs - 1/Vp)`` ≈ r / 8.4 km/s. Amplitude
-  from magnitude and distance (Hutton & Boore ML scale), spectrum from magnitude (Brune corner
-  frequency) and distance (``exp(-π f r / (Q β))``), P strongest on Z (rectilinear, incidence
-  angle 15–35°), S strongest on the horizontals, P and S codas decaying exponentially so that
-  the S coda reaches the noise level at ``coda_end_sample`` (duration from the Lee et al. 1972
-  duration magnitude; may lie beyond the window). P sits anywhere from ``p_first_s`` into the
-  window to the latest position that still leaves S and ``s_margin_s`` inside it.
+* **Earthquakes** (both generators): a P and an S arrival. Travel times from a hypocentral
+  distance ``r`` with ``Vp``/``Vs`` (6 / 3.5 km/s), so ``ts - tp = r (1/Vs - 1/Vp)`` ≈ r / 8.4 km/s.
+  Amplitude from magnitude and distance (Hutton & Boore ML scale; the realistic generator
+  rescales it to its drawn SNR), spectrum from magnitude (Brune corner frequency) and distance
+  (``exp(-π f r / (Q β))``), P strongest on Z (rectilinear, incidence angle 15–35°), S
+  strongest on the horizontals, P and S codas decaying exponentially so that the S coda
+  reaches the noise level at ``coda_end_sample`` (duration from the Lee et al. 1972 duration
+  magnitude; may lie beyond the window). P sits anywhere from ``p_first_s`` into the window
+  to the latest position that still leaves S and ``s_margin_s`` inside it.
 
 Magnitudes follow a truncated Gutenberg–Richter law (``magnitude_range``, ``b_value``),
 epicentral distances are uniform in ``distance_range_km``, depths in ``depth_range_km``.
@@ -29,6 +41,9 @@ import numpy as np
 import pandas as pd
 
 from seis_keras.data.synthetic import wavefield as wf
+from seis_keras.data.synthetic.detector_physics import (DetectorPhysics, add_glitches, background_noise,  # noqa: F401
+                                                         earthquake_signals)
+from seis_keras.data.synthetic.realistic import DetectorRealism, realistic_windows
 from seis_keras.data.synthetic.to_store import collect_chunks, write_chunks
 
 COMPONENT_ORDER = "ENZ"
@@ -36,176 +51,9 @@ CHUNK_SIZE = 2048  # windows generated per vectorised pass (fixed: results do no
 _SPLITS = ("train", "dev", "test")
 
 
-@dataclasses.dataclass(frozen=True)
-class DetectorPhysics:
-    """Every physical setting of the detector generators (defaults documented per field).
-
-    Attributes:
-        vp_km_s: P velocity (6.0, crustal average).
-        vs_km_s: S velocity (3.5).
-        q: whole-path quality factor for ``t* = r / (Q Vs)`` (300).
-        stress_drop_mpa: Brune stress drop (3 MPa).
-        magnitude_range: ``(min, max)`` magnitudes (0.5, 4.0).
-        b_value: Gutenberg–Richter b (1.0).
-        distance_range_km: epicentral distances (5, 110); 110 km keeps S inside 25 s.
-        depth_range_km: hypocentral depths (5, 15).
-        p_to_s_ratio: range of the P/S direct-wave amplitude ratio ((0.2, 0.5)).
-        incidence_deg: range of P incidence angles at the surface ((15, 35)).
-        coda_fraction: amplitude of the scattered coda relative to the direct phase (0.6).
-        noise_rms_um: median noise RMS in the amplitude units (1.0 µm).
-        noise_rms_log10_sigma: log10 scatter of the noise RMS between windows (0.25).
-        noise_exponent: range of α in power ∝ 1/f^α ((0.5, 1.5)).
-        noise_f_min: Hz below which the coloured noise is flat (0.05).
-        microseism_hz: range of the microseism peak frequency ((0.1, 0.3)).
-        microseism_width_hz: Gaussian half-width of the microseism peak (0.03).
-        microseism_ratio: range of microseism RMS relative to the coloured noise ((0.5, 2.0)).
-        glitch_probability: chance that a window carries one spike/boxcar glitch (0.05).
-        glitch_amplitude: range of the glitch height in noise RMS ((5, 50)).
-        p_first_s: earliest P position in the window, seconds (1.0).
-        s_margin_s: time kept after S inside the window, seconds (2.0).
-    """
-
-    vp_km_s: float = 6.0
-    vs_km_s: float = 3.5
-    q: float = 300.0
-    stress_drop_mpa: float = 3.0
-    magnitude_range: tuple[float, float] = (0.5, 4.0)
-    b_value: float = 1.0
-    distance_range_km: tuple[float, float] = (5.0, 110.0)
-    depth_range_km: tuple[float, float] = (5.0, 15.0)
-    p_to_s_ratio: tuple[float, float] = (0.2, 0.5)
-    incidence_deg: tuple[float, float] = (15.0, 35.0)
-    coda_fraction: float = 0.6
-    noise_rms_um: float = 1.0
-    noise_rms_log10_sigma: float = 0.25
-    noise_exponent: tuple[float, float] = (0.5, 1.5)
-    noise_f_min: float = 0.05
-    microseism_hz: tuple[float, float] = (0.1, 0.3)
-    microseism_width_hz: float = 0.03
-    microseism_ratio: tuple[float, float] = (0.5, 2.0)
-    glitch_probability: float = 0.05
-    glitch_amplitude: tuple[float, float] = (5.0, 50.0)
-    p_first_s: float = 1.0
-    s_margin_s: float = 2.0
-
-
-def background_noise(rng: np.random.Generator, n: int, n_samples: int, sampling_rate: float,
-                     physics: DetectorPhysics, n_channels: int = 3) -> tuple[np.ndarray, dict]:
-    """Coloured noise plus a microseism peak, ``(n, T, C)``, and its ground truth per window.
-
-    Returns:
-        ``(noise, truth)``; ``truth`` holds ``noise_rms``, ``noise_exponent``,
-        ``microseism_frequency_hz`` arrays of length ``n``.
-    """
-    p = physics
-    freqs = wf.frequencies(n_samples, sampling_rate)
-    alpha = rng.uniform(*p.noise_exponent, n)
-    f_micro = rng.uniform(*p.microseism_hz, n)
-    ratio = rng.uniform(*p.microseism_ratio, n)
-    rms = p.noise_rms_um * 10.0 ** (p.noise_rms_log10_sigma * rng.standard_normal(n))
-    col = wf.coloured_response(freqs, alpha, p.noise_f_min)
-    mic = wf.gaussian_peak_response(freqs, f_micro, np.full(n, p.microseism_width_hz))
-    h = (col / wf.filter_rms(col, n_samples)[:, None]
-         + ratio[:, None] * mic / wf.filter_rms(mic, n_samples)[:, None])
-    noise = wf.shape_white_noise(rng, h[:, None, :], n_samples, batch_shape=(n, n_channels))
-    noise *= rms[:, None, None]
-    truth = {"noise_rms": rms, "noise_exponent": alpha, "microseism_frequency_hz": f_micro}
-    return np.transpose(noise, (0, 2, 1)), truth
-
-
-def earthquake_signals(rng: np.random.Generator, n_samples: int, sampling_rate: float,
-                       p_sample: np.ndarray, magnitude: np.ndarray, distance_km: np.ndarray,
-                       depth_km: np.ndarray, noise_rms: np.ndarray,
-                       physics: DetectorPhysics, band_gain: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
-    """P, S and coda of ``n`` earthquakes (no noise), ``(n, T, 3)`` in E, N, Z.
-
-    Args:
-        rng: random generator.
-        n_samples: window length ``T``.
-        sampling_rate: Hz.
-        p_sample: ``(n,)`` P onset sample (may be fractional).
-        magnitude, distance_km, depth_km: ``(n,)`` source magnitude, epicentral distance, depth.
-        noise_rms: ``(n,)`` noise level the coda decays into (defines ``coda_end_sample``).
-        physics: settings.
-        band_gain: optional ``(n, F)`` amplitude response on the ``rfft`` axis multiplied into
-            every carrier after its unit-RMS normalisation (the Norcia planted band change).
-
-    Returns:
-        ``(signals, truth)``; ``truth`` holds ``s_sample``, ``coda_end_sample``,
-        ``hypocentral_km``, ``corner_hz``, ``amplitude_s``, ``back_azimuth_deg`` arrays.
-    """
-    p = physics
-    n = len(magnitude)
-    fs = sampling_rate
-    r = np.hypot(distance_km, depth_km)
-    s_sample = p_sample + r * (1.0 / p.vs_km_s - 1.0 / p.vp_km_s) * fs
-    fc = wf.brune_corner_frequency(magnitude, stress_drop_mpa=p.stress_drop_mpa, shear_velocity_km_s=p.vs_km_s)
-    t_star = r / (p.q * p.vs_km_s)
-    a_s = wf.local_magnitude_amplitude(magnitude, r)
-    a_p = a_s * rng.uniform(*p.p_to_s_ratio, n)
-    dur = wf.duration_seconds(magnitude, distance_km) * fs  # samples from P to coda end
-    coda_end = p_sample + dur
-    tail = np.maximum(coda_end - s_sample, 0.5 * fs)
-    coda_end = s_sample + tail  # the S coda lasts at least 0.5 s
-    tau_c = tail / np.maximum(np.log(p.coda_fraction * a_s / noise_rms), 1.0)
-    rise = np.clip(0.25 / fc, 0.02, 0.3) * fs
-    direct_decay = np.clip(2.0 / fc, 0.3, 2.0) * fs
-
-    freqs = wf.frequencies(n_samples, fs)
-    h = wf.brune_response(freqs, fc, t_star)
-    gain = None if band_gain is None else np.asarray(band_gain)[:, None, :]
-    carriers = wf.shape_white_noise(rng, h[:, None, :], n_samples, gain, batch_shape=(n, 8))  # (n, 8, T)
-    env_p = wf.phase_envelope(n_samples, p_sample, rise, direct_decay)
-    env_s = wf.phase_envelope(n_samples, s_sample, rise * 1.5, direct_decay * 1.5)
-    env_pc = wf.phase_envelope(n_samples, p_sample, rise * 4, tau_c)
-    env_sc = wf.phase_envelope(n_samples, s_sample, rise * 4, tau_c)
-
-    baz = rng.uniform(0.0, 360.0, n)
-    inc = np.deg2rad(rng.uniform(*p.incidence_deg, n))
-    theta = np.deg2rad(baz)
-    radial = np.stack([-np.sin(theta), -np.cos(theta)], axis=1)  # E, N of the wave's direction
-    transverse = np.stack([np.cos(theta), -np.sin(theta)], axis=1)
-    psi = rng.uniform(0.0, 2 * np.pi, n)  # S polarisation angle between SV and SH
-    w_p = np.column_stack([radial * np.sin(inc)[:, None], np.cos(inc)])  # (n, 3) ENZ
-    sv, sh = np.cos(psi), np.sin(psi)
-    w_s = np.column_stack([radial * (sv * np.cos(inc))[:, None] + transverse * sh[:, None],
-                           -sv * np.sin(inc)])
-    coda_p_w = (0.6, 0.6, 1.0)
-    coda_s_w = (1.0, 1.0, 0.7)
-    f32 = np.float32
-    amp_p, amp_s = (a_p[:, None] * w_p).astype(f32), (a_s[:, None] * w_s).astype(f32)
-    coda_p, coda_s = (p.coda_fraction * a_p).astype(f32), (p.coda_fraction * a_s).astype(f32)
-    sig = np.empty((n, n_samples, 3), dtype=f32)
-    for c in range(3):
-        sig[:, :, c] = (amp_p[:, c, None] * env_p * carriers[:, 0] + amp_s[:, c, None] * env_s * carriers[:, 1]
-                        + (coda_p_w[c] * coda_p)[:, None] * env_pc * carriers[:, 2 + c]
-                        + (coda_s_w[c] * coda_s)[:, None] * env_sc * carriers[:, 5 + c])
-    truth = {"s_sample": s_sample, "coda_end_sample": coda_end, "hypocentral_km": r, "corner_hz": fc,
-             "amplitude_s": a_s, "back_azimuth_deg": baz}
-    return sig, truth
-
-
-def add_glitches(rng: np.random.Generator, waves: np.ndarray, noise_rms: np.ndarray,
-                 physics: DetectorPhysics) -> np.ndarray:
-    """Add one spike or short boxcar to a random component of some windows (in place).
-
-    Returns:
-        ``(n,)`` float array: the glitch's first sample, NaN where none was added.
-    """
-    n, t_len, n_c = waves.shape
-    has = rng.random(n) < physics.glitch_probability
-    start = rng.integers(0, t_len, n)
-    width = np.where(rng.random(n) < 0.5, 1, rng.integers(2, 11, n))
-    comp = rng.integers(0, n_c, n)
-    height = rng.uniform(*physics.glitch_amplitude, n) * noise_rms * rng.choice([-1.0, 1.0], n)
-    for i in np.flatnonzero(has):
-        waves[i, start[i]:start[i] + width[i], comp[i]] += height[i]
-    return np.where(has, start.astype(float), np.nan)
-
-
 def _detector_chunks(n: int, *, seed: int, earthquake_fraction: float, sampling_rate: float,
-                     window_s: float, physics: DetectorPhysics,
-                     split_fractions: tuple[float, float, float]) -> Iterator[tuple[np.ndarray, pd.DataFrame]]:
+                     window_s: float, physics: DetectorPhysics, split_fractions: tuple[float, float, float],
+                     realism: DetectorRealism | None) -> Iterator[tuple[np.ndarray, pd.DataFrame]]:
     top = np.random.default_rng([seed, 0])
     labels = (top.random(n) < earthquake_fraction).astype(np.int64)
     counts = np.floor(np.asarray(split_fractions) / np.sum(split_fractions) * n).astype(int)
@@ -218,6 +66,20 @@ def _detector_chunks(n: int, *, seed: int, earthquake_fraction: float, sampling_
         hi = min(lo + CHUNK_SIZE, n)
         m = hi - lo
         lab = labels[lo:hi]
+        idx = np.arange(lo, hi)
+        common = {
+            "trace_name": [f"synthetic_detector_{i:08d}" for i in idx],
+            "trace_start_time": pd.to_datetime(start_s[lo:hi], unit="s", origin=pd.Timestamp("2015-01-01"))
+            .strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "trace_sampling_rate_hz": float(sampling_rate),
+            "label": lab,
+            "trace_category": np.where(lab == 1, "earthquake_local", "noise"),
+        }
+        if realism is not None:
+            x, cols = realistic_windows(np.random.default_rng([seed, 2, c]), lab, start_s[lo:hi], sampling_rate,
+                                        window_s, physics, realism, COMPONENT_ORDER)
+            yield x.astype(np.float32), pd.DataFrame({**common, **cols, "split": splits[lo:hi]})
+            continue
         noise, ntruth = background_noise(rng, m, t_len, sampling_rate, physics)
         eq = np.flatnonzero(lab == 1)
         nan = np.full(m, np.nan)
@@ -245,14 +107,8 @@ def _detector_chunks(n: int, *, seed: int, earthquake_fraction: float, sampling_
                              ("signal_amplitude_um", truth["amplitude_s"])):
                 meta[col][eq] = val
         glitch = add_glitches(rng, noise, ntruth["noise_rms"], physics)
-        idx = np.arange(lo, hi)
         df = pd.DataFrame({
-            "trace_name": [f"synthetic_detector_{i:08d}" for i in idx],
-            "trace_start_time": pd.to_datetime(start_s[lo:hi], unit="s", origin=pd.Timestamp("2015-01-01"))
-            .strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            "trace_sampling_rate_hz": float(sampling_rate),
-            "label": lab,
-            "trace_category": np.where(lab == 1, "earthquake_local", "noise"),
+            **common,
             **meta,
             "noise_rms_um": ntruth["noise_rms"],
             "noise_exponent": ntruth["noise_exponent"],
@@ -267,7 +123,8 @@ def detector_data(n: int = 1000, *, seed: int = 0, earthquake_fraction: float = 
                   sampling_rate: float = 20.0, window_s: float = 25.0,
                   physics: DetectorPhysics = DetectorPhysics(),
                   split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
-                  path: str | os.PathLike | None = None, block_size: int = 1024):
+                  path: str | os.PathLike | None = None, block_size: int = 1024,
+                  realism: DetectorRealism | None = DetectorRealism()):
     """Earthquake and noise windows with planted P/S physics (Majstorović et al. 2023 setting).
 
     Args:
@@ -276,29 +133,52 @@ def detector_data(n: int = 1000, *, seed: int = 0, earthquake_fraction: float = 
         earthquake_fraction: probability that a window holds an earthquake (0.48, as AQULO).
         sampling_rate: Hz (20, the paper's).
         window_s: window length in seconds (25 → 500 samples).
-        physics: the physical settings, see ``DetectorPhysics``.
+        physics: the physical settings, see ``DetectorPhysics`` (the realistic windows use its
+            source, path and P-position fields; its noise and glitch fields only apply to the
+            clean windows).
         split_fractions: train/dev/test proportions (0.8, 0.1, 0.1, the paper's), exact counts.
         path: if given, write a waveform store there (streamed chunk by chunk) instead of
             returning the waveforms.
         block_size: traces per HDF5 block when writing a store.
+        realism: settings of the realistic windows (default), or ``None`` for the clean ones.
 
     Returns:
         ``(waveforms (n, T, 3) float32 in E, N, Z, metadata DataFrame)``; with ``path``, only
-        the metadata. Metadata columns: ``trace_name``, ``trace_start_time``,
+        the metadata. Columns of both generators: ``trace_name``, ``trace_start_time``,
         ``trace_sampling_rate_hz``, ``label`` (1 earthquake, 0 noise), ``trace_category``,
-        ``trace_p_arrival_sample``, ``trace_s_arrival_sample`` (fractional sample of the S onset),
-        ``source_magnitude``, ``source_distance_km`` (epicentral), ``source_depth_km``,
-        ``source_hypocentral_distance_km``, ``source_corner_frequency_hz``, ``coda_end_sample``
-        (where the S coda reaches the noise RMS; may exceed ``T``), ``source_back_azimuth_deg``,
-        ``signal_amplitude_um`` (all NaN for noise), ``noise_rms_um``, ``noise_exponent``,
-        ``microseism_frequency_hz``, ``glitch_sample`` (NaN if none), ``split``.
+        ``trace_p_arrival_sample``, ``trace_s_arrival_sample`` (fractional sample of the S onset;
+        realistic: NaN when S falls outside the window), ``source_magnitude``,
+        ``source_distance_km`` (epicentral), ``source_depth_km``, ``source_hypocentral_distance_km``,
+        ``source_corner_frequency_hz``, ``coda_end_sample`` (where the S coda reaches the noise
+        RMS; may exceed ``T``), ``source_back_azimuth_deg`` (all NaN for noise),
+        ``glitch_sample`` (first spike or boxcar, NaN if none), ``split``.
+        Clean windows add ``signal_amplitude_um``, ``noise_rms_um``, ``noise_exponent``,
+        ``microseism_frequency_hz``.
+        Realistic windows (values in counts) add: earthquake ``trace_snr`` (amplitude RMS ratio
+        over 5 s after P, above 1 Hz), ``trace_snr_db``, ``second_p_arrival_sample``,
+        ``second_source_magnitude``, ``second_trace_snr`` (NaN without a second event);
+        instrument ``trace_channel`` (``HHE_HHN_HHZ``, ``EH…``, ``HN…``), ``instrument_family``,
+        ``instrument_corner_hz``, ``instrument_damping``, ``instrument_sensitivity`` (counts per
+        m/s, per m/s² for ``strong_motion``), ``instrument_self_noise_counts``,
+        ``anti_alias_corner_hz``, ``dc_offset_{e,n,z}_counts``, ``drift_noise_ratio``; noise
+        ``noise_rms_counts`` (RMS of the recorded noise before earthquakes, bursts, offsets and
+        faults), ``noise_rms_snr_band_counts`` (the same above ``snr_highpass_hz``, the SNR's
+        reference), ``noise_position_microseism`` / ``noise_position_cultural`` (mean position
+        between NLNM = 0 and NHNM = 1 over 0.1–0.5 Hz / 1–8 Hz on Z), ``station_local_hour``,
+        ``noise_day_gain_db``, ``noise_day_night_db``, ``n_cultural_lines``,
+        ``cultural_lines_hz`` (``;``-separated), ``noise_modulation_sigma``, ``n_noise_bursts``,
+        ``noise_burst_sample``, ``noise_burst_amplitude``; transients ``spike_sample``,
+        ``boxcar_sample``, ``step_sample``, ``gap_sample`` (first sample, NaN if none),
+        ``gap_samples``, ``{spike,boxcar,step,gap,dead}_components`` (component letters, ``""``
+        if none), ``transient_kinds`` (``;``-separated).
     """
     if n < 1:
         raise ValueError(f"detector_data: n={n} (expected a positive number of windows)")
     if not 0.0 <= earthquake_fraction <= 1.0:
         raise ValueError(f"detector_data: earthquake_fraction={earthquake_fraction} (expected 0..1)")
     chunks = _detector_chunks(n, seed=seed, earthquake_fraction=earthquake_fraction, sampling_rate=sampling_rate,
-                              window_s=window_s, physics=physics, split_fractions=split_fractions)
+                              window_s=window_s, physics=physics, split_fractions=split_fractions,
+                              realism=realism)
     if path is not None:
         return write_chunks(path, chunks, sampling_rate=sampling_rate, component_order=COMPONENT_ORDER,
                             block_size=block_size)

@@ -1,0 +1,126 @@
+"""The classification problems and frequency bands of Laurenti et al. 2024's experiments.
+
+Built on :mod:`seis_keras.data.norcia` (classes, balancing, splits): one *labelled split* is
+what one model of the paper trains and is tested on — a class label and a split name per
+trace of a store, ``-1`` / ``""`` for traces that take no part (another station, the Visso
+sequence left out, truncated by balancing).
+
+* :func:`labelled_split` — time-to-failure classes (or pre/post at a wrong mainshock date),
+  balanced as the authors' code, split temporally from the middle of each class (or at
+  random by event): Table 1, Table 2, Fig. 5.
+* :meth:`LabelledSplit.relabelled` — the same traces and split with other labels (Table 2:
+  "we retrain the entire model on the same events, but we modify the labels").
+* :func:`bandpass_bands` — Fig. 5's 3 Hz steps over 0–50 Hz.
+* :func:`planted_band` — the band to look at: on built-in data the planted one (from the
+  metadata), else the paper's 30–40 Hz.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from seis_keras.data.norcia import (MAINSHOCK_TIME, SPLITS, VISSO_INTERVAL, balance_classes, class_names,
+                                    random_split, temporal_middle_split, time_to_failure_classes)
+
+
+@dataclasses.dataclass
+class LabelledSplit:
+    """One classification problem on one store: a label and a split name per trace.
+
+    Attributes:
+        labels: ``(N,)`` int64 class per trace of the store, ``-1`` = not used.
+        split: ``(N,)`` object ``"train"`` / ``"dev"`` / ``"test"``, ``""`` = not used.
+        n_classes: number of classes (2, 4, 8, 9).
+        class_names: one name per class (:func:`seis_keras.data.norcia.class_names`).
+    """
+
+    labels: np.ndarray
+    split: np.ndarray
+    n_classes: int
+    class_names: list[str]
+
+    def rows(self, part: str) -> np.ndarray:
+        """Store rows of split ``part`` that carry a label."""
+        return np.flatnonzero((self.split == part) & (self.labels >= 0))
+
+    def counts(self) -> dict:
+        """Traces per split: ``{"train": n, "dev": n, "test": n}``."""
+        return {p: int(len(self.rows(p))) for p in SPLITS}
+
+    def relabelled(self, labels: np.ndarray) -> "LabelledSplit":
+        """The same traces and split with 2-class ``labels`` (one per store trace), e.g. from a wrong date."""
+        labels = np.asarray(labels, np.int64)
+        if labels.shape != self.labels.shape:
+            raise ValueError(f"relabelled: {labels.shape[0]} labels for {self.labels.shape[0]} traces")
+        return LabelledSplit(np.where(self.labels >= 0, labels, -1), self.split, 2, class_names(2))
+
+
+def labelled_split(meta: pd.DataFrame, mask: np.ndarray, n_classes: int, *, mainshock_time=MAINSHOCK_TIME,
+                   visso_interval: Sequence = VISSO_INTERVAL, exclude_visso: bool | None = None,
+                   balance: bool = True, split: str = "temporal", train_head: float = 0.35,
+                   validation: float = 0.10, test: float = 0.20,
+                   random_fractions: Sequence[float] = (0.7, 0.1, 0.2), time_column: str = "trace_start_time",
+                   seed: int = 0) -> LabelledSplit:
+    """Labels, balancing and split of the traces in ``mask`` (Laurenti's code, event-grouped).
+
+    Args:
+        meta: the store's metadata (all traces).
+        mask: boolean, the traces taking part (one station, as the authors train).
+        n_classes: 2, or an even or odd (>= 5) time-to-failure class count.
+        mainshock_time: the pre/post boundary (a wrong date for Table 2).
+        visso_interval: ``(start, end)`` of the Visso sequence (end: the true mainshock).
+        exclude_visso: leave Visso out; ``None``: the class rule's default (True for even counts).
+        balance: shuffle each class's events and truncate all to the smallest (the code).
+        split: ``"temporal"`` (validation and test from the middle of each class, the code) or
+            ``"random"`` (by event).
+        train_head, validation, test: the temporal split's fractions (code 35/10/20, rest train).
+        random_fractions: train/dev/test shares of the random split.
+        time_column: the time that orders events.
+        seed: balancing (and random split) seed.
+
+    Returns:
+        A :class:`LabelledSplit` over every row of ``meta`` (rows outside ``mask``: -1 / "").
+    """
+    mask = np.asarray(mask, bool)
+    if len(mask) != len(meta):
+        raise ValueError(f"labelled_split: mask of {len(mask)} values for {len(meta)} metadata rows")
+    sub = meta.iloc[np.flatnonzero(mask)].reset_index(drop=True)
+    y = time_to_failure_classes(sub, n_classes, mainshock_time=mainshock_time, visso_interval=visso_interval,
+                                exclude_visso=exclude_visso, time_column=time_column)
+    if balance:
+        y = balance_classes(y, sub, seed=seed)
+    if split == "temporal":
+        part = temporal_middle_split(sub, y, train_head=train_head, validation=validation, test=test,
+                                     time_column=time_column)
+    elif split == "random":
+        part = random_split(sub, fractions=random_fractions, seed=seed, mask=y >= 0)
+    else:
+        raise ValueError(f"labelled_split: split {split!r} unknown (expected 'temporal' or 'random')")
+    labels = np.full(len(meta), -1, np.int64)
+    full_split = np.full(len(meta), "", dtype=object)
+    labels[mask], full_split[mask] = y, part
+    return LabelledSplit(labels, full_split, int(n_classes), class_names(int(n_classes)))
+
+
+def bandpass_bands(step_hz: float = 3.0, max_hz: float = 50.0,
+                   bands: Sequence[Sequence[float]] = ()) -> list[tuple[float, float]]:
+    """Fig. 5's bands: ``bands`` if given, else ``step_hz`` steps from 0 to ``max_hz`` (last one shorter).
+
+    The paper: 0–3 Hz (a low-pass), 3–6 … 45–48 Hz, 48–50 Hz (a high-pass at 100 Hz).
+    """
+    if len(bands):
+        return [(float(lo), float(hi)) for lo, hi in bands]
+    if not step_hz > 0 or not max_hz > 0:
+        raise ValueError(f"bandpass_bands: step_hz = {step_hz} and max_hz = {max_hz} must be > 0")
+    step, top = float(step_hz), float(max_hz)
+    return [(float(lo), min(lo + step, top)) for lo in np.arange(0.0, top - 1e-9, step)]
+
+
+def planted_band(meta: pd.DataFrame, default: Sequence[float] = (30.0, 40.0)) -> tuple[tuple[float, float], str]:
+    """``((low, high), "planted")`` from built-in data's metadata, else ``(default, "paper")``."""
+    if {"planted_band_low_hz", "planted_band_high_hz"} <= set(meta.columns):
+        return (float(meta.planted_band_low_hz.iloc[0]), float(meta.planted_band_high_hz.iloc[0])), "planted"
+    return (float(default[0]), float(default[1])), "paper"

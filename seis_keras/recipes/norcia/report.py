@@ -1,0 +1,180 @@
+"""The Norcia recipe's outputs: the exported 2-class model with its input contract, and report.md.
+
+The paper's numbers (``study.PAPER``: Tables 1 and 2, Figs. 5 and 6) are written beside ours so
+a run reads as a reproduction.
+"""
+from __future__ import annotations
+
+import json
+
+from seis_keras.models import CONTRACT_FILE
+from seis_keras.recipes.norcia.config import NorciaConfig
+from seis_keras.recipes.norcia.study import PAPER, TABLE1_COLUMNS, Trained
+from seis_keras.train.export import export_model
+
+
+def export(trained: Trained, folder, station: str) -> dict:
+    """``model/norcia_<station>_2class.{h5,keras}``, ``_serving/`` and ``model/input_contract.json``."""
+    paths = export_model(trained.model, folder.path / "model", name=f"norcia_{station}_2class")
+    contract = folder.write_json(f"model/{CONTRACT_FILE}", trained.contract.to_json())
+    out = {k: folder.relative(v) for k, v in paths.items()}
+    out["input_contract"] = folder.relative(contract)
+    return out
+
+
+def _pm(summary: dict, key: str, index=None) -> str:
+    s = summary[key]
+    m, sd = (s["mean"], s["std"]) if index is None else (s["mean"][index], s["std"][index])
+    if m is None:
+        return "–"
+    return f"{100 * m:.2f} ± {100 * (sd or 0):.2f}"
+
+
+def _fmt(v, digits=1, pct=False):
+    if v is None or v != v:  # None or NaN
+        return "–"
+    if isinstance(v, str):
+        return v
+    return f"{v:.{digits}f}{' %' if pct else ''}"
+
+
+def _paper(key: str):
+    return PAPER[key].value if key in PAPER else None
+
+
+def _settings(metrics: dict, cfg: NorciaConfig) -> list[str]:
+    t, m, c, s = cfg.train, cfg.model, cfg.classes, cfg.split
+    return ["## Settings", "",
+            f"- Profile `{metrics['profile']}`, seed {metrics['seed']} (run i: seed + i); parts: "
+            f"{', '.join(metrics['parts'])}.",
+            f"- Model: 7 conv blocks {[list(b) for b in m.blocks]} (paper: 32..256 filters), dilation "
+            f"{m.dilation or 'none'}, dropout {m.dropout}; input L2-normalised per channel.",
+            f"- Training: {t.optimizer} lr {t.learning_rate}, {t.weight_decay_mode} L2 {t.weight_decay}, batch "
+            f"{t.batch_size} (last partial dropped), {t.epochs} epochs, lowest validation loss kept "
+            f"= {t.keep_best}, {t.runs} run(s).",
+            f"- Classes: {c.counts}; Visso left out of even class counts = {c.exclude_visso_even}; balanced = "
+            f"{c.balance}; split {s.kind} ({s.train_head:.0%} train / {s.validation:.0%} validation / {s.test:.0%} "
+            "test / rest train, by source_id).",
+            f"- Mainshock {cfg.data.mainshock_time} (UTC; the authors' code uses 07:40:17).", ""]
+
+
+def _table1(metrics: dict) -> list[str]:
+    lines = ["## Table 1 — test accuracy (%), mean ± std over runs", "",
+             "| station | | 2 | 2 PRE | 2 POST | 4 | 8 | 9 |", "|---|---|---|---|---|---|---|---|"]
+    for station, by_n in metrics["classes"].items():
+        cells = []
+        for n in ("2", "4", "8", "9"):
+            if n not in by_n:
+                cells += ["–"] * (3 if n == "2" else 1)
+                continue
+            s = by_n[n]["summary"]
+            cells.append(_pm(s, "accuracy"))
+            if n == "2":
+                cells += [_pm(s, "per_class_accuracy", 0), _pm(s, "per_class_accuracy", 1)]
+        lines.append(f"| {station} | ours | " + " | ".join(cells) + " |")
+        if f"table1.{station}.2" in PAPER:
+            lines.append(f"| {station} | paper | "
+                         + " | ".join(_paper(f"table1.{station}.{col}") for col in TABLE1_COLUMNS) + " |")
+    first = next(iter(metrics["classes"].values()))
+    counts = {n: e["runs"][0]["counts"] for n, e in first.items()}
+    return lines + ["", f"Traces per split (first station, run 0): {json.dumps(counts)}. Confusion matrices: "
+                    "`figures/confusion_<station>.png` (Fig. 3).", ""]
+
+
+def _table2(metrics: dict) -> list[str]:
+    w = metrics["wrong_dates"]
+    lines = ["## Table 2 — wrong mainshock dates (station "
+             f"{metrics['data']['experiment_station']}; scored on the true labels)", "",
+             "| date | accuracy (ours) | NM/NC (ours) | FP (ours) | accuracy (paper) | NM/NC (paper) | FP (paper) |",
+             "|---|---|---|---|---|---|---|"]
+    for r in w["table"]:
+        date = "2016-10-30" if r["true_date"] else r["date"]
+        nmnc = "–" if r["true_date"] else f"{r['NM']}/{r['NC']}"
+        lines.append(f"| {date}{' (true)' if r['true_date'] else ''} | {_fmt(r['accuracy'], 2)} | {nmnc} | "
+                     f"{'–' if r['true_date'] else _fmt(r['FP'])} | {_fmt(_paper(f'table2.{date}.accuracy'), 2)} | "
+                     f"{_fmt(_paper(f'table2.{date}.nm_nc'))} | {_fmt(_paper(f'table2.{date}.fp'))} |")
+    return lines + ["", "NM: test events between the fake and the true date (mislabelled in training); NC: of them, "
+                    "classified with the true label; FP = (NM − NC)/NM, the share following the fake label. "
+                    f"Visso events included: {not w['exclude_visso']}; split: {w['split']} (same_events: the "
+                    "true-date events and split, only the labels changed). Figure: `figures/wrong_dates.png` "
+                    "(Fig. 4b).", ""]
+
+
+def _fig5(metrics: dict) -> list[str]:
+    b = metrics["bandpass"]
+    lines = ["## Fig. 5 — binary models on band-passed traces", "", "| band (Hz) | test accuracy (%) |", "|---|---|"]
+    lines += [f"| {r['band_low_hz']:g}–{r['band_high_hz']:g} | {r['accuracy']:.1f} ± {r['accuracy_std']:.1f} |"
+              for r in b["table"]]
+    return lines + ["", f"Raw traces: {_fmt(b['raw_accuracy'], 2)} %. Mean over bands overlapping the {b['band_kind']} "
+                    f"band {b['band'][0]:g}–{b['band'][1]:g} Hz: {_fmt(b['mean_accuracy_in_band'])} %; bands below "
+                    f"10 Hz: {_fmt(b['mean_accuracy_below_10hz'])} %. Paper: similar to raw "
+                    f"({_paper('fig5.raw_accuracy')} %) above 10 Hz, a significant drop below 10 Hz. Figure: "
+                    "`figures/bandpass.png`.", ""]
+
+
+def _fig6(metrics: dict, cfg: NorciaConfig) -> list[str]:
+    p = metrics["pairs"]
+    lines = ["## Fig. 6 — co-located pre/post pairs", "",
+             f"{p['n_pairs']} pairs (±{cfg.pairs.max_distance_km * 1000:.0f} m, "
+             f"±{cfg.pairs.max_magnitude_difference} M) "
+             f"among {p['n_events']} events at station {metrics['data']['experiment_station']} (paper: "
+             f"{_paper('fig6.n_pairs')} pairs in the catalogue, {_paper('fig6.n_pairs_nrca')} at NRCA)."]
+    if p["n_pairs"]:
+        lines += [f"Geometric-mean post/pre amplitude ratio (multitaper, NW {cfg.pairs.multitaper_nw}): "
+                  f"{p['mean_ratio_in_band']:.2f} in {p['band'][0]:g}–{p['band'][1]:g} Hz vs "
+                  f"{p['mean_ratio_reference_band']:.2f} in {p['reference_band_hz'][0]:g}–"
+                  f"{p['reference_band_hz'][1]:g} Hz; {p['fraction_of_pairs_richer_in_band']:.0%} of the pairs "
+                  "are relatively richer in the band."
+                  + (f" Planted gain ratio of these pairs: {p['planted_gain_ratio']:.2f}." if "planted_gain_ratio" in p
+                     else "") + f" Paper: aftershocks richer in 30–40 Hz for all {_paper('fig6.n_pairs_nrca')} NRCA "
+                  "pairs. Figure: `figures/pairs_spectral_ratio.png`."]
+    return lines + [""]
+
+
+def _explanations(metrics: dict) -> list[str]:
+    e = metrics["explain"]
+    lines = ["## Explanations (ours) — does the network look at 30–40 Hz?", "",
+             f"Correctly classified test traces explained: {e['n_per_class'][0]} pre, {e['n_per_class'][1]} post. "
+             f"Share of spectral power in the {e['band_kind']} band {e['band'][0]:g}–{e['band'][1]:g} Hz "
+             f"(``band_power_fraction``, 0 Hz left out); uniform share {e['uniform_share']:.3f}.", "",
+             "| method | pre | post | all | ÷ input share | ÷ uniform share |", "|---|---|---|---|---|---|"]
+    if "input_share" in e:
+        lines.append(f"| input traces | {_fmt(e['input_share'].get('pre'), 3)} | "
+                     f"{_fmt(e['input_share'].get('post'), 3)} | | | |")
+    for name, r in e["methods"].items():
+        bs = r["band_share"]
+        lines.append(f"| {name} | {_fmt(bs.get('pre'), 3)} | {_fmt(bs.get('post'), 3)} | {r['band_share_all']:.3f} | "
+                     f"{r['enrichment_vs_input']:.2f} | {r['enrichment_vs_uniform']:.2f} |")
+    if "spectral_gradient_x_input_share" in e["methods"].get("saliency", {}):
+        lines += ["", "Gradient × input decomposed over frequency (Parseval: each frequency's share of the "
+                  "first-order contribution to the logit): share in the band "
+                  f"{e['methods']['saliency']['spectral_gradient_x_input_share']:.3f} "
+                  f"(uniform {e['uniform_share']:.3f})."]
+    return lines + ["", "Figures: `figures/explain_relevance_spectra.png`, "
+                    "`figures/explain_<method>_<class>_example.png`.", ""]
+
+
+def markdown(metrics: dict, cfg: NorciaConfig) -> str:
+    """report.md: data, settings, Table 1, Table 2, Fig. 5, Fig. 6, explanations, wall times."""
+    d = metrics["data"]
+    lines = ["# Laurenti et al. 2024 — Norcia foreshocks/aftershocks and time to failure (SPEC §2)", "",
+             f"Data: {d['source']}; {d['n_traces']} traces; stations {', '.join(d['stations'])}; "
+             f"{d['n_skipped']} traces skipped on reading.", ""]
+    lines += _settings(metrics, cfg)
+    if "classes" in metrics:
+        lines += _table1(metrics)
+    if "explain_model_scores" in metrics:
+        lines += [f"Model explained (2 classes, run 0, trained for the explanations): test accuracy "
+                  f"{100 * metrics['explain_model_scores']['accuracy']:.2f} %.", ""]
+    if "wrong_dates" in metrics:
+        lines += _table2(metrics)
+    if "bandpass" in metrics:
+        lines += _fig5(metrics)
+    if "pairs" in metrics:
+        lines += _fig6(metrics, cfg)
+    if "explain" in metrics:
+        lines += _explanations(metrics)
+    if "exported" in metrics:
+        lines += [f"Exported model: {', '.join(metrics['exported'].values())}.", ""]
+    lines += ["## Wall times (s)", "", ", ".join(f"{k}: {v:.1f}" for k, v in metrics["timings_s"].items()), ""]
+    return "\n".join(lines)
