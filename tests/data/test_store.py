@@ -64,7 +64,7 @@ def test_abort_and_exception_leave_nothing(tmp_path):
     w.abort()
     assert not (tmp_path / "new").exists()
     with pytest.raises(RuntimeError, match="boom"):
-        with StoreWriter(tmp_path / "s", sampling_rate=10) as w:
+        with StoreWriter(tmp_path / "s", sampling_rate=10, overwrite=True) as w:
             w.add(np.ones((5, 3)))
             raise RuntimeError("boom")
     np.testing.assert_array_equal(WaveformStore(tmp_path / "s").get_waveforms(slice(None)), x)
