@@ -323,11 +323,12 @@ def make_dataset(store, *, indices=None, label: Label = "label", transforms=(), 
     if not per_batch:
         shards = make_shards(store, pos, shard_size, sort=shuffle)
     h5_path = str(store.h5_path)
+    h5_paths = [str(p) for p in store.h5_paths]
 
     def read_group(shard_ids, draw):
         ids = [int(i) for i in np.atleast_1d(shard_ids)]
         runs = [run for i in ids for run in shards[i]]
-        h5 = reader_handle(h5_path)
+        h5 = reader_handle(h5_path) if len(h5_paths) == 1 else [reader_handle(p) for p in h5_paths]
         n = sum(len(run) for run in runs)
         # one copy: each run is scattered straight to its (permuted) place in the output;
         # ``draw`` is new every epoch, so a group that holds the same shards again (always,
