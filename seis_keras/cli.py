@@ -95,12 +95,12 @@ def _check_generate(args) -> Path:
     disk, memory = generate_size(args.kind, args.n, args.hours)
     parent = next(p for p in (out.resolve(), *out.resolve().parents) if p.exists())
     free_disk, free_memory = shutil.disk_usage(parent).free, _free_memory()
-    if disk > 0.95 * free_disk:
-        raise ValueError(f"--n {args.n}: the {args.kind} store would take ~{_size(disk)} on disk, "
-                         f"{_size(free_disk)} free at {parent} (expected a smaller --n)")
     if memory > 0.8 * free_memory:
         raise MemoryError(f"--n {args.n}: writing the {args.kind} store needs ~{_size(memory)} of memory, "
                           f"{_size(free_memory)} available (expected a smaller --n{' or --hours' if args.kind == 'precursor' else ''})")
+    if disk > 0.95 * free_disk:
+        raise ValueError(f"--n {args.n}: the {args.kind} store would take ~{_size(disk)} on disk, "
+                         f"{_size(free_disk)} free at {parent} (expected a smaller --n{' or --hours' if args.kind == 'precursor' else ''})")
     return out
 
 
