@@ -85,6 +85,10 @@ def test_recipe_errors_through_run_are_one_line_with_no_run_folder(tmp_path, cap
         assert cli.main(["run", "detector", "--out", str(tmp_path / "runs"), *argv]) == 2, argv
         assert "error:" in _err(capsys)
         assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+    for recipe in ("precursor", "norcia"):  # recipes not yet on recipe_main: the same one-line path in `run`
+        assert cli.main(["run", recipe, "--profile", "nope", "--out", str(tmp_path / "runs")]) == 2
+        assert f"seis-keras run {recipe}: error:" in _err(capsys)
+        assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
 def test_run_help_prints_help(capsys):
