@@ -44,8 +44,76 @@ def _split_indices(store, split: str):
     return idx
 
 
+def check_train_settings(args) -> None:
+    """``seis-keras train``'s numbers, checked before any data is read (one-line errors naming the flag)."""
+    import math
+
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise ValueError(f"--lr {args.lr}: expected a finite learning rate > 0")
+    if not (math.isfinite(args.momentum) and 0 <= args.momentum < 1):
+        raise ValueError(f"--momentum {args.momentum}: expected a number in [0, 1)")
+    for flag, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size)):
+        if value < 1:
+            raise ValueError(f"{flag} {value}: expected a positive integer")
+    if args.patience is not None and args.patience < 1:
+        raise ValueError(f"--patience {args.patience}: expected a positive integer (or leave it out: no early stopping)")
+
+
+def check_labels(store, label: str, rows, n_outputs: int) -> None:
+    """Labels of the training/validation rows: finite integers in ``[0, classes)`` of a model with ``n_outputs`` units.
+
+    A 1-unit (sigmoid) model takes classes 0 and 1; a k-unit (softmax) model 0 .. k-1.
+    """
+    import numpy as np
+
+    y = store.metadata[label].to_numpy()[rows]
+    where = f"{store.path / 'metadata.csv'}: column {label!r}"
+    try:
+        yf = y.astype(np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: expected integer class labels, got values like {y[0]!r}") from None
+    if not np.isfinite(yf).all() or (yf != np.round(yf)).any():
+        bad = y[~np.isfinite(yf) | (yf != np.round(yf))][0]
+        raise ValueError(f"{where}: expected integer class labels, got {bad!r}")
+    classes = max(2, n_outputs)
+    if yf.min() < 0 or yf.max() >= classes:
+        kind = "one sigmoid output" if n_outputs == 1 else f"{n_outputs} outputs"
+        raise ValueError(f"{where}: labels {sorted(set(int(v) for v in np.unique(yf)))[:10]} do not fit the model's "
+                         f"{kind} (expected classes 0..{classes - 1})")
+
+
+def check_split_leakage(store, column: str = "split", splits=("train", "dev", "test")) -> None:
+    """Refuse a store in which the same stored trace appears in two splits (train/dev leakage).
+
+    The same trace is the same place on disk (file, dataset, row and slice), or, where the
+    metadata has it, the same ``trace_name_original`` (a source trace written twice).
+    """
+    import pandas as pd
+
+    meta = store.metadata
+    if column not in meta:
+        return
+    keys = pd.DataFrame({"place": store.trace_places(), "split": meta[column].astype(str).to_numpy()})
+    keys = keys[keys["split"].isin(splits)]
+    for key, what in (("place", "stored trace"), ("original", "trace_name_original")):
+        if key == "original":
+            if "trace_name_original" not in meta:
+                break
+            keys["original"] = meta["trace_name_original"].astype(str).to_numpy()[keys.index]
+        counts = keys.groupby(key)["split"].nunique()
+        shared = counts[counts > 1]
+        if len(shared):
+            name = shared.index[0]
+            rows = keys.index[keys[key] == name].tolist()[:4]
+            raise ValueError(f"{store.path / 'metadata.csv'}: the same {what} ({name}) is in splits "
+                             f"{sorted(keys.loc[keys[key] == name, 'split'].unique())} (rows {rows}): train/dev "
+                             "leakage (expected each trace in one split)")
+
+
 # ---------------------------------------------------------------- train
 def run_train(args) -> int:
+    import numpy as np
+
     from seis_keras.atomic import write_json
     from seis_keras.data import WaveformStore, make_dataset
     from seis_keras.models import get_model
@@ -56,6 +124,7 @@ def run_train(args) -> int:
     from seis_keras.train.export import export_model
     from seis_keras.train.fit import TrainSettings, fit
 
+    check_train_settings(args)
     strategy = get_strategy(args.strategy)  # first: multi-worker must start before TF lists devices
     out = Path(args.out)
     with WaveformStore(args.data) as store:
@@ -68,7 +137,11 @@ def run_train(args) -> int:
         if n_classes < 2:
             raise ValueError(f"{args.data}: column {args.label!r} missing or with one class (expected class labels)")
         settings = {"n_classes": n_classes} if args.model in ("norcia", "precursor") and n_classes > 2 else {}
-        sets = {s: make_dataset(store, indices=_split_indices(store, s), label=args.label, transforms=tf_list,
+        rows = {s: _split_indices(store, s) for s in ("train", "dev")}
+        check_split_leakage(store)
+        n_outputs = int(get_model(args.model, contract=contract, **settings).output_shape[-1])
+        check_labels(store, args.label, np.concatenate(list(rows.values())), n_outputs)
+        sets = {s: make_dataset(store, indices=rows[s], label=args.label, transforms=tf_list,
                                 batch_size=args.batch_size, shuffle=(s == "train"), seed=args.seed)
                 for s in ("train", "dev")}
         ts = TrainSettings(optimizer=args.optimizer, learning_rate=args.lr, momentum=args.momentum,

@@ -18,19 +18,43 @@ def test_file_appears_only_on_success(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]  # no stray temp file
 
 
-def test_directory_replaced_whole(tmp_path):
+def test_directory_replaced_whole_only_when_recognised(tmp_path):
     target = tmp_path / "store"
     with atomic_path(target, is_dir=True) as tmp:
         (tmp / "a").write_text("1")
-    with atomic_path(target, is_dir=True) as tmp:
+    # an existing folder is an error without a replace test: nothing is touched
+    with pytest.raises(FileExistsError, match="already exists"):
+        with atomic_path(target, is_dir=True) as tmp:
+            (tmp / "b").write_text("2")
+    assert sorted(p.name for p in target.iterdir()) == ["a"]
+    # a replace test that does not recognise it: still refused, before any work
+    with pytest.raises(FileExistsError, match="not a output folder written by seis_keras|not a"):
+        with atomic_path(target, is_dir=True, replace=lambda p: (p / "marker").exists()):
+            raise AssertionError("the block must not run")
+    ours = lambda p: (p / "a").exists() or (p / "b").exists()  # noqa: E731
+    with atomic_path(target, is_dir=True, replace=ours) as tmp:
         (tmp / "b").write_text("2")
     assert sorted(p.name for p in target.iterdir()) == ["b"]
     with pytest.raises(ValueError):
-        with atomic_path(target, is_dir=True) as tmp:
+        with atomic_path(target, is_dir=True, replace=ours) as tmp:
             (tmp / "c").write_text("3")
             raise ValueError
     assert sorted(p.name for p in target.iterdir()) == ["b"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]
+
+
+def test_directory_target_never_the_current_folder_or_a_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "keep.txt").write_text("user data")
+    for target in (".", tmp_path, tmp_path.parent):
+        with pytest.raises(ValueError, match="current folder"):
+            with atomic_path(target, is_dir=True, replace=lambda p: True):
+                pass
+    with pytest.raises(FileExistsError, match="not a folder"):
+        with atomic_path(tmp_path / "keep.txt", is_dir=True, replace=lambda p: True):
+            pass
+    assert (tmp_path / "keep.txt").read_text() == "user data"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
 
 
 def test_write_json_converts_numpy(tmp_path):

@@ -35,7 +35,6 @@ import datetime as _dt
 import hashlib
 import os
 import shutil
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,15 +42,15 @@ import numpy as np
 import pandas as pd
 
 from seis_keras.atomic import atomic_path, write_json
+from seis_keras.data.manifest import EVENT_FIELDS, load_manifest  # noqa: F401  (re-exported)
+from seis_keras.errors import UserError
 
 LOG_FILE = "fetch_log.json"
 RECORDS_DIR = "records"
 STORE_FILES = ("waveforms.hdf5", "metadata.csv")
-EVENT_FIELDS = {"origin_time": "an ISO UTC time", "latitude": "degrees", "longitude": "degrees",
-                "depth_km": "km", "magnitude": "Mw", "split": "train/dev/test", "station": "a station code"}
 
 
-class DatasetUnavailable(RuntimeError):
+class DatasetUnavailable(UserError, RuntimeError):
     """The manifest's dataset cannot be downloaded by ``fetch`` (the message says why and where)."""
 
 
@@ -62,62 +61,6 @@ def sha256(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _need(table: dict, key: str, where: str, path, expected: str):
-    if not isinstance(table, dict) or key not in table:
-        raise ValueError(f"{path}: field '{where}{key}' missing (expected {expected})")
-    return table[key]
-
-
-def load_manifest(path: str | os.PathLike) -> dict:
-    """Read and check a manifest; errors name the file and the missing/invalid field.
-
-    Args:
-        path: a ``data_manifests/*.toml`` file.
-
-    Returns:
-        The manifest as a dict (``manifest["_path"]`` holds its path).
-    """
-    path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            m = tomllib.load(f)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: manifest not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path}: not valid TOML ({exc})") from exc
-    ds = _need(m, "dataset", "", path, "a [dataset] table")
-    _need(ds, "name", "dataset.", path, "the dataset name")
-    kind = _need(ds, "kind", "dataset.", path, "fdsn_event_records, local_tables, zenodo or unavailable")
-    if kind == "fdsn_event_records":
-        fd = _need(m, "fdsn", "", path, "an [fdsn] table")
-        _need(fd, "network", "fdsn.", path, "an FDSN network code")
-        channels = _need(fd, "channels", "fdsn.", path, "a list of channel codes")
-        win = _need(m, "window", "", path, "a [window] table")
-        for key in ("sampling_rate_hz", "before_origin_s", "component_order"):
-            _need(win, key, "window.", path, "a number" if key != "component_order" else "e.g. '12Z'")
-        if len(channels) != len(win["component_order"]):
-            raise ValueError(f"{path}: field 'fdsn.channels' has {len(channels)} channels for "
-                             f"window.component_order {win['component_order']!r}")
-        events = _need(m, "events", "", path, "an [[events]] array")
-        for i, ev in enumerate(events):
-            for key, expected in EVENT_FIELDS.items():
-                _need(ev, key, f"events[{i}].", path, expected)
-            if ev["split"] not in ("train", "dev", "test"):
-                raise ValueError(f"{path}: field 'events[{i}].split' is {ev['split']!r} (expected train/dev/test)")
-    elif kind == "local_tables":
-        _need(ds, "tables_dir", "dataset.", path, "the folder of the tables")
-        for i, reg in enumerate(_need(m, "regions", "", path, "a [[regions]] array")):
-            for key in ("code", "file", "sha256"):
-                _need(reg, key, f"regions[{i}].", path, "a value")
-    elif kind in ("zenodo", "unavailable"):
-        _need(ds, "reason", "dataset.", path, "why fetch cannot download it")
-    else:
-        raise ValueError(f"{path}: field 'dataset.kind' is {kind!r} "
-                         f"(expected fdsn_event_records, local_tables, zenodo or unavailable)")
-    m["_path"] = str(path)
-    return m
 
 
 @dataclass
@@ -302,7 +245,7 @@ def _build_store(manifest, specs, log, out_dir: Path) -> dict:
     channels, rate, order = list(fd["channels"]), float(win["sampling_rate_hz"]), win["component_order"]
     done = [s for s in specs if log["records"].get(s["id"], {}).get("status") == "done"]
     build = out_dir / ".store-build"
-    with StoreWriter(build, sampling_rate=rate, component_order=order, block_size=1) as writer:
+    with StoreWriter(build, sampling_rate=rate, component_order=order, block_size=1, overwrite=True) as writer:
         for spec in done:
             files = log["records"][spec["id"]]["files"]
             mseed = next(n for n in files if n.endswith(".mseed"))
@@ -351,6 +294,10 @@ def _fetch_records(manifest, out_dir: Path, client, base_url, progress: bool, no
             report.rejected[spec["id"]] = entry["reason"]
     accepted = {s["id"]: log["records"][s["id"]]["files"] for s in specs
                 if log["records"][s["id"]]["status"] == "done"}
+    if not accepted:
+        reasons = [f"{k}: {v.get('reason', v['status'])}" for k, v in log["records"].items() if k in {s['id'] for s in specs}]
+        raise ValueError(f"{manifest['_path']}: no record accepted, so no store was built ({len(reasons)} rejected: "
+                         f"{'; '.join(reasons[:3])}{' ...' if len(reasons) > 3 else ''}; see {out_dir / LOG_FILE})")
     store = log.get("store") or {}
     if store.get("records") != accepted or not _files_ok(out_dir, store.get("files", {})):
         log["store"] = _build_store(manifest, specs, log, out_dir)
@@ -413,10 +360,21 @@ def fetch(manifest_path: str | os.PathLike, out_dir: str | os.PathLike, *, clien
         extra = f" (DOI {manifest['dataset']['zenodo_doi']})" if "zenodo_doi" in manifest["dataset"] else ""
         raise DatasetUnavailable(f"{manifest_path}: fetch cannot download dataset "
                                  f"{manifest['dataset']['name']!r}{extra}: {manifest['dataset']['reason']}")
+    _check_out_dir(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if kind == "local_tables":
         return _fetch_tables(manifest, out_dir, base_url, progress)
     return _fetch_records(manifest, out_dir, client, base_url, progress, noise_b)
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    """``out_dir`` must be new, empty, or a dataset folder of an earlier fetch (it has a fetch log): never a user's."""
+    from seis_keras.atomic import check_new_dir
+
+    if out_dir.is_dir() and ((out_dir / LOG_FILE).is_file() or not any(out_dir.iterdir())):
+        return  # fetch only adds and replaces its own files (records/, the log, the store) there
+    check_new_dir(out_dir, what="dataset folder",
+                  hint=f"a folder that fetch writes into holds {LOG_FILE}; give a new or empty folder")
 
 
 def read_fetch_log(out_dir: str | os.PathLike) -> pd.DataFrame:

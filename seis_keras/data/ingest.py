@@ -19,14 +19,21 @@ The steps, in order, for each station (``network.station.location``) of a stream
    default ``"lanczos"`` with ``LANCZOS_A`` = 20 lobes); when it downsamples with ``anti_alias=True`` the trace is first
    low-passed with a zero-phase 8-pole Butterworth filter at ``anti_alias_corner`` times
    the new Nyquist frequency (default 0.8).
-3. **Merging with a gap policy.** Segments of a channel are merged on the target
+3. **Merging with an overlap and a gap policy.** Segments that overlap with different
+   samples are refused (``overlap_policy="reject"``) or their overlap becomes a gap
+   (``"mask"``, obspy's ``Stream.merge(method=0)`` policy); identical overlaps are merged
+   (:mod:`seis_keras.data.segments`). Segments of a channel are merged on the target
    sampling grid; samples not covered by data are gaps. ``gap_policy="reject"`` drops
    every window touching a gap (listed in ``metadata.attrs["rejected_windows"]``);
    ``"fill"`` keeps it, fills the gap (``gap_fill="zeros"`` or ``"interpolate"``:
    linear between the samples bounding the gap) and sets ``trace_gap_filled`` True.
 4. **Windows**: ``window_s`` long, either around picks (``picks`` DataFrame with
    ``station`` and ``time`` columns, the window starting ``pick_offset_s`` before the
-   pick) or sliding from the station's first common sample with ``stride_s``.
+   pick) or sliding from the station's first common sample with ``stride_s``. A window
+   holding no data at all (a pick outside the record) is dropped and listed whatever the
+   gap policy; :func:`ingest` refuses to write a store without windows and says why
+   (window longer than the record, picks outside it or for stations not in the data,
+   every window rejected).
 
 Metadata columns use SeisBench names (``trace_start_time`` ISO UTC,
 ``station_network_code``, ``station_code``, ``trace_p_arrival_sample`` when a P pick falls
@@ -44,6 +51,8 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+
+from seis_keras.data.segments import OVERLAP_POLICIES, cut, fill_linear, merge_channel, overlap_conflicts
 
 log = logging.getLogger(__name__)
 
@@ -124,51 +133,6 @@ def resample_trace(trace, sampling_rate: float, method: str, anti_alias: bool, w
     return tr
 
 
-@dataclass
-class _Channel:
-    """One component of one station on the target grid: data with a gap mask."""
-    start: object  # UTCDateTime of sample 0
-    data: np.ndarray  # float64, gaps zero
-    gap: np.ndarray  # bool, True where no data
-
-
-def merge_channel(segments, sampling_rate: float) -> _Channel:
-    """Put the resampled pieces of one component on one time grid, with a mask of the gaps."""
-    start = min(s.stats.starttime for s in segments)
-    end = max(s.stats.starttime + (s.stats.npts - 1) / sampling_rate for s in segments)
-    n = int(round((end - start) * sampling_rate)) + 1
-    data = np.zeros(n)
-    gap = np.ones(n, bool)
-    for s in sorted(segments, key=lambda s: s.stats.starttime):
-        i0 = int(round((s.stats.starttime - start) * sampling_rate))
-        i1 = min(n, i0 + s.stats.npts)
-        data[i0:i1] = s.data[: i1 - i0]
-        gap[i0:i1] = False
-    return _Channel(start, data, gap)
-
-
-def _fill_linear(x: np.ndarray, gap: np.ndarray) -> np.ndarray:
-    """Linear interpolation over gap samples from the samples bounding them (edges held)."""
-    if gap.all():
-        return np.zeros_like(x)
-    idx = np.arange(len(x))
-    out = x.copy()
-    out[gap] = np.interp(idx[gap], idx[~gap], x[~gap])
-    return out
-
-
-def _cut(ch: _Channel, t0, n: int, sampling_rate: float):
-    """``n`` samples of a channel from time ``t0`` (nearest sample); outside coverage is gap."""
-    i0 = int(round((t0 - ch.start) * sampling_rate))
-    data = np.zeros(n)
-    gap = np.ones(n, bool)
-    lo, hi = max(i0, 0), min(i0 + n, len(ch.data))
-    if hi > lo:
-        data[lo - i0:hi - i0] = ch.data[lo:hi]
-        gap[lo - i0:hi - i0] = ch.gap[lo:hi]
-    return data, gap
-
-
 def _picks_table(picks: pd.DataFrame) -> pd.DataFrame:
     from obspy import UTCDateTime
 
@@ -197,7 +161,8 @@ def stream_to_windows(stream, *, sampling_rate: float, component_order: str = "E
                       channel_map: Mapping[str, str] | None = None,
                       numbered_components: Mapping[str, str] | None = None,
                       resample_method: str = "resample", resample_window="hann", anti_alias: bool = True,
-                      anti_alias_corner: float = 0.8, interpolation: str = "lanczos", source: str = "stream"):
+                      anti_alias_corner: float = 0.8, interpolation: str = "lanczos", source: str = "stream",
+                      overlap_policy: str = "reject"):
     """Cut an obspy stream into fixed-length multi-component windows.
 
     Args:
@@ -224,12 +189,16 @@ def stream_to_windows(stream, *, sampling_rate: float, component_order: str = "E
         anti_alias_corner: that filter's corner as a fraction of the new Nyquist frequency.
         interpolation: ``Trace.interpolate`` method with ``resample_method="interpolate"``.
         source: named in error messages (a file name).
+        overlap_policy: segments of a channel overlapping with different samples:
+            ``"reject"`` (an error naming the trace and the time span) or ``"mask"`` (the
+            overlap becomes a gap, as obspy's ``Stream.merge(method=0)``).
 
     Returns:
         ``(waves, metadata)``: waves ``(N, T, C)`` float32, channels in
         ``component_order``; metadata a DataFrame with one row per window (SeisBench
         column names). ``metadata.attrs["rejected_windows"]`` lists the windows dropped
-        by ``gap_policy="reject"`` (dicts with station, start time and reason).
+        by ``gap_policy="reject"`` or holding no data (dicts with station, start time and
+        reason); ``metadata.attrs["empty_reasons"]`` says, per station without any window, why.
     """
     from obspy import UTCDateTime
 
@@ -241,29 +210,46 @@ def stream_to_windows(stream, *, sampling_rate: float, component_order: str = "E
         raise ValueError(f"{source}: resample_method={resample_method!r} (expected one of {RESAMPLE_METHODS})")
     if len(set(component_order)) != len(component_order) or not component_order:
         raise ValueError(f"{source}: component_order={component_order!r} (expected distinct letters, e.g. 'ENZ')")
-    if window_s <= 0 or sampling_rate <= 0:
-        raise ValueError(f"{source}: window_s and sampling_rate must be positive")
+    if overlap_policy not in OVERLAP_POLICIES:
+        raise ValueError(f"{source}: overlap_policy={overlap_policy!r} (expected one of {OVERLAP_POLICIES})")
+    if not (np.isfinite(window_s) and np.isfinite(sampling_rate) and window_s > 0 and sampling_rate > 0):
+        raise ValueError(f"{source}: window_s and sampling_rate must be positive finite numbers "
+                         f"(got {window_s}, {sampling_rate})")
     n_samples = int(round(window_s * sampling_rate))
     pick_table = _picks_table(picks) if picks is not None else None
     around_picks = pick_table is not None and stride_s is None
     stride = window_s if stride_s is None else float(stride_s)
-    if stride <= 0:
+    if not stride > 0 or not np.isfinite(stride):
         raise ValueError(f"{source}: stride_s must be positive, got {stride_s}")
 
     stations = group_by_station(stream, component_order, channel_map=channel_map,
                                 numbered_components=numbered_components, source=source)
 
-    waves, rows, rejected = [], [], []
+    if pick_table is not None:
+        have = {n for net, sta, _ in stations for n in (sta, f"{net}.{sta}")}
+        unknown = sorted(set(pick_table["station"].astype(str)) - have)
+    waves, rows, rejected, empty = [], [], [], []
+    if pick_table is not None and unknown:
+        empty.append(f"picks for stations not in the data: {unknown[:5]}")
+        log.info("%s: picks for stations not in the data: %s", source, unknown[:10])
     for (net, sta, loc), comps in stations.items():
+        masked = {}
         for letter, trs in comps.items():
             codes = {t.stats.channel for t in trs}
             if len(codes) > 1:
                 raise ValueError(f"{source}: {net}.{sta}.{loc}: channels {sorted(codes)} all map to "
                                  f"component {letter!r} (expected one channel per component)")
+            conflicts = overlap_conflicts(trs)
+            if conflicts and overlap_policy == "reject":
+                tid, t0, t1 = conflicts[0]
+                raise ValueError(f"{source}: {tid}: {len(conflicts)} overlapping segment(s) with different samples, "
+                                 f"first {t0} to {t1} (expected one version of the data; overlap_policy='mask' "
+                                 "makes such overlaps gaps, as obspy's Stream.merge(method=0))")
+            masked[letter] = [(t0, t1) for _, t0, t1 in conflicts]
         channels = {c: merge_channel([resample_trace(t, sampling_rate, resample_method, anti_alias,
                                                   resample_window, interpolation, anti_alias_corner)
                                        for t in comps[c]],
-                                      sampling_rate) for c in component_order}
+                                      sampling_rate, masked[c]) for c in component_order}
         band = next(iter(comps[component_order[0]])).stats.channel[:-1]
         t_first = max(ch.start for ch in channels.values())
         t_last = min(ch.start + (len(ch.data) - 1) / sampling_rate for ch in channels.values())
@@ -276,14 +262,24 @@ def stream_to_windows(stream, *, sampling_rate: float, component_order: str = "E
             count = int(np.floor(((t_last - t_first) * sampling_rate - n_samples + 1)
                                  / (stride * sampling_rate) + 1e-9)) + 1
             window_starts = [(t_first + k * stride, None) for k in range(max(count, 0))]
+            if count <= 0:
+                empty.append(f"{net}.{sta}.{loc}: record of {max(t_last - t_first, 0) + 1 / sampling_rate:.2f} s "
+                             f"(common to all components) is shorter than window_s={window_s:g} s")
+        if around_picks and not window_starts:
+            empty.append(f"{net}.{sta}.{loc}: no pick for this station")
+        n_before = len(rows)
         for t0, pick in window_starts:
             data = np.zeros((n_samples, len(component_order)))
             gap = np.zeros(n_samples, bool)
             for j, c in enumerate(component_order):
-                x, g = _cut(channels[c], t0, n_samples, sampling_rate)
+                x, g = cut(channels[c], t0, n_samples, sampling_rate)
                 data[:, j], gap = x, gap | g
                 if g.any() and gap_policy == "fill" and gap_fill == "interpolate":
-                    data[:, j] = _fill_linear(x, g)
+                    data[:, j] = fill_linear(x, g)
+            if gap.all():
+                rejected.append({"station": f"{net}.{sta}.{loc}", "trace_start_time": str(t0),
+                                 "reason": f"no data in the window (the record spans {t_first} to {t_last})"})
+                continue
             if gap.any() and gap_policy == "reject":
                 rejected.append({"station": f"{net}.{sta}.{loc}", "trace_start_time": str(t0),
                                  "reason": f"gap of {int(gap.sum())} samples"})
@@ -312,11 +308,15 @@ def stream_to_windows(stream, *, sampling_rate: float, component_order: str = "E
                         row[col] = float(round(k))
             waves.append(data.astype(np.float32))
             rows.append(row)
+        if window_starts and len(rows) == n_before:
+            why = sorted({r["reason"].split(" (")[0] for r in rejected if r["station"] == f"{net}.{sta}.{loc}"})
+            empty.append(f"{net}.{sta}.{loc}: all {len(window_starts)} windows rejected ({'; '.join(why)})")
     for r in rejected:
         log.info("%s: rejected window %s at %s (%s)", source, r["station"], r["trace_start_time"], r["reason"])
     arr = (np.stack(waves) if waves else np.zeros((0, n_samples, len(component_order)), np.float32))
     meta = pd.DataFrame(rows)
     meta.attrs["rejected_windows"] = rejected
+    meta.attrs["empty_reasons"] = empty
     return arr, meta
 
 
@@ -368,7 +368,7 @@ def read_stream(paths, *, file_format: str | None = None):
 def ingest(paths_or_stream, out_store: str | os.PathLike, *, sampling_rate: float,
            component_order: str = "ENZ", window_s: float, file_format: str | None = None,
            block_size: int = 1024, extra_metadata: Mapping[str, object] | None = None,
-           **window_settings) -> IngestReport:
+           overwrite: bool = False, **window_settings) -> IngestReport:
     """Read files (or a stream) one at a time, cut windows, write them to a store.
 
     Args:
@@ -382,19 +382,24 @@ def ingest(paths_or_stream, out_store: str | os.PathLike, *, sampling_rate: floa
         file_format: obspy format name (``"MSEED"``); ``None`` lets obspy detect it.
         block_size: traces per HDF5 block of the store.
         extra_metadata: columns added to every row (``{"split": "train"}``).
+        overwrite: replace an existing store folder written by seis_keras (never any other
+            folder or file; without it an existing ``out_store`` is an error).
         **window_settings: the other keyword arguments of :func:`stream_to_windows`.
 
     Returns:
         An :class:`IngestReport`. Rejected windows are also written to
         ``rejected_windows.csv`` beside the store's files when there are any.
+
+    Raises:
+        ValueError: no window at all (the message gives the reasons, per station); nothing is
+            written then.
     """
-    import obspy
-    from seis_keras.atomic import write_text
     from seis_keras.data.store import StoreWriter
 
     report = IngestReport()
+    reasons: list[str] = []
     with StoreWriter(out_store, sampling_rate=sampling_rate, component_order=component_order,
-                     block_size=block_size) as writer:
+                     block_size=block_size, overwrite=overwrite) as writer:
         for name, stream in _expand(paths_or_stream):
             if stream is None:
                 stream = read_stream(name, file_format=file_format)
@@ -408,9 +413,16 @@ def ingest(paths_or_stream, out_store: str | os.PathLike, *, sampling_rate: floa
             report.n_windows += len(meta)
             report.files.append(name)
             report.rejected_windows += [dict(r, file=name) for r in meta.attrs["rejected_windows"]]
-    if report.rejected_windows:
-        write_text(Path(out_store) / "rejected_windows.csv",
-                   pd.DataFrame(report.rejected_windows).to_csv(index=False))
+            reasons += [f"{name}: {why}" for why in meta.attrs["empty_reasons"]]
+        if report.n_windows == 0:
+            picks = window_settings.get("picks")
+            if picks is not None and len(picks) == 0:
+                reasons.insert(0, "the picks table is empty")
+            raise ValueError(f"{out_store}: no windows to write from {len(report.files)} input(s): "
+                             + ("; ".join(reasons[:4]) or "no station in the data")
+                             + (f" (+{len(reasons) - 4} more)" if len(reasons) > 4 else "") + "; nothing was written")
+        if report.rejected_windows:
+            writer.add_file("rejected_windows.csv", pd.DataFrame(report.rejected_windows).to_csv(index=False))
     return report
 
 

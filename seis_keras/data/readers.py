@@ -136,23 +136,32 @@ def read_norcia_zenodo(root, stations: Sequence[str] | None = None, periods: Seq
 
 def convert_norcia_zenodo(root, out_path, stations: Sequence[str] | None = None,
                           periods: Sequence[str] = ("pre", "post"), component_order: str = "ENZ",
-                          block_size: int = 1024, **settings):
+                          block_size: int = 1024, overwrite: bool = False, **settings):
     """Stream the Norcia traces into a store (one block in memory at a time).
 
     Args:
         root, stations, periods, component_order, settings: as :func:`iter_norcia_traces`.
         out_path: the store folder to write (appears atomically when complete).
         block_size: traces per HDF5 block of the store.
+        overwrite: replace an existing store folder written by seis_keras (nothing else).
 
     Returns:
         ``(out_path, skipped)`` with ``skipped`` as in :func:`read_norcia_zenodo`.
+
+    Raises:
+        ValueError: every trace was skipped (the message gives the reasons); nothing is written.
     """
     skipped = []
     rate = settings.get("sampling_rate", 100.0)
-    with StoreWriter(out_path, sampling_rate=rate, component_order=OUTPUT_ORDER, block_size=block_size) as writer:
+    with StoreWriter(out_path, sampling_rate=rate, component_order=OUTPUT_ORDER, block_size=block_size,
+                     overwrite=overwrite) as writer:
         for wave, row, skip in iter_norcia_traces(root, stations, periods, component_order, **settings):
             if skip is not None:
                 skipped.append(skip)
             else:
                 writer.add(wave, **row)
+        if len(writer) == 0:
+            reasons = sorted({reason for _, _, reason in skipped})
+            raise ValueError(f"{root}: no trace to convert ({len(skipped)} skipped: {'; '.join(reasons[:4]) or 'none listed'}"
+                             f"{'; first ' + skipped[0][0] + ' ' + skipped[0][1] if skipped else ''}); nothing was written")
     return Path(out_path), skipped

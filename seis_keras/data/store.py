@@ -6,14 +6,27 @@ A store is a folder with one row per trace in ``metadata.csv`` (SeisBench column
 * **SeisBench layout** — traces under ``data/``, many traces per HDF5 dataset ("blocks",
   SeisBench's buckets). ``trace_name`` ``"bucket0$3,:3,:2500"`` means dataset
   ``data/bucket0``, row 3, channels ``:3``, samples ``:2500`` (the slices follow the on-disk
-  ``dimension_order``). A ``trace_name`` without ``$`` is a dataset of its own,
-  ``data/<trace_name>``. ``data_format/`` holds ``sampling_rate``, ``component_order`` and
-  ``dimension_order`` (``"CW"``: blocks ``(N, C, T)``).
+  ``dimension_order``; a slice reaching past the dataset is an error, not clipped). A
+  ``trace_name`` without ``$`` is a dataset of its own, ``data/<trace_name>``.
+  ``data_format/`` holds ``sampling_rate``, ``component_order`` (a string or a list) and
+  ``dimension_order``; without ``dimension_order`` the blocks are read as ``"CW"``
+  (``(N, C, T)``), as SeisBench does, with a warning. **Chunked** datasets (a ``chunks``
+  file, or ``metadata{c}.csv`` + ``waveforms{c}.hdf5`` pairs) are read as one store with a
+  ``trace_chunk`` column. Per trace, ``trace_component_order`` and ``trace_sampling_rate_hz``
+  (or ``trace_dt_s``) override ``data_format``.
 * **STEAD / EQTransformer layout** — one ``(T, C)`` dataset per trace, under ``data/`` or
   under category groups (``earthquake/local/…``), no ``data_format``; picks in columns
   ``p_arrival_sample`` / ``s_arrival_sample``. Documented defaults: 100 Hz, ``"ENZ"``,
   dimension order ``"WC"``; STEAD column names are mapped to SeisBench's
-  (:data:`STEAD_COLUMNS`).
+  (:data:`STEAD_COLUMNS`). (SeisBench reads STEAD only after converting it.)
+
+``sampling_rate=`` and ``component_order=`` mean what they mean in SeisBench's
+``WaveformDataset``: the rate and channel order of the arrays *returned* — traces are
+resampled on read (SeisBench's method, :func:`seis_keras.data.store_layout.resample`), sample
+columns (``*_sample``) of :attr:`WaveformStore.metadata` are rescaled, and channels reordered,
+a missing one handled by ``missing_components`` (``"pad"`` zeros, ``"copy"`` the first,
+``"ignore"`` left out). What is *on disk*, when the file does not say, is declared with
+``source_sampling_rate=`` / ``source_component_order=`` / ``source_dimension_order=``.
 
 In memory everything is channels-last float32: one trace ``(T, C)``, a batch ``(N, T, C)``.
 Variable-length traces are supported pad-free: every block holds traces of one shape
@@ -22,7 +35,7 @@ have any length. Reading several traces of different lengths at once is an error
 """
 from __future__ import annotations
 
-import contextlib
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -31,9 +44,14 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from seis_keras.data.store_writer import METADATA_FILE, WAVEFORMS_FILE, StoreWriter, write_store
+from seis_keras.data import store_layout as lay
+from seis_keras.data.store_layout import channels_last as _channels_last  # noqa: F401  (re-exported)
+from seis_keras.data.store_index import TraceIndex
+from seis_keras.data.store_layout import empty_aligned, open_read_only
+from seis_keras.data.store_writer import METADATA_FILE, WAVEFORMS_FILE, StoreWriter, is_store, write_store
 
-__all__ = ["WaveformStore", "StoreWriter", "write_store", "Block", "STEAD_COLUMNS", "STEAD_DEFAULTS"]
+__all__ = ["WaveformStore", "StoreWriter", "write_store", "is_store", "Block", "STEAD_COLUMNS", "STEAD_DEFAULTS",
+           "empty_aligned", "open_read_only"]
 
 #: STEAD column -> SeisBench column.
 STEAD_COLUMNS = {
@@ -55,7 +73,7 @@ _STEAD_MARKERS = ("p_arrival_sample", "trace_category", "receiver_code")
 
 @dataclass(frozen=True)
 class Block:
-    """Traces stored contiguously: ``dataset[start:stop]`` holds metadata rows ``positions``.
+    """Traces stored contiguously: ``dataset[start:stop]`` of waveform file ``file`` holds rows ``positions``.
 
     ``start``/``stop`` are ``None`` for a dataset holding a single trace (no row axis).
     """
@@ -64,219 +82,174 @@ class Block:
     start: int | None
     stop: int | None
     positions: np.ndarray
+    file: int = 0
 
 
-def _parse_slice(text: str, where: str) -> slice:
-    parts = text.strip().split(":")
-    if len(parts) not in (1, 2, 3) or (len(parts) == 1 and parts[0]):
-        raise ValueError(f"{where}: expected a slice like ':3' or '0:2500', got {text!r}")
-    try:
-        return slice(*(int(p) if p.strip() else None for p in parts))
-    except ValueError:
-        raise ValueError(f"{where}: expected a slice like ':3' or '0:2500', got {text!r}") from None
-
-
-def _read_str(node) -> str:
-    value = node[()]
-    if isinstance(value, bytes):
-        return value.decode()
-    if isinstance(value, np.ndarray) and value.shape == ():
-        value = value.item()
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def empty_aligned(shape, dtype=np.float32, align: int = 64) -> np.ndarray:
-    """``np.empty`` whose data start on an ``align``-byte boundary.
-
-    TensorFlow takes 64-byte aligned numpy arrays without copying them (``tf.numpy_function``
-    results included); numpy's large allocations are only 16-byte aligned.
-    """
-    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    raw = np.empty(nbytes + align, np.uint8)
-    offset = (-raw.ctypes.data) % align
-    return raw[offset:offset + nbytes].view(dtype).reshape(shape)
-
-
-def _channels_last(x: np.ndarray) -> np.ndarray:
-    """(N, C, T) -> contiguous, aligned (N, T, C); OpenCV's channel merge is ~4x faster than numpy."""
-    n, c, t = x.shape
-    out = empty_aligned((n, t, c), x.dtype)
-    if 1 < c <= 4 and n * t < 2**31:
-        try:
-            import cv2
-        except ImportError:  # opencv is a dependency, but the numpy path gives the same bytes
-            cv2 = None
-        if cv2 is not None:
-            merged = cv2.merge([x[:, i] for i in range(c)], out.reshape(n, t, c))
-            if merged.ctypes.data == out.ctypes.data:
-                return out
-    out[...] = x.transpose(0, 2, 1)
-    return out
-
-
-def open_read_only(path) -> h5py.File:
-    """Open an HDF5 file read-only; a truncated or corrupt file is a one-line ValueError."""
-    try:
-        return h5py.File(path, "r")
-    except OSError as err:
-        raise ValueError(f"{path}: cannot open as HDF5 (truncated or corrupt?): {err}") from None
-
-
-class WaveformStore:
-    """Read-only access to a store folder (SeisBench or STEAD layout).
+class WaveformStore(TraceIndex):
+    """Read-only access to a store folder (SeisBench or STEAD layout, chunked or not).
 
     Args:
-        path: folder holding ``metadata.csv`` and ``waveforms.hdf5``.
-        layout: ``"auto"`` (STEAD when the HDF5 has no ``data_format`` group and the
-            metadata has STEAD columns, else SeisBench), ``"seisbench"`` or ``"stead"``.
-        sampling_rate: Hz; overrides ``data_format/sampling_rate``. Needed for a SeisBench
-            layout without one (unless ``trace_sampling_rate_hz`` is one value throughout).
-        component_order: on-disk channel order, e.g. ``"ZNE"``; overrides ``data_format``.
-            Defaults: SeisBench ``"ZNE"``, STEAD ``"ENZ"``.
-        dimension_order: on-disk order of one trace, ``"CW"`` or ``"WC"``; overrides
-            ``data_format``. Defaults: SeisBench ``"CW"``, STEAD ``"WC"``.
+        path: folder holding ``metadata.csv`` and ``waveforms.hdf5`` (or chunks of them).
+        layout: ``"auto"`` (STEAD when the HDF5 has no ``data_format`` group, the metadata
+            has STEAD columns and every trace is a dataset of its own; else SeisBench),
+            ``"seisbench"`` or ``"stead"``.
+        sampling_rate: rate of the arrays returned (Hz), SeisBench's meaning: traces at another
+            rate are resampled on read and the metadata's ``*_sample`` columns rescaled.
+            Default: no resampling (then all traces must share one rate).
+        component_order: channel order of the arrays returned (``"ZNE"``, ``["Z", "N", "E"]``),
+            SeisBench's meaning. Default: the on-disk order (``data_format``, else the most
+            common ``trace_component_order``, else ``"ZNE"`` / STEAD ``"ENZ"``).
+        missing_components: a component of ``component_order`` that a trace lacks:
+            ``"pad"`` (zeros, SeisBench's default), ``"copy"`` (its first component) or
+            ``"ignore"`` (left out; such traces then have fewer channels). A warning names them.
+        dimension_order: output order; only ``"NWC"`` (channels-last, what we return) is
+            accepted, for SeisBench-style calls. The on-disk order is ``source_dimension_order``.
+        chunks: chunk names to read (default all).
+        source_sampling_rate, source_component_order, source_dimension_order: what is on disk,
+            overriding ``data_format`` and the metadata (``"CW"`` or ``"WC"``).
         check_finite: raise on NaN/inf samples when reading (one ``np.isfinite`` per read).
+        zero_phase_resample: SeisBench's ``resample_zerophase`` (decimation filter).
 
     Attributes:
-        metadata: the metadata table (SeisBench column names; ``trace_sampling_rate_hz``
-            added when absent).
-        sampling_rate: float, Hz.
-        component_order: str, channel order of every array this store returns.
+        metadata: the metadata table (SeisBench column names; ``trace_sampling_rate_hz`` is
+            the output rate, ``trace_source_sampling_rate_hz`` the rate on disk when resampling).
+        sampling_rate: float, Hz, of every array this store returns.
+        component_order: str (or a tuple of names), channel order of every array returned.
     """
 
     def __init__(self, path, *, layout: str = "auto", sampling_rate: float | None = None,
-                 component_order: str | None = None, dimension_order: str | None = None,
-                 check_finite: bool = True):
+                 component_order=None, missing_components: str = "pad", dimension_order: str | None = None,
+                 chunks: Sequence[str] | None = None, source_sampling_rate: float | None = None,
+                 source_component_order=None, source_dimension_order: str | None = None,
+                 check_finite: bool = True, zero_phase_resample: bool = False):
         self.path = Path(path)
-        self.check_finite = check_finite
-        csv, self.h5_path = self.path / METADATA_FILE, self.path / WAVEFORMS_FILE
-        for p in (csv, self.h5_path):
-            if not p.is_file():
-                raise FileNotFoundError(f"{p}: file missing (a store holds {METADATA_FILE} + {WAVEFORMS_FILE})")
-        try:
-            meta = pd.read_csv(csv, low_memory=False, dtype={"trace_name": str})
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-            raise ValueError(f"{csv}: cannot parse as CSV: {err}") from None
-        if "trace_name" not in meta.columns:
-            raise ValueError(f"{csv}: column 'trace_name' missing (required: where each trace lives in {WAVEFORMS_FILE})")
+        self.check_finite, self.zero_phase = check_finite, zero_phase_resample
         if layout not in ("auto", "seisbench", "stead"):
             raise ValueError(f"layout: expected 'auto', 'seisbench' or 'stead', got {layout!r}")
-        with open_read_only(self.h5_path) as h5:
-            fmt = {k: h5["data_format"][k] for k in h5["data_format"]} if "data_format" in h5 else {}
-            if layout == "auto":
-                stead = not fmt and any(c in meta.columns for c in _STEAD_MARKERS)
-                layout = "stead" if stead else "seisbench"
-            self.layout = layout
-            if layout == "stead":
-                meta = meta.rename(columns={k: v for k, v in STEAD_COLUMNS.items() if v not in meta.columns})
-            self.sampling_rate = self._resolve_rate(sampling_rate, fmt, meta, csv)
-            order = component_order or (_read_str(fmt["component_order"]) if "component_order" in fmt else None)
-            self.component_order = order or ("ENZ" if layout == "stead" else "ZNE")
-            dims = dimension_order or (_read_str(fmt["dimension_order"]) if "dimension_order" in fmt else None)
-            dims = (dims or ("WC" if layout == "stead" else "CW")).upper().replace("N", "")
-            if dims not in ("CW", "WC"):
-                raise ValueError(f"{self.h5_path}: data_format/dimension_order: expected 'CW' or 'WC', got {dims!r}")
-            self.dimension_order = dims
-            if "trace_sampling_rate_hz" not in meta.columns:
-                meta["trace_sampling_rate_hz"] = self.sampling_rate
-            self.metadata = meta
-            self._index(h5, meta["trace_name"].astype(str).to_numpy())
-        self._h5: h5py.File | None = None
+        if missing_components not in lay.MISSING_COMPONENTS:
+            raise ValueError(f"missing_components: expected one of {lay.MISSING_COMPONENTS}, got {missing_components!r}")
+        if dimension_order not in (None, "NWC", "WC"):
+            raise ValueError(f"dimension_order={dimension_order!r}: arrays are always channels-last ('NWC'); "
+                             "declare the on-disk order with source_dimension_order='CW' or 'WC'")
+        self.missing_components = missing_components
+        found = lay.available_chunks(self.path)
+        if chunks is not None:
+            unknown = sorted(set(chunks) - set(found))
+            if unknown:
+                raise ValueError(f"{self.path}: chunks {unknown} not in the dataset (it has {found})")
+            found = sorted(set(chunks))
+        self.chunks = found
+        self.h5_paths = [self.path / f"waveforms{c}.hdf5" for c in found]
+        self.h5_path = self.h5_paths[0]
+        metas = []
+        for c, h5p in zip(found, self.h5_paths):
+            csv = self.path / f"metadata{c}.csv"
+            for p in (csv, h5p):
+                if not p.is_file():
+                    raise FileNotFoundError(f"{p}: file missing (a store holds {METADATA_FILE} + {WAVEFORMS_FILE})")
+            m = lay.read_metadata(csv)
+            if "trace_name" not in m.columns:
+                raise ValueError(f"{csv}: column 'trace_name' missing (required: where each trace lives in {h5p.name})")
+            if found != [""]:
+                m["trace_chunk"] = c
+            metas.append(m)
+        meta = pd.concat(metas, ignore_index=True) if len(metas) > 1 else metas[0]
+        fmts = []
+        for h5p in self.h5_paths:
+            with open_read_only(h5p) as h5:
+                fmts.append(lay.read_data_format(h5))
+        if any(f != fmts[0] for f in fmts):
+            raise ValueError(f"{self.path}: data_format differs between chunks {found} (expected one format)")
+        fmt = fmts[0]
+        names = meta["trace_name"].astype(str).to_numpy()
+        if layout == "auto":
+            stead = (not fmt and found == [""] and any(c in meta.columns for c in _STEAD_MARKERS)
+                     and not any("$" in n for n in names))
+            layout = "stead" if stead else "seisbench"
+        self.layout = layout
+        if layout == "stead":
+            meta = meta.rename(columns={k: v for k, v in STEAD_COLUMNS.items() if v not in meta.columns})
+        self._resolve_dimensions(source_dimension_order, fmt)
+        self._resolve_orders(meta, fmt, source_component_order, component_order)
+        self._resolve_rates(meta, fmt, source_sampling_rate, sampling_rate)
+        self.metadata = meta
+        self._h5: list[h5py.File] | None = None
+        self._index(names, meta)
 
     # ------------------------------------------------------------------ setup
-    def _resolve_rate(self, rate, fmt, meta, csv) -> float:
-        if rate is not None:
-            return float(rate)
-        if "sampling_rate" in fmt:
-            return float(fmt["sampling_rate"][()])
-        if "trace_sampling_rate_hz" in meta.columns and meta["trace_sampling_rate_hz"].nunique() == 1:
-            return float(meta["trace_sampling_rate_hz"].iloc[0])
-        if self.layout == "stead":
-            return STEAD_DEFAULTS["sampling_rate"]
-        raise ValueError(f"{self.h5_path}: data_format/sampling_rate missing and no sampling_rate= given "
-                         f"(nor one trace_sampling_rate_hz in {csv.name})")
+    def _resolve_dimensions(self, declared, fmt) -> None:
+        dims = declared or fmt.get("dimension_order")
+        self._dims_assumed = dims is None
+        if dims is None:
+            dims = STEAD_DEFAULTS["dimension_order"] if self.layout == "stead" else "CW"
+            if self.layout == "seisbench":
+                warnings.warn(f"{self.h5_path}: data_format/dimension_order missing: reading traces as 'CW' "
+                              "(channels first), as SeisBench does; pass source_dimension_order= if not", stacklevel=3)
+        dims = str(dims).upper().replace("N", "")
+        if dims not in ("CW", "WC"):
+            raise ValueError(f"{self.h5_path}: data_format/dimension_order: expected 'CW' or 'WC', got {dims!r}")
+        self.dimension_order = dims
 
-    def _index(self, h5: h5py.File, names: np.ndarray) -> None:
-        """Resolve every trace_name to (dataset, row, selection) and check it exists."""
-        n = len(names)
-        datasets: dict[str, int] = {}
-        selections: dict[tuple, int] = {}
-        self._dset = np.empty(n, np.int64)
-        self._row = np.full(n, -1, np.int64)
-        self._sel = np.zeros(n, np.int64)
-        data_keys = set(h5["data"].keys()) if isinstance(h5.get("data"), h5py.Group) else set()
-        lookup = None
-        for i, name in enumerate(names):
-            if "$" in name:
-                bucket, loc = name.split("$", 1)
-                parts = loc.split(",")
-                where = f"{self.path / METADATA_FILE}: trace_name {name!r}"
-                try:
-                    row = int(parts[0])
-                except ValueError:
-                    raise ValueError(f"{where}: expected 'bucket$row,:C,:T'") from None
-                sl = tuple((s.start, s.stop, s.step) for s in (_parse_slice(p, where) for p in parts[1:3]))
-                key, self._row[i] = "data/" + bucket, row
-                self._sel[i] = selections.setdefault(sl, len(selections))
-            elif name in data_keys:
-                key = "data/" + name
-            else:
-                if lookup is None:
-                    lookup = self._trace_lookup(h5)
-                if name not in lookup:
-                    raise ValueError(f"{self.h5_path}: trace_name {name!r} not found (no dataset data/{name} "
-                                     "nor one of that name in any group)")
-                key = lookup[name]
-            self._dset[i] = datasets.setdefault(key, len(datasets))
-        self._datasets = list(datasets)
-        self._selections = [tuple(slice(*s) for s in sl) for sl in selections] or [()]
-        self._shapes: list[tuple | None] = [None] * len(self._datasets)
-        bucketed = self._row >= 0
-        for d in np.unique(self._dset[bucketed]):
-            node = h5.get(self._datasets[d])
-            mask = bucketed & (self._dset == d)
-            rows = self._row[mask]
-            if not isinstance(node, h5py.Dataset) or node.ndim != 3 or rows.max() >= node.shape[0]:
-                bad = names[mask][np.argmax(rows)]
-                found = f"shape {node.shape}" if isinstance(node, h5py.Dataset) else "missing"
-                raise ValueError(f"{self.h5_path}: trace_name {bad!r} not found ({self._datasets[d]} {found})")
-            self._shapes[d] = node.shape
-        checked = np.unique(self._dset[bucketed]).tolist() or ([int(self._dset[0])] if n else [])
-        for d in checked:
-            pos = int(np.argmax(self._dset == d))
-            self._check_channels(pos, self._trace_shape(pos, h5)[1])
+    def _resolve_orders(self, meta, fmt, declared, target) -> None:
+        where = f"{self.path / METADATA_FILE}"
+        default = STEAD_DEFAULTS["component_order"] if self.layout == "stead" else "ZNE"
+        if declared is not None:
+            per_row = pd.Series([lay.as_order(declared, "source_component_order")] * len(meta), dtype=object)
+        else:
+            disk = lay.as_order(fmt["component_order"], f"{self.h5_path}: data_format") if "component_order" in fmt \
+                else None
+            per_row = pd.Series([disk or default] * len(meta), dtype=object)
+            if "trace_component_order" in meta.columns:
+                given = meta["trace_component_order"]
+                per_row = given.where(given.notna() & (given.astype(str) != ""), per_row).astype(object)
+        codes, uniques = pd.factorize(per_row.map(lambda o: o if isinstance(o, str) else "\x00".join(o)))
+        converted = [lay.as_order(u if "\x00" not in u else tuple(u.split("\x00")), f"{where}: trace_component_order")
+                     for u in uniques]
+        self._orders = list(dict.fromkeys(converted)) or [default]
+        self._order = np.array([self._orders.index(c) for c in converted], np.int64)[codes] if len(codes) else \
+            np.zeros(0, np.int64)
+        if target is None:
+            disk = fmt.get("component_order") if declared is None else declared
+            target = disk if disk is not None else self._orders[int(np.bincount(self._order).argmax())] if len(meta) \
+                else default
+        self.component_order = lay.as_order(target, "component_order")
+        self._mappings = [lay.component_mapping(o, self.component_order, self.missing_components) for o in self._orders]
+        lacking = [o for o in self._orders if set(self.component_order) - set(o)]
+        if lacking:
+            warnings.warn(f"{self.path}: traces with components {lacking[:3]} lack some of {self.component_order!r}: "
+                          f"missing_components={self.missing_components!r}", stacklevel=3)
 
-    def _check_channels(self, pos: int, c: int) -> None:
-        if c != len(self.component_order):
-            raise ValueError(f"{self.h5_path}: trace_name {self.metadata['trace_name'].iat[pos]!r} has {c} channels "
-                             f"but component_order is {self.component_order!r}")
-
-    def _trace_lookup(self, h5: h5py.File) -> dict[str, str]:
-        found: dict[str, str] = {}
-
-        def visit(name, node):
-            if isinstance(node, h5py.Dataset) and not name.startswith("data_format"):
-                found.setdefault(name.rsplit("/", 1)[-1], name)
-        h5.visititems(visit)
-        return found
+    def _resolve_rates(self, meta, fmt, declared, target) -> None:
+        default = STEAD_DEFAULTS["sampling_rate"] if self.layout == "stead" else None
+        src = lay.source_rates(meta, fmt, declared, default, str(self.h5_path))
+        self._src_rate = src
+        if target is not None:
+            target = float(target)
+            if not (np.isfinite(target) and target > 0):
+                raise ValueError(f"sampling_rate: expected a positive number of Hz, got {target!r}")
+            self.sampling_rate = target
+            factor = target / src
+            if not np.all([lay.same_rate(s, target) for s in np.unique(src)]):
+                for col in [c for c in meta.columns if c.endswith("_sample")]:
+                    if meta[col].dtype.kind in "iuf":
+                        meta[col] = meta[col] * factor
+                meta["trace_source_sampling_rate_hz"] = src
+        else:
+            if len(src) and not np.all(np.abs(src / src[0] - 1) < lay.RATE_EPS):
+                raise ValueError(f"{self.path}: traces at several sampling rates {sorted(set(src.tolist()))[:5]} Hz "
+                                 "(expected one; pass sampling_rate= to resample them on read)")
+            self.sampling_rate = float(src[0]) if len(src) else float(fmt.get("sampling_rate", default or np.nan))
+        meta["trace_sampling_rate_hz"] = self.sampling_rate if target is not None else src
+        if "trace_dt_s" in meta.columns:
+            meta["trace_dt_s"] = 1.0 / meta["trace_sampling_rate_hz"]
+        self._rate_codes, self._rates = pd.factorize(src)
+        self._rates = np.asarray(self._rates, np.float64)
 
     def _trace_shape(self, pos: int, h5: h5py.File | None = None) -> tuple[int, int]:
-        """(T, C) of the trace at metadata row ``pos``."""
-        d = self._dset[pos]
-        if self._shapes[d] is None:
-            with contextlib.ExitStack() as stack:
-                h5 = h5 or self._h5 or stack.enter_context(open_read_only(self.h5_path))
-                self._shapes[d] = h5[self._datasets[d]].shape
-        shape = self._shapes[d]
-        sel: Sequence[slice] = ()
-        if self._row[pos] >= 0:
-            shape, sel = shape[1:], self._selections[self._sel[pos]]
-        if len(shape) != 2:
-            raise ValueError(f"{self.h5_path}: trace_name {self.metadata['trace_name'].iat[pos]!r} has shape "
-                             f"{shape}, expected 2 dimensions ({self.dimension_order})")
-        sel = list(sel) + [slice(None)] * (2 - len(sel))
-        dims = [len(range(*s.indices(n))) for s, n in zip(sel, shape)]
-        return (dims[1], dims[0]) if self.dimension_order == "CW" else (dims[0], dims[1])
+        """(T, C) of the trace at metadata row ``pos`` as returned."""
+        t, _ = self._disk_shape(pos, h5)
+        return (lay.resampled_length(t, self._src_rate[pos], self.sampling_rate),
+                len(self._mappings[self._order[pos]]))
 
     # ------------------------------------------------------------------ public
     def __len__(self) -> int:
@@ -293,10 +266,10 @@ class WaveformStore:
         self.close()
 
     def close(self) -> None:
-        """Close the HDF5 handle opened by :meth:`get_waveforms` (reopened on demand)."""
-        if self._h5 is not None:
-            self._h5.close()
-            self._h5 = None
+        """Close the HDF5 handles opened by :meth:`get_waveforms` (reopened on demand)."""
+        for h5 in self._h5 or ():
+            h5.close()
+        self._h5 = None
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -307,50 +280,63 @@ class WaveformStore:
         """Shape ``(T, C)`` of trace ``index`` as :meth:`get_waveforms` returns it."""
         return self._trace_shape(int(np.arange(len(self))[index]))
 
+    def trace_places(self) -> np.ndarray:
+        """Where each row's samples live (``file:dataset:row:slice``): equal strings are the same stored trace."""
+        sel = [repr(s) for s in self._selections]
+        return np.array([f"{self._dset_file[d]}:{self._datasets[d]}:{r}:{sel[s] if r >= 0 else ''}"
+                         for d, r, s in zip(self._dset, self._row, self._sel)], dtype=object)
+
     def blocks(self) -> list[Block]:
         """Groups of metadata rows stored contiguously, each readable with one h5py slice.
 
         Returns:
-            Blocks ordered by dataset and row; every metadata row is in exactly one block.
+            Blocks ordered by file, dataset and row; every metadata row is in exactly one block.
         """
         out: list[Block] = []
         for chunk in self.runs(np.arange(len(self))):
             p0 = chunk[0]
             row = self._row[p0]
             start, stop = (None, None) if row < 0 else (int(row), int(row) + len(chunk))
-            out.append(Block(self._datasets[self._dset[p0]], start, stop, chunk))
+            d = self._dset[p0]
+            out.append(Block(self._datasets[d], start, stop, chunk, int(self._dset_file[d])))
         return out
 
-    def read_run(self, h5: h5py.File, positions: np.ndarray, *, window: tuple[int, int] | None = None,
+    def read_run(self, h5, positions: np.ndarray, *, window: tuple[int, int] | None = None,
                  components: str | None = None) -> np.ndarray:
         """Read metadata rows ``positions`` that lie in consecutive rows of one dataset.
 
         Args:
             h5: the open ``waveforms.hdf5`` (read-only handle owned by the caller), or any
-                mapping from dataset path to h5py dataset.
-            positions: metadata rows of one block run, in increasing row order, or one row of
-                a per-trace dataset.
-            window: ``(start, length)`` crop in samples, read from disk without the rest.
+                mapping from dataset path to h5py dataset; for a chunked store a sequence of
+                them, one per :attr:`h5_paths` entry.
+            positions: metadata rows of one run (see :meth:`runs`), or one row of a per-trace dataset.
+            window: ``(start, length)`` crop in output samples (read from disk without the rest
+                unless the trace is resampled).
             components: output channel order (a permutation of :attr:`component_order`).
 
         Returns:
             float32 array ``(n, T, C)``.
         """
         p0 = int(positions[0])
-        key = self._datasets[self._dset[p0]]
+        d = self._dset[p0]
+        if isinstance(h5, (list, tuple)):
+            h5 = h5[self._dset_file[d]]
         row0 = self._row[p0]
         sel = list(self._selections[self._sel[p0]]) if row0 >= 0 else []
         sel += [slice(None)] * (2 - len(sel))
         t_axis = 1 if self.dimension_order == "CW" else 0
+        src = self._src_rate[p0]
+        resample = not lay.same_rate(src, self.sampling_rate)
         if window is not None:
             start, length = int(window[0]), int(window[1])
             n_t = self._trace_shape(p0)[0]
             if start < 0 or length <= 0 or start + length > n_t:
                 raise ValueError(f"window: ({start}, {length}) does not fit trace "
                                  f"{self.metadata['trace_name'].iat[p0]!r} of {n_t} samples")
-            base = sel[t_axis].indices(self._shapes[self._dset[p0]][-2 + t_axis])[0]
-            sel[t_axis] = slice(base + start, base + start + length)
-        ds = h5[key]
+            if not resample:
+                base = sel[t_axis].indices(self._shapes[d][-2 + t_axis])[0]
+                sel[t_axis] = slice(base + start, base + start + length)
+        ds = h5[self._datasets[d]]
         source = (slice(int(row0), int(row0) + len(positions)), *sel) if row0 >= 0 else tuple(sel)
         shape = [len(range(*s.indices(n))) for s, n in zip(source, ds.shape)]
         data = empty_aligned(shape)  # read_direct: HDF5 converts the type, no temporary
@@ -358,13 +344,22 @@ class WaveformStore:
             ds.read_direct(data, source)
         if row0 < 0:
             data = data[None]
-        if data.shape[1 + (self.dimension_order == "WC")] != len(self.component_order):
+        if data.shape[1 + (self.dimension_order == "WC")] != len(self._orders[self._order[p0]]):
             self._check_channels(p0, data.shape[1 + (self.dimension_order == "WC")])
         if self.dimension_order == "CW":
             data = _channels_last(data)
+        if resample:  # SeisBench's resampling, on the stored dtype (float32), along the samples
+            data = lay.resample(data, src, self.sampling_rate, axis=1, zero_phase=self.zero_phase).astype(np.float32)
+            if window is not None:
+                data = data[:, start:start + length]
+        mapping = self._mappings[self._order[p0]]
+        if mapping != list(range(data.shape[2])):
+            if len(data) and data.shape[2] in mapping:  # "pad": a zero channel at index C
+                data = np.concatenate([data, np.zeros((*data.shape[:2], 1), np.float32)], axis=2)
+            data = data[..., mapping]
         if self.check_finite and not np.isfinite(data).all():
             bad = int(positions[np.flatnonzero(~np.isfinite(data).reshape(len(data), -1).all(1))[0]])
-            raise ValueError(f"{self.h5_path}: trace_name {self.metadata['trace_name'].iat[bad]!r} "
+            raise ValueError(f"{self.h5_paths[self._dset_file[d]]}: trace_name {self.metadata['trace_name'].iat[bad]!r} "
                              "holds NaN/inf samples")
         if components is not None and components != self.component_order:
             if sorted(components) != sorted(self.component_order):
@@ -374,6 +369,9 @@ class WaveformStore:
 
     def runs(self, positions: Iterable[int], max_len: int | None = None, *, sort: bool = True) -> list[np.ndarray]:
         """Split metadata rows into runs readable with :meth:`read_run` (each in row order).
+
+        A run is consecutive rows of one dataset with one slice, one component order and one
+        sampling rate on disk.
 
         Args:
             positions: metadata rows, no duplicates.
@@ -390,11 +388,19 @@ class WaveformStore:
         if sort:
             pos = pos[np.lexsort((self._row[pos], self._sel[pos], self._dset[pos]))]
         d, r, s = self._dset[pos], self._row[pos], self._sel[pos]
-        cut = np.flatnonzero((np.diff(d) != 0) | (np.diff(s) != 0) | (np.diff(r) != 1) | (r[1:] < 0)) + 1
+        o, q = self._order[pos], self._rate_codes[pos]
+        cut = np.flatnonzero((np.diff(d) != 0) | (np.diff(s) != 0) | (np.diff(r) != 1) | (r[1:] < 0)
+                             | (np.diff(o) != 0) | (np.diff(q) != 0)) + 1
         runs = np.split(pos, cut)
         if max_len:
             runs = [c for run in runs for c in np.array_split(run, -(-len(run) // max_len))]
         return runs
+
+    def open_files(self) -> list[h5py.File]:
+        """Read-only handles on every waveform file, opened once and kept until :meth:`close`."""
+        if self._h5 is None:
+            self._h5 = [open_read_only(p) for p in self.h5_paths]
+        return self._h5
 
     def get_waveforms(self, idx, *, window: tuple[int, int] | None = None,
                       components: str | None = None) -> np.ndarray:
@@ -403,24 +409,22 @@ class WaveformStore:
         Args:
             idx: an int gives one trace ``(T, C)``; anything else a batch ``(N, T, C)`` in the
                 order asked for.
-            window: ``(start, length)`` crop in samples.
+            window: ``(start, length)`` crop in output samples.
             components: output channel order, default :attr:`component_order`.
 
         Returns:
-            float32 channels-last array.
+            float32 channels-last array at :attr:`sampling_rate`.
         """
         single = isinstance(idx, (int, np.integer))
-        pos = np.arange(len(self))[idx]
-        pos = np.atleast_1d(pos)
-        if self._h5 is None:
-            self._h5 = open_read_only(self.h5_path)
-        out = None
+        pos = np.atleast_1d(np.arange(len(self))[idx])
+        handles = self.open_files()
         where = {int(p): i for i, p in enumerate(pos)}
         if len(where) != len(pos):
             uniq, inv = np.unique(pos, return_inverse=True)
             return self.get_waveforms(uniq, window=window, components=components)[inv]
+        out = None
         for run in self.runs(pos):
-            data = self.read_run(self._h5, run, window=window, components=components)
+            data = self.read_run(handles, run, window=window, components=components)
             if out is None:
                 out = np.empty((len(pos),) + data.shape[1:], np.float32)
             elif data.shape[1:] != out.shape[1:]:
@@ -431,4 +435,3 @@ class WaveformStore:
         if out is None:
             return np.empty((0, 0, len(components or self.component_order)), np.float32)
         return out[0] if single else out
-

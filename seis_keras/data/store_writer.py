@@ -14,10 +14,36 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from seis_keras.atomic import atomic_path
+from seis_keras.atomic import atomic_path, check_new_dir
 
 METADATA_FILE = "metadata.csv"
 WAVEFORMS_FILE = "waveforms.hdf5"
+#: What a store folder written by :class:`StoreWriter` holds (``rejected_windows.csv``: ingest's log).
+STORE_ENTRIES = frozenset({METADATA_FILE, WAVEFORMS_FILE, "rejected_windows.csv"})
+
+
+def is_store(path) -> bool:
+    """Whether ``path`` is a store folder as :class:`StoreWriter` writes it, and nothing else.
+
+    Only such a folder may be replaced (``overwrite=True``): a folder holding any other file is
+    not ours to delete.
+    """
+    path = Path(path)
+    if not path.is_dir() or path.is_symlink():
+        return False
+    names = {p.name for p in path.iterdir()}
+    return {METADATA_FILE, WAVEFORMS_FILE} <= names and names <= STORE_ENTRIES
+
+
+def check_store_target(path, *, overwrite: bool = False) -> Path:
+    """Check before any work that a store may be written at ``path`` (see :class:`StoreWriter`).
+
+    Raises:
+        ValueError: ``path`` is the current folder or holds it.
+        FileExistsError: ``path`` exists and ``overwrite`` is off, or it is not a store.
+    """
+    return check_new_dir(path, replace=is_store if overwrite else None, what="store",
+                         hint="pass overwrite=True (--overwrite) to replace a store written by seis_keras")
 
 
 class StoreWriter:
@@ -29,7 +55,10 @@ class StoreWriter:
     block being filled starts a new block, so variable-length traces are stored pad-free.
 
     Args:
-        path: the store folder to create (an existing one is replaced on close).
+        path: the store folder to create. An existing ``path`` is an error (checked here,
+            before anything is written) unless ``overwrite`` is set and it is a store folder
+            written by seis_keras (:func:`is_store`), which is then replaced whole on close.
+            ``path = "."`` (or a folder holding the current one) is refused.
         sampling_rate: Hz, written to ``data_format/sampling_rate`` and ``trace_sampling_rate_hz``.
         component_order: channel order of the ``(T, C)`` arrays given to :meth:`add`.
         block_size: traces per HDF5 dataset (default 1024: ~30 MB of (2500, 3) float32 buffered).
@@ -39,20 +68,23 @@ class StoreWriter:
         dimension_order: ``"CW"`` (default, SeisBench's: blocks ``(n, C, T)``) or ``"WC"``
             (blocks ``(n, T, C)``, channels-last on disk: no transpose when reading; SeisBench
             reads both).
+        overwrite: allow replacing an existing store folder (never anything else).
     """
 
     def __init__(self, path, *, sampling_rate: float, component_order: str = "ENZ", block_size: int = 1024,
                  dtype: str = "float32", compression: str | None = None, data_format: dict | None = None,
-                 dimension_order: str = "CW"):
+                 dimension_order: str = "CW", overwrite: bool = False):
         if block_size < 1:
             raise ValueError(f"block_size: expected >= 1, got {block_size}")
         if dimension_order not in ("CW", "WC"):
             raise ValueError(f"dimension_order: expected 'CW' or 'WC', got {dimension_order!r}")
         self.dimension_order = dimension_order
-        self.path = Path(path)
+        if not (np.isfinite(float(sampling_rate)) and float(sampling_rate) > 0):
+            raise ValueError(f"sampling_rate: expected a positive number of Hz, got {sampling_rate!r}")
+        self.path = check_store_target(path, overwrite=overwrite)
         self.sampling_rate, self.component_order = float(sampling_rate), component_order
         self.block_size, self.dtype, self.compression = block_size, np.dtype(dtype), compression
-        self._atomic = atomic_path(self.path, is_dir=True)
+        self._atomic = atomic_path(self.path, is_dir=True, replace=is_store if overwrite else None)
         self._tmp = self._atomic.__enter__()
         self._h5 = h5py.File(self._tmp / WAVEFORMS_FILE, "w")
         fmt = self._h5.create_group("data_format")
@@ -111,6 +143,13 @@ class StoreWriter:
         for w, rec in zip(waveforms, records):
             self.add(w, **rec)
 
+    def add_file(self, name: str, text: str) -> None:
+        """Write a small text file into the store folder (appears with it on close): ``rejected_windows.csv``."""
+        if name not in STORE_ENTRIES or name in (METADATA_FILE, WAVEFORMS_FILE):
+            raise ValueError(f"{name}: not a file a store may hold beside its data (expected one of "
+                             f"{sorted(STORE_ENTRIES - {METADATA_FILE, WAVEFORMS_FILE})})")
+        (self._tmp / name).write_text(text)
+
     def _flush(self) -> None:
         if not self._pending:
             return
@@ -126,6 +165,9 @@ class StoreWriter:
         if not self._open:
             return self.path
         try:
+            if not self._rows:
+                raise ValueError(f"{self.path}: no traces to write (a store needs at least one trace); "
+                                 "nothing was written")
             self._flush()
             self._h5.close()
             pd.DataFrame.from_records(self._rows).to_csv(self._tmp / METADATA_FILE, index=False)

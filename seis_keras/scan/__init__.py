@@ -90,6 +90,7 @@ def scan(model, stream, *, stride_s: float = 2.5, threshold: float = 0.5, min_ga
     import obspy
     from numpy.lib.stride_tricks import sliding_window_view
 
+    check_scan_settings(stride_s=stride_s, threshold=threshold, min_gap_s=min_gap_s, batch_size=batch_size)
     kind = output
     if isinstance(model, (str, os.PathLike)):
         model, stored, kind = load_scan_model(model)
@@ -101,6 +102,7 @@ def scan(model, stream, *, stride_s: float = 2.5, threshold: float = 0.5, min_ga
         raise ValueError(f"time_reference: expected 'center' or 'start', got {time_reference!r}")
     if gap_policy not in ("mask", "fill"):
         raise ValueError(f"gap_policy: expected 'mask' or 'fill', got {gap_policy!r}")
+
     if not isinstance(stream, obspy.Stream):
         from seis_keras.data.ingest import read_stream
 
@@ -122,12 +124,13 @@ def scan(model, stream, *, stride_s: float = 2.5, threshold: float = 0.5, min_ga
     norm = contract.transform()
     stations = prepare_stream(stream, contract, channel_map=channel_map)
 
-    traces, found = [], []
+    traces, found, short = [], [], []
     for sta in stations:
         data, gap = sta["data"], sta["gap"]
         if gap_policy == "fill":
             data = np.where(gap[:, None], 0.0, data).astype(np.float32)
         if len(data) < n_win:
+            short.append(f"{sta['id']} ({len(data) / fs:.2f} s)")
             continue
         view = sliding_window_view(data, n_win, axis=0)[::step]  # (N, C, T) zero-copy
         gap_win = sliding_window_view(gap, n_win)[::step].any(axis=1) if gap_policy == "mask" else None
@@ -160,13 +163,31 @@ def scan(model, stream, *, stride_s: float = 2.5, threshold: float = 0.5, min_ga
                 found.append(find_detections(probs[:, k], threshold=threshold, window_s=window_s,
                                              stride_s=step / fs, min_gap_s=min_gap_s, start=sta["start"],
                                              trace_id=f"{sta['id']}.{sta['channel']}", class_name=name))
+    if short and len(short) == len(stations):
+        raise ValueError(f"stream: every station's record is shorter than one window of {window_s:g} s: "
+                         f"{', '.join(short[:5])} (expected at least {n_win} samples at {fs:g} Hz)")
     detections = (pd.concat(found, ignore_index=True) if found else
                   find_detections(np.zeros(0), threshold=threshold, window_s=window_s, stride_s=1.0,
                                   min_gap_s=min_gap_s, start=None))
     settings = {"stride_s": step / fs, "threshold": threshold, "min_gap_s": min_gap_s, "window_s": window_s,
                 "batch_size": batch_size, "time_reference": time_reference, "gap_policy": gap_policy,
-                "output": predictor.output, "contract": contract.to_json()}
+                "output": predictor.output, "contract": contract.to_json(),
+                "skipped_stations": [f"{s}: shorter than one window" for s in short]}
     return ScanResult(obspy.Stream(traces), detections, settings)
+
+
+def check_scan_settings(*, stride_s: float, threshold: float, min_gap_s: float, batch_size: int) -> None:
+    """The scan's numbers, checked before any work (``--threshold nan`` would write invalid JSON)."""
+    import math
+
+    if not (math.isfinite(threshold) and 0.0 <= threshold <= 1.0):
+        raise ValueError(f"threshold={threshold}: expected a probability in [0, 1]")
+    if not (math.isfinite(stride_s) and stride_s > 0):
+        raise ValueError(f"stride_s={stride_s}: expected a positive number of seconds")
+    if not (math.isfinite(min_gap_s) and min_gap_s >= 0):
+        raise ValueError(f"min_gap_s={min_gap_s}: expected a number of seconds >= 0")
+    if batch_size < 1:
+        raise ValueError(f"batch_size={batch_size}: expected a positive integer")
 
 
 class _CallableModule(types.ModuleType):

@@ -9,7 +9,9 @@ def add_scan_command(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("scan", help="slide a trained model over continuous data",
                               description="Probability traces and detections (CSV files) of continuous "
                                           "data obspy can read.")
-    p.add_argument("--model", required=True, help="trained model: Keras file/SavedModel dir (a run's model/)")
+    p.add_argument("--model", required=True,
+                   help="trained model: Keras file, SavedModel dir, or a run/export folder (its model, never "
+                        "best_weights.h5)")
     p.add_argument("--stream", required=True, nargs="+", help="waveform files or globs (obspy-readable)")
     p.add_argument("--out", default="scan", help="output folder (default: scan)")
     p.add_argument("--stride-s", type=float, default=2.5, help="window step in seconds (default 2.5)")
@@ -28,9 +30,11 @@ def run_scan(args) -> int:
     stamp) and one column per class (MiniSEED cannot hold the long ``<model>_<class>`` channel names).
     """
     from seis_keras.atomic import write_json, write_text
-    from seis_keras.scan import scan
+    from seis_keras.scan import check_scan_settings, scan
     from seis_keras.scan.detections import probability_table
 
+    check_scan_settings(stride_s=args.stride_s, threshold=args.threshold, min_gap_s=args.min_gap_s,
+                        batch_size=args.batch_size)  # before the model is loaded
     result = scan(args.model, args.stream, stride_s=args.stride_s, threshold=args.threshold,
                   min_gap_s=args.min_gap_s, component_order=args.component_order, batch_size=args.batch_size)
     out = Path(args.out)

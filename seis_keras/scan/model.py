@@ -85,6 +85,35 @@ def _signature_fn(sig):
     return fn, shape
 
 
+def _is_keras_h5(path: Path) -> bool:
+    """Whether an ``.h5`` file holds a whole Keras model (``model_config``), not weights only."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as h5:
+            return "model_config" in h5.attrs
+    except OSError:
+        return False
+
+
+def model_in_folder(folder: Path) -> Path:
+    """The model file of a run or export folder: a whole-model ``.h5`` (``model.h5`` first), else ``*_serving/``.
+
+    Weights-only files (``best_weights.h5``, ``weights.h5`` of a ``seis-keras train`` run) are
+    never picked: they hold no architecture.
+    """
+    models = [p for p in sorted(folder.glob("*.h5")) if _is_keras_h5(p)]
+    models.sort(key=lambda p: (p.name != "model.h5", not (folder / f"{p.stem}_serving").is_dir(), p.name))
+    if models:
+        return models[0]
+    serving = sorted(p for p in folder.glob("*_serving") if (p / "saved_model.pb").is_file())
+    if serving:
+        return serving[0]
+    weights = sorted(p.name for p in folder.glob("*.h5"))
+    raise ValueError(f"{folder}: no model in the folder (expected saved_model.pb, a Keras model .h5 or *_serving/"
+                     f"{'; ' + ', '.join(weights) + ' hold weights only' if weights else ''})")
+
+
 def load_scan_model(path: str | os.PathLike):
     """Load a model for scanning and its stored contract, if any.
 
@@ -93,7 +122,8 @@ def load_scan_model(path: str | os.PathLike):
             ``tf.saved_model`` export with a ``serving_default`` signature (its
             ``probabilities`` output is used, or its only output, taken as probabilities unless
             named ``logits``), or a folder written by :func:`seis_keras.train.export.export_model`
-            (``<name>.h5`` is loaded, else ``<name>_serving/``). An ``input_contract.json``
+            or ``seis-keras train`` (its whole-model ``.h5`` is loaded, ``model.h5`` first, never
+            a weights-only ``best_weights.h5``; else ``<name>_serving/``). An ``input_contract.json``
             inside the folder (or beside the file) is read as its :class:`InputContract`.
 
     Returns:
@@ -118,11 +148,8 @@ def load_scan_model(path: str | os.PathLike):
                 raise ValueError(f"{cand}: expected a JSON object (an input contract), got {type(stored).__name__}")
             contract = InputContract.from_json(stored, where=str(cand))
             break
-    if path.is_dir() and not (path / "saved_model.pb").is_file():  # an export_model folder
-        found = sorted(path.glob("*.h5")) or sorted(p for p in path.glob("*_serving") if (p / "saved_model.pb").is_file())
-        if not found:
-            raise ValueError(f"{path}: folder without saved_model.pb, *.h5 or *_serving/ (expected an exported model)")
-        path = found[0]
+    if path.is_dir() and not (path / "saved_model.pb").is_file():  # an export_model or `seis-keras train` folder
+        path = model_in_folder(path)
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as err:  # not Keras-loadable: try a plain tf.saved_model export

@@ -62,6 +62,11 @@ def serving_function(model: keras.Model, *, outputs: str = "logits", input_name:
     return serve
 
 
+def is_savedmodel(path: Path) -> bool:
+    """Whether a folder is a SavedModel (ours to replace on re-export: it holds ``saved_model.pb``)."""
+    return (Path(path) / "saved_model.pb").is_file()
+
+
 def export_savedmodel(model: keras.Model, path: str | os.PathLike, *, outputs: str = "logits",
                       input_name: str | None = None) -> Path:
     """Write a serving SavedModel folder atomically (an existing one is replaced whole).
@@ -82,7 +87,7 @@ def export_savedmodel(model: keras.Model, path: str | os.PathLike, *, outputs: s
     # object would also trace every layer's Keras call functions (slow, and unused here)
     root.model_variables = list(model.variables)
     root.serve = serve
-    with atomic_path(path, is_dir=True) as tmp:
+    with atomic_path(path, is_dir=True, replace=is_savedmodel) as tmp:
         tf.saved_model.save(root, str(tmp), signatures={"serving_default": serve})
     return Path(path)
 
@@ -114,7 +119,7 @@ def save_keras_model(model: keras.Model, path: str | os.PathLike, *, include_opt
                     model.save(str(target), include_optimizer=include_optimizer)
             os.replace(target, tmp)
     elif suffix == "":
-        with atomic_path(path, is_dir=True) as tmp:
+        with atomic_path(path, is_dir=True, replace=is_savedmodel) as tmp:
             model.save(str(tmp), save_format="tf", include_optimizer=include_optimizer)
     else:
         raise ValueError(f"{path}: unknown model format {suffix!r} (expected .h5, .keras or a folder name)")

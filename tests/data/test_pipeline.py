@@ -224,8 +224,8 @@ def _stages(ds) -> list[str]:
 @pytest.mark.parametrize("drop_remainder", [False, True])
 def test_batch_reads_equal_rebatched_shard_reads(store, monkeypatch, drop_remainder):
     """Large batches are read one batch per read (no re-batching): the same batches as shard reads."""
-    import seis_keras.data.pipeline as pipeline
-    from seis_keras.data.pipeline import make_batches
+    import seis_keras.data.read_plan as read_plan
+    from seis_keras.data.read_plan import make_batches
 
     # given order, runs that cross the 64-trace blocks, a batch starting mid-run, a short tail
     idx = np.r_[250:300, 3, 7, 60:140, 10:30]
@@ -234,8 +234,8 @@ def test_batch_reads_equal_rebatched_shard_reads(store, monkeypatch, drop_remain
     shard_reads = _collect(make_dataset(store, **kwargs))
     assert len(shard_reads) == len(idx) // 24 + (not drop_remainder)
     cut = []
-    monkeypatch.setattr(pipeline, "make_batches", lambda *a, **k: cut.append(1) or make_batches(*a, **k))
-    monkeypatch.setattr(pipeline, "PER_BATCH_READ_BYTES", 0)
+    monkeypatch.setattr(read_plan, "make_batches", lambda *a, **k: cut.append(1) or make_batches(*a, **k))
+    monkeypatch.setattr(read_plan, "PER_BATCH_READ_BYTES", 0)
     ds = make_dataset(store, **kwargs)
     assert cut == [1] and "_RebatchDataset" not in _stages(ds)  # read as batches, not re-batched
     assert "_RebatchDataset" in _stages(make_dataset(store, shuffle=True, **kwargs))
@@ -272,9 +272,9 @@ def test_make_batches_cuts_runs_at_batch_boundaries(store):
 
 def test_batches_across_blocks_are_rebatched_shard_reads(store, monkeypatch):
     """Large batches mostly in several blocks (one copy either way) keep the parallel shard reads."""
-    import seis_keras.data.pipeline as pipeline
+    import seis_keras.data.read_plan as read_plan
 
-    monkeypatch.setattr(pipeline, "PER_BATCH_READ_BYTES", 0)
+    monkeypatch.setattr(read_plan, "PER_BATCH_READ_BYTES", 0)
     ds = make_dataset(store, label=ROW_ID, batch_size=96)  # blocks of 64: every batch spans two
     assert "_RebatchDataset" in _stages(ds)
     np.testing.assert_array_equal(np.concatenate([b[1].numpy() for b in ds]), np.arange(N))

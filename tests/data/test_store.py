@@ -64,7 +64,7 @@ def test_abort_and_exception_leave_nothing(tmp_path):
     w.abort()
     assert not (tmp_path / "new").exists()
     with pytest.raises(RuntimeError, match="boom"):
-        with StoreWriter(tmp_path / "s", sampling_rate=10) as w:
+        with StoreWriter(tmp_path / "s", sampling_rate=10, overwrite=True) as w:
             w.add(np.ones((5, 3)))
             raise RuntimeError("boom")
     np.testing.assert_array_equal(WaveformStore(tmp_path / "s").get_waveforms(slice(None)), x)
@@ -114,7 +114,14 @@ def test_stead_sample_layout_rates_and_picks(shared_data):
     p, s = store.metadata["trace_p_arrival_sample"], store.metadata["trace_s_arrival_sample"]
     assert ((0 < p) & (p < s) & (s < 6000)).all()
     assert {"station_code", "source_latitude_deg"} <= set(store.metadata.columns)
-    assert WaveformStore(root, sampling_rate=50, component_order="NEZ").sampling_rate == 50.0
+    # sampling_rate= / component_order= are SeisBench's targets: resampled (decimated 2x) and reordered on read
+    half = WaveformStore(root, sampling_rate=50, component_order="NEZ")
+    assert half.sampling_rate == 50.0 and half.trace_shape(0) == (3000, 3)
+    np.testing.assert_array_equal(half.metadata["trace_p_arrival_sample"], p / 2)
+    import scipy.signal
+
+    np.testing.assert_allclose(half.get_waveforms(3), scipy.signal.decimate(x[3], 2, axis=0, zero_phase=False)[:, [1, 0, 2]],
+                               rtol=1e-5, atol=1e-6 * np.abs(x[3]).max())
 
 
 # --------------------------------------------------------------------------- bad input
@@ -162,7 +169,7 @@ def test_wrong_component_count(tmp_path):
     p = _h5_store(tmp_path / "s", {"data/b": np.zeros((2, 2, 10))}, ["b$0,:2,:10", "b$1,:2,:10"], FMT)
     with pytest.raises(ValueError, match=r"waveforms.hdf5: trace_name 'b\$0,:2,:10' has 2 channels but component_order"):
         WaveformStore(p)
-    assert WaveformStore(p, component_order="ZN").get_waveforms(1).shape == (10, 2)
+    assert WaveformStore(p, source_component_order="ZN").get_waveforms(1).shape == (10, 2)
 
 
 def test_nan_samples_are_reported_on_read(tmp_path):
@@ -178,9 +185,9 @@ def test_nan_samples_are_reported_on_read(tmp_path):
 
 def test_unknown_sampling_rate(tmp_path):
     p = _h5_store(tmp_path / "s", {"data/t1": np.zeros((3, 10))}, ["t1"], {"component_order": "ZNE"})
-    with pytest.raises(ValueError, match="data_format/sampling_rate missing"):
+    with pytest.raises(ValueError, match="no sampling rate for trace_name 't1' .expected data_format/sampling_rate"):
         WaveformStore(p)
-    assert WaveformStore(p, sampling_rate=25).sampling_rate == 25.0
+    assert WaveformStore(p, source_sampling_rate=25).sampling_rate == 25.0
 
 
 def test_truncated_hdf5(tmp_path):
