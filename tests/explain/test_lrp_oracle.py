@@ -41,19 +41,13 @@ ignoring bias: the same conventions), ``test_alpha_beta_splits_by_sign_of_x_time
 ``test_alpha_beta_bias_convention``,
 ``test_alpha_beta_has_no_stabiliser``, ``test_one_sign_neurons_alpha_r_vs_pytorch_lrp_r``,
 ``test_epsilon_sign_of_zero``, ``test_zennit_batchnorm_merge_exact``,
-``test_sequential_preset_a_is_epsilon_plus_with_whole_bias``. The innvestigate analyses run through
-the worker's own ``serve`` in two subprocesses (``workers/innvestigate_batch.py``: TensorFlow is
-imported twice instead of ~20 times); ``test_batch_path_equals_lrp_analyzer`` ties that path to a
-real ``LRPAnalyzer``. zennit-side rules that change a convention live in ``zennit_oracle.py``.
+``test_sequential_preset_a_is_epsilon_plus_with_whole_bias``. The innvestigate analyses run in one
+:class:`LRPSession` (one worker) per model, which serves all of its rules;
+``test_session_path_equals_lrp_analyzer`` ties that path to a separate ``LRPAnalyzer``. zennit-side rules that change a convention live in ``zennit_oracle.py``.
 """
 import concurrent.futures
 import importlib.metadata
-import os
-import pickle
-import subprocess
-import sys
 from collections import OrderedDict
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -74,12 +68,10 @@ except Exception as err:  # noqa: BLE001  (a torchvision that does not match tor
 
 from tensorflow import keras  # noqa: E402
 
-from seis_keras.explain.lrp import LRPAnalyzer  # noqa: E402
+from seis_keras.explain.lrp import LRPAnalyzer, LRPSession, _rule_text  # noqa: E402
 from seis_keras.models import get_model  # noqa: E402
 from seis_keras.models import torch_ports  # noqa: E402
 
-WORKER = Path(__file__).parent / "workers" / "innvestigate_batch.py"
-REPO = Path(__file__).resolve().parents[2]
 EPS = 1e-6  # the detector paper's epsilon
 NORCIA_BLOCKS = ((4, 7, 1), (6, 5, 2))  # stride 1 and 2 (building innvestigate's alpha-beta costs ~2 s per block)
 
@@ -178,46 +170,44 @@ SIGN_ZERO_EPS = 1e-3
 
 @pytest.fixture(scope="module")
 def oracle(tmp_path_factory):
-    """Every innvestigate relevance (two batch subprocesses, one per core) and one real
-    LRPAnalyzer run, all started together; then the models and inputs they were run on."""
+    """Every innvestigate relevance — one :class:`LRPSession` (one worker) per model serving all
+    its rules, the sessions run two at a time — and one separate LRPAnalyzer run; then the
+    models and inputs they were run on."""
     folder = tmp_path_factory.mktemp("oracle")
     archs = _architectures()
     constructed = {name: _dense_net(spec["w1"], spec["b1"], spec["w2"])
                    for name, spec in (("one_sign", ONE_SIGN), ("sign_zero", SIGN_ZERO))}
-    jobs = {}
+    jobs: dict[str, list] = {}   # model path -> [(job name, method text, X, neuron)]
     for name, (model, _, X, neuron) in archs.items():
         path = str(folder / f"{name}.h5")
         model.save(path, save_format="h5")
         for key, settings in INNVESTIGATE_RULES.items():
             if f"{name}/{key}" not in SKIPPED_JOBS:
-                jobs[f"{name}/{key}"] = (path, _worker_config(**settings), X, neuron)
+                jobs.setdefault(path, []).append((f"{name}/{key}", _method(**settings), X, neuron))
     for name, (model, _) in constructed.items():
         model.save(folder / f"{name}.h5", save_format="h5")
-    jobs["one_sign"] = (str(folder / "one_sign.h5"), _worker_config("alpha_beta", beta=1.0, bias=False),
-                        np.array(ONE_SIGN["x"], np.float32), np.zeros(1, int))
-    jobs["sign_zero"] = (str(folder / "sign_zero.h5"), _worker_config("epsilon", SIGN_ZERO_EPS, bias=False),
-                         np.array(SIGN_ZERO["x"], np.float32), np.zeros(1, int))
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
-               PYTHONPATH=os.pathsep.join([str(REPO)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
-    names, batches = list(jobs), []
-    for part in range(2):  # round robin: each process gets half of every architecture's rules
-        with open(folder / f"jobs{part}.pkl", "wb") as f:
-            pickle.dump({name: jobs[name] for name in names[part::2]}, f)
-        batches.append(subprocess.Popen(
-            [sys.executable, str(WORKER), str(folder / f"jobs{part}.pkl"), str(folder / f"out{part}.npz")],
-            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    jobs[str(folder / "one_sign.h5")] = [("one_sign", _method("alpha_beta", beta=1.0, bias=False),
+                                          np.array(ONE_SIGN["x"], np.float32), np.zeros(1, int))]
+    jobs[str(folder / "sign_zero.h5")] = [("sign_zero", _method("epsilon", SIGN_ZERO_EPS, bias=False),
+                                           np.array(SIGN_ZERO["x"], np.float32), np.zeros(1, int))]
+
+    def run_session(path):
+        with LRPSession(path) as session:
+            return {name: session.analyze(X, method, neuron=neuron) for name, method, X, neuron in jobs[path]}
+
     _, _, X, neuron = archs["norcia"]
     innvestigate = {}
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
         analyzer_run = pool.submit(_analyzer_once, folder / "norcia.h5", X, neuron)
-        for part, batch in enumerate(batches):
-            log, _ = batch.communicate(timeout=900)
-            assert batch.returncode == 0, log[-4000:]
-            print(log.strip().splitlines()[-1])  # CPU and seconds per analysis (pytest -s)
-            with np.load(folder / f"out{part}.npz") as out:
-                innvestigate.update((k, out[k]) for k in out.files)
+        for result in pool.map(run_session, list(jobs)):
+            innvestigate.update(result)
         return dict(archs=archs, constructed=constructed, innvestigate=innvestigate,
                     analyzer=analyzer_run.result(timeout=900))
+
+
+def _method(rule, epsilon=EPS, beta=0.0, bias=True) -> str:
+    """The method text ``LRPAnalyzer(rule=..., epsilon=, beta=, bias=)`` runs."""
+    return _rule_text(rule, float(epsilon), float(beta), bool(bias))
 
 
 def _analyzer_once(path, X, neuron):
@@ -229,7 +219,7 @@ ARCHS = ("detector", "norcia", "subduction")
 
 
 # ---------------------------------------------------------------- tests
-def test_batch_path_equals_lrp_analyzer(oracle):
+def test_session_path_equals_lrp_analyzer(oracle):
     np.testing.assert_array_equal(oracle["analyzer"], oracle["innvestigate"]["norcia/epsilon"])
 
 
