@@ -8,7 +8,8 @@ Input contract: 3 components BH1, BH2, BHZ of IU MAJO at 40 Hz, windows of 16384
 1000 s macro-window demeaned and normalised jointly over its 3 components
 (``seis_keras.data.transforms.JointNormalize``).
 
-Architecture (paper): random input layer (training only) → 7 × [Conv1D → BatchNorm → ReLU →
+Architecture (paper): random input layer (training only; the input convolved with a kernel
+re-drawn each epoch and added, Lee et al.'s reading — ``random_layer_mode``) → 7 × [Conv1D → BatchNorm → ReLU →
 MaxPool1D], pool stride 1 except block 2 (stride 2), filters growing to 256 in blocks 6–7,
 dilation in blocks 3–7 increasing with depth, random-normal kernel initialiser → fully
 connected → Dropout(0.02) → Dense(2) logits (softmax in the paper, added by
@@ -73,7 +74,8 @@ def precursor(*, input_length: int = 16384, n_components: int = 3, n_classes: in
               pooling: str = "global_average", fc_units: int = 128, dropout: float = 0.02,
               kernel_init_stddev: float = 0.05, bn_momentum: float = 0.99,
               bn_epsilon: float = 1e-3, random_input: bool = True,
-              noise_rms_fraction: float = 0.25, random_kernel_size: int = 16, seed: int = 0,
+              noise_rms_fraction: float = 0.25, random_kernel_size: int = 16,
+              random_layer_mode: str = "input", seed: int = 0,
               name: str = "precursor") -> keras.Model:
     """Build the Ong et al. precursor classifier (logits output).
 
@@ -96,7 +98,10 @@ def precursor(*, input_length: int = 16384, n_components: int = 3, n_classes: in
         bn_epsilon: BatchNormalization epsilon (Keras default 1e-3).
         random_input: include the random input layer (named ``random_input``).
         noise_rms_fraction: random input noise RMS / signal RMS; paper "about 20%-30%".
-        random_kernel_size: length of the random input kernel.
+        random_kernel_size: length of the random input kernel (open; 16).
+        random_layer_mode: what the random kernel convolves: ``"input"`` (default, Lee et
+            al.'s random layer) or ``"noise"`` (white noise; see
+            :class:`~seis_keras.models.layers.RandomInputLayer`).
         seed: seed of the random input layer and of the kernel initialisers.
         name: model name.
 
@@ -120,7 +125,7 @@ def precursor(*, input_length: int = 16384, n_components: int = 3, n_classes: in
     x = inputs
     if random_input:
         x = RandomInputLayer(noise_rms_fraction, random_kernel_size, seed=seed,
-                             name="random_input")(x)
+                             mode=random_layer_mode, name="random_input")(x)
     for i in range(n_blocks):
         init = keras.initializers.RandomNormal(stddev=kernel_init_stddev, seed=seed + i)
         x = layers.Conv1D(int(filters[i]), int(kernel_sizes[i]), dilation_rate=int(dilations[i]),

@@ -13,9 +13,9 @@ def _batch(n=4, t=512, c=3, seed=0):
     return (rng.standard_normal((n, t, c)) * scales).astype("float32")
 
 
-def _tiny_model(seed=3):
+def _tiny_model(seed=3, mode="input"):
     inputs = keras.Input((64, 2), name="waveform")
-    x = RandomInputLayer(0.25, kernel_size=5, seed=seed, name="random_input")(inputs)
+    x = RandomInputLayer(0.25, kernel_size=5, seed=seed, mode=mode, name="random_input")(inputs)
     x = keras.layers.Conv1D(4, 3, name="conv1")(x)
     x = keras.layers.GlobalAveragePooling1D()(x)
     return keras.Model(inputs, keras.layers.Dense(1, name="logits")(x))
@@ -32,23 +32,61 @@ def test_identity_at_inference():
                                atol=1e-6)
 
 
-@pytest.mark.parametrize("fraction", [0.2, 0.3])
-def test_noise_rms_is_the_fraction_of_each_sample_rms(fraction):
+@pytest.mark.parametrize("fraction,mode", [(0.2, "input"), (0.3, "input"), (0.25, "noise")])
+def test_noise_rms_is_the_fraction_of_each_sample_rms(fraction, mode):
     x = _batch()
-    layer = RandomInputLayer(fraction, kernel_size=8, seed=2)
+    layer = RandomInputLayer(fraction, kernel_size=8, seed=2, mode=mode)
     y = layer(x, training=True).numpy()
     noise = y - x
     ratio = np.sqrt((noise ** 2).mean(axis=(1, 2))) / np.sqrt((x ** 2).mean(axis=(1, 2)))
     np.testing.assert_allclose(ratio, fraction, rtol=1e-3)
     assert np.abs(noise).max() > 0
-    # different samples and different calls get different noise
+    # white noise: different calls get different noise; the input reading is fixed by input and kernel
     again = layer(x, training=True).numpy() - x
-    assert not np.allclose(again, noise)
+    assert np.allclose(again, noise, rtol=1e-5, atol=1e-6) == (mode == "input")
+
+
+def test_the_default_reading_convolves_the_input_with_the_kernel():
+    """Lee et al.'s random layer (Ong et al. §3): x + a (kernel * x), a setting the RMS to the fraction;
+    checked against a numpy correlation with TensorFlow's "same" padding ((k-1)//2 zeros on the left)."""
+    layer = RandomInputLayer(0.25, kernel_size=6, seed=4)
+    assert layer.mode == "input" and RandomInputLayer.from_config(layer.get_config()).mode == "input"
+    x = _batch(n=3, t=300, c=2, seed=5)
+    y = layer(x, training=True).numpy()
+    k = layer.kernel.numpy().astype(np.float64)
+    padded = np.pad(x.astype(np.float64), ((0, 0), ((6 - 1) // 2, 6 // 2), (0, 0)))
+    conv = np.stack([np.einsum("ntc,t->nc", padded[:, t:t + 6], k) for t in range(300)], axis=1)
+    a = 0.25 * np.sqrt((x.astype(np.float64) ** 2).mean(axis=(1, 2))) / np.sqrt((conv ** 2).mean(axis=(1, 2)))
+    np.testing.assert_allclose(y, x + a[:, None, None] * conv, rtol=1e-4, atol=1e-5)
+    # a pure tone stays a pure tone (the white-noise reading would spread power over every frequency)
+    tone = np.sin(2 * np.pi * 0.18 * np.arange(4096) / 40.0)[None, :, None].astype("float32")
+    added = (layer(tone, training=True).numpy() - tone)[0, 200:-200, 0]
+    power = np.abs(np.fft.rfft(added * np.hanning(len(added)))) ** 2
+    f = np.fft.rfftfreq(len(added), 1 / 40.0)
+    assert power[np.abs(f - 0.18) < 0.05].sum() > 0.99 * power.sum()
+    with pytest.raises(ValueError, match="mode='white'"):
+        RandomInputLayer(mode="white")
+
+
+def test_kernel_gain_in_the_precursor_band_is_a_wide_random_draw():
+    """The 16-tap kernel does reach 0.16-0.21 Hz: its power gain there (mean over the band, relative to its
+    mean gain over all frequencies, = 1 for a unit-norm kernel) is about the squared tap sum, chi-square like."""
+    layer = RandomInputLayer(kernel_size=16, seed=0)
+    kernels = np.stack([layer._draw_kernel(d) for d in range(20000)]).astype(np.float64)
+    np.testing.assert_allclose(np.linalg.norm(kernels, axis=1), 1.0, rtol=1e-5)
+    f = np.linspace(0.16, 0.21, 11)
+    response = kernels @ np.exp(-2j * np.pi * np.outer(np.arange(16), f) / 40.0)
+    gain = (np.abs(response) ** 2).mean(axis=1)
+    full = np.abs(np.fft.fft(kernels[:100], n=4096, axis=1)) ** 2  # mean over all frequencies = 1 (Parseval)
+    np.testing.assert_allclose(full.mean(axis=1), 1.0, rtol=1e-5)
+    q10, median, q90 = np.quantile(gain, [0.1, 0.5, 0.9])
+    assert 0.45 < median < 0.57, median  # measured 0.51
+    assert 0.025 < q10 < 0.055 and 2.4 < q90 < 3.0, (q10, q90)  # measured 0.04, 2.7
 
 
 def test_noise_is_white_noise_convolved_with_the_kernel():
-    """The noise is coloured by the kernel: its spectrum follows |FFT(kernel)|^2."""
-    layer = RandomInputLayer(1.0, kernel_size=4, seed=0)
+    """mode="noise": the noise is coloured by the kernel: its spectrum follows |FFT(kernel)|^2."""
+    layer = RandomInputLayer(1.0, kernel_size=4, seed=0, mode="noise")
     layer.build((None, 4096, 1))
     layer.kernel.assign(np.array([1.0, 1.0, 1.0, 1.0], "float32") / 2)  # a low-pass kernel
     x = np.ones((8, 4096, 1), "float32")
@@ -90,7 +128,7 @@ def test_finds_layers_in_nested_models():
 
 @pytest.mark.parametrize("fmt", ["keras", "h5", "tf"])
 def test_save_load_round_trip_without_custom_objects(tmp_path, fmt):
-    model = _tiny_model()
+    model = _tiny_model(mode="noise")
     random_input_layers(model)[0].redraw(5)
     x = np.random.default_rng(1).standard_normal((3, 64, 2)).astype("float32")
     path = tmp_path / ("m.keras" if fmt == "keras" else "m.h5" if fmt == "h5" else "m_tf")
@@ -102,7 +140,7 @@ def test_save_load_round_trip_without_custom_objects(tmp_path, fmt):
         np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
     layer = loaded.get_layer("random_input")
     assert isinstance(layer, RandomInputLayer)
-    assert (layer.noise_rms_fraction, layer.kernel_size, layer.seed) == (0.25, 5, 3)
+    assert (layer.noise_rms_fraction, layer.kernel_size, layer.seed, layer.mode) == (0.25, 5, 3, "noise")
     np.testing.assert_array_equal(layer.kernel.numpy(),
                                   model.get_layer("random_input").kernel.numpy())
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)

@@ -13,6 +13,8 @@ def test_full_shapes_and_paper_structure():
     model = get_model("precursor")
     assert model.input_shape == (None, 16384, 3)
     assert isinstance(model.get_layer("random_input"), RandomInputLayer)
+    assert model.get_layer("random_input").mode == "input"  # §3 after Lee et al.: the input is convolved
+    assert get_model("precursor", random_layer_mode="noise", **SMALL).get_layer("random_input").mode == "noise"
     assert model.layers[1].name == "random_input"
     conv_lengths = [model.get_layer(f"conv{i}").output_shape[1] for i in range(1, 8)]
     pool_lengths = [model.get_layer(f"pool{i}").output_shape[1] for i in range(1, 8)]

@@ -78,6 +78,8 @@ class Model:
     fc_units: int = setting(min=1)
     dropout: float = setting(min=0, lt=1)
     noise_rms_fraction: float = setting(min=0)
+    random_layer_mode: Literal["input", "noise"]  # RandomInputLayer(mode=...)
+    random_kernel_size: int = setting(min=1)
     bn_momentum: float = setting(min=0, lt=1)
 
 

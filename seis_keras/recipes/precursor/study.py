@@ -104,7 +104,8 @@ def build_model(study: PrecursorStudy, seed: int):
     """The precursor CNN at the configured size, its input built from the study's contract."""
     m = study.cfg.model
     return get_model("precursor", contract=study.contract, filters=tuple(m.filters), fc_units=m.fc_units,
-                     dropout=m.dropout, noise_rms_fraction=m.noise_rms_fraction, bn_momentum=m.bn_momentum, seed=seed)
+                     dropout=m.dropout, noise_rms_fraction=m.noise_rms_fraction, random_layer_mode=m.random_layer_mode,
+                     random_kernel_size=m.random_kernel_size, bn_momentum=m.bn_momentum, seed=seed)
 
 
 def json_safe(obj):
