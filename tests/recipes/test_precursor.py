@@ -16,7 +16,7 @@ from seis_keras.recipes.config import load_config
 from seis_keras.recipes.precursor.__main__ import main
 from seis_keras.recipes.precursor.config import PrecursorConfig
 from seis_keras.recipes.precursor.data import extra_origins, load_data
-from seis_keras.recipes.precursor.occlusion import cutoff_list, occlusion_knee
+from seis_keras.recipes.precursor.occlusion import cutoff_list, lowpassed_before_normalisation, occlusion_knee
 from seis_keras.recipes.precursor.study import PAPER, windows_of
 from seis_keras.recipes.precursor.time_course import rise_interval
 from seis_keras.recipes.precursor.training import train_once
@@ -75,6 +75,12 @@ def test_quick_path_on_tiny_built_in_data(tmp_path):
     for r in runs + m["training"]["B"]:
         assert r["train"]["accuracy"] >= 0.85, r["train"]
         assert r["n_train_windows"] == 40 and np.asarray(r["train"]["confusion_matrix"]).sum() == 40
+    # §6.2 "the best weights obtained in the training": the epoch of lowest training loss is the one kept
+    for r in runs:
+        history = pd.read_csv(run / "runs" / f"mode_A_{r['retraining']}" / "history.csv")
+        assert r["kept_weights"]["rule"] == "best loss"
+        assert r["kept_weights"]["epoch"] == int(np.argmin(history["loss"].to_numpy()))
+        assert r["kept_weights"]["monitor_value"] == pytest.approx(history["loss"].min())
     tc = m["time_course"]
     fr = np.asarray(tc["fractions"])
     assert fr.shape == (2, 36)
@@ -82,7 +88,7 @@ def test_quick_path_on_tiny_built_in_data(tmp_path):
     # each fraction is a multiple of 1/(4 windows x 1 test event)
     np.testing.assert_allclose(fr * 4, np.round(fr * 4), atol=1e-9)
     fo = m["frequency_occlusion"]
-    assert fo["table"]["cutoff_hz"] == [19.9, 2.0, 0.2] and fo["n_windows"] == 8
+    assert fo["table"]["cutoff_hz"] == [19.9, 2.0, 0.2] and fo["n_windows"] == 8 and fo["filter"] == "after"
     assert m["occlusion"]["mask"] == 64 and len(m["occlusion"]["scores"]) == 4
     assert m["relevance"]["saliency"]["band_power_fraction_precursor"] >= 0 and "LRP" not in m["relevance"]
     pb = m["planted_band"]
@@ -180,6 +186,29 @@ def test_fetched_store_layout_with_mode_b_noise_records(tmp_path):
         load_data(tiny("data.sampling_rate=20.0", "windows.sub_window_samples=256"), str(store), folder)
 
 
+def test_frequency_occlusion_filters_before_or_after_the_normalisation(tmp_path):
+    """§6.2 leaves open where the low-pass sits: "before" filters the raw macro-window and renormalises
+    (what is left comes back at unit scale), "after" filters the normalised sub-windows (the power is gone)."""
+    from scipy import signal
+
+    study = load_data(tiny(), str(_fetched_store(tmp_path / "ong2")), RunFolder("precursor", tmp_path / "runs"))
+    test, f = windows_of(study, "A", "test"), study.cfg.frequency_occlusion
+    assert f.filter == "after"
+    x0, y0 = load_sub_windows(study.store, test, study.windowing, components="12Z")
+    x, y = lowpassed_before_normalisation(study, test, 20.0, f)  # at Nyquist: nothing filtered
+    np.testing.assert_allclose(x, x0, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(y, y0)
+    before, _ = lowpassed_before_normalisation(study, test, 1.0, f)
+    after = signal.sosfilt(signal.butter(f.order, 1.0, fs=40.0, output="sos"), x0, axis=1)
+    # white noise low-passed at 1 Hz keeps 1/20 of its power: std ~0.22 after, renormalised to ~1 before
+    assert np.std(after) < 0.3 < 0.85 < np.std(before) < 1.15, (np.std(after), np.std(before))
+    spectrum = np.abs(np.fft.rfft(before * np.hanning(before.shape[1])[:, None], axis=1)) ** 2
+    freqs = np.fft.rfftfreq(before.shape[1], 1 / 40.0)
+    assert spectrum[:, freqs > 3.0].sum() < 5e-3 * spectrum.sum()  # the filter acted on it (white noise: 0.85)
+    with pytest.raises(ValueError, match="filter"):
+        tiny("frequency_occlusion.filter='during'")
+
+
 def test_obspy_files_are_cut_into_records_by_the_events_table(tmp_path):
     """``--data FILES`` with ``data.events_csv``: the records store the study reads (data.records)."""
     import obspy
@@ -199,6 +228,16 @@ def test_obspy_files_are_cut_into_records_by_the_events_table(tmp_path):
     np.testing.assert_allclose(study.store.get_waveforms(1), data[:, 400:2800].T, rtol=1e-6)  # 60 s before 00:01:10
     with pytest.raises(ValueError, match="waveform files need data.events_csv"):
         load_data(tiny(), str(tmp_path / "wf"), RunFolder("precursor", tmp_path / "runs"))
+
+
+def test_the_papers_readings_are_the_defaults():
+    """Issue 15: where the paper says what it did, that is the default (the alternative stays a setting)."""
+    cfg = load_config(PrecursorConfig, "precursor")
+    assert cfg.model.random_layer_mode == "input"  # §3 after Lee et al.: the input is convolved
+    assert cfg.train.keep_best is True and cfg.train.monitor == "loss"  # §6.2 "the best weights"
+    assert tiny("model.random_layer_mode='noise'").model.random_layer_mode == "noise"
+    with pytest.raises(ValueError, match="random_layer_mode"):
+        tiny("model.random_layer_mode='white'")
 
 
 def test_paper_table_cites_every_number():

@@ -90,6 +90,8 @@ class Train:
     optimizer: Literal["sgd", "adam", "adamw"]  # TrainSettings.optimizer
     learning_rate: float = setting(gt=0)
     epochs: int = setting(min=1)
+    keep_best: bool  # TrainSettings.keep_best
+    monitor: Literal["loss", "accuracy"]  # TrainSettings.monitor (no validation set)
     batch_size: int = setting(min=1)
     shuffle_buffer: int = setting(min=1)
     retrainings: int = setting(min=1)
@@ -118,6 +120,7 @@ class FrequencyOcclusion:
 
     order: int = setting(min=1)
     zero_phase: bool
+    filter: Literal["after", "before"]  # low-pass after or before the joint normalisation
     start_hz: float = setting(gt=0)
     stop_hz: float = setting(gt=0)
     step_hz: float = setting(gt=0)

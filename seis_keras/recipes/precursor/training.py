@@ -3,8 +3,9 @@
 Mode A is trained ``train.retrainings`` times (seed ``seed + i``; §5.2 uses five independent
 retrainings), mode B ``train.mode_b_retrainings`` times. Each network is trained on the
 training sub-windows with the random input layer redrawn every epoch, without a validation
-set (the last epoch's weights are kept), and evaluated on the training and test windows
-(accuracy, confusion matrix, accuracy per test event).
+set; it keeps "the best weights obtained in the training" (§6.2): those of the epoch with the
+lowest training loss (``train.keep_best``, ``train.monitor``), and is evaluated on the training
+and test windows (accuracy, confusion matrix, accuracy per test event).
 """
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ def train_once(study: PrecursorStudy, folder: RunFolder, mode: str, index: int):
     """
     seed = study.cfg.seed + index
     train_w, test_w = windows_of(study, mode, "train"), windows_of(study, mode, "test")
-    settings = TrainSettings.from_config(study.cfg.train, seed=seed, verbose=0, keep_best=False, tensorboard=False)
+    settings = TrainSettings.from_config(study.cfg.train, seed=seed, verbose=0, tensorboard=False)
     t0 = time.perf_counter()
     # Every random draw of a retraining follows its seed, whatever ran before it in this process: the
     # training stream's tf.data shuffle takes TensorFlow's global seed when it is made, and the model is
@@ -69,6 +70,9 @@ def train_once(study: PrecursorStudy, folder: RunFolder, mode: str, index: int):
     metrics = {"mode": mode, "retraining": index, "seed": seed, "train_seconds": seconds,
                "n_train_windows": int(len(train_w) * study.windowing.sub_windows),
                "n_test_windows": int(len(test_table)), "train": train_eval, "test": test_eval,
+               "kept_weights": {"epoch": res.best_epoch if settings.keep_best else res.epochs_run - 1,
+                                "rule": f"best {settings.monitor}" if settings.keep_best else "last epoch",
+                                "monitor_value": res.best_value},
                "per_event_test_accuracy": per_event}
     return model, json_safe(metrics), res.history
 
