@@ -1,4 +1,4 @@
-"""Figures of the Ong et al. precursor study (Figs 5, 6, 9, 10, 11, Table 2, relevance spectra, scan).
+"""Figures of the Ong et al. precursor study (Figs 5, 6, 9, 10, 11, Table 2, relevance spectra, Figs 8 + 11 + DFT-LRP, scan).
 
 Each function returns a matplotlib ``Figure`` (pure: no files written). Confusion matrices,
 occlusion curves and the frequency-occlusion curve come from :mod:`seis_keras.plots.evaluation`
@@ -181,4 +181,45 @@ def scan_probability(hours_before: np.ndarray, probability: np.ndarray, *, thres
     ax.set(xlabel="hours before the earthquake (window centre)", ylabel="probability", ylim=(-0.02, 1.02),
            title=title or "Scan of a continuous record")
     ax.legend(fontsize=8)
+    return fig
+
+
+def frequency_evidence(occlusion: Mapping[str, Sequence[float]], difference: Mapping[str, Sequence[float]],
+                       freqs: np.ndarray, relevance: Mapping[str, np.ndarray], *, fmax: float = 3.5,
+                       band=None) -> Figure:
+    """Three answers to "which frequencies?" on one frequency axis: Fig. 8, Fig. 11 and DFT-LRP.
+
+    Args:
+        occlusion: frequency occlusion (Fig. 8): ``{"cutoff_hz": [...], "accuracy": [...]}``.
+        difference: smoothed relative spectral difference (Fig. 11): ``{"freqs_hz": [...],
+            "test": [...]}`` (and ``"train"``), in %.
+        freqs: (F,) bins of the relevance.
+        relevance: {method label: (F,) class-mean relevance per frequency of the precursor
+            windows (channels summed)}; each curve is divided by its sum of absolute values.
+        fmax: upper frequency shown.
+        band: the planted band to shade, or None.
+    """
+    fig, axes = plt.subplots(3, 1, figsize=(8, 9), sharex=True)
+    cut = np.asarray(occlusion["cutoff_hz"], np.float64)
+    axes[0].plot(cut, occlusion["accuracy"], marker=".")
+    axes[0].set(ylabel="test accuracy", title="Frequency occlusion: low-pass cutoff (Fig. 8)")
+    f = np.asarray(difference["freqs_hz"], np.float64)
+    for split in ("train", "test"):
+        if split in difference:
+            axes[1].plot(f, difference[split], label=split)
+    axes[1].axhline(0, color="k", lw=0.5)
+    axes[1].set(ylabel="(precursor - noise) / noise (%)", title="Relative spectral difference, smoothed (Fig. 11)")
+    keep = (freqs > 0) & (freqs <= fmax)
+    for label, curve in relevance.items():
+        c = np.asarray(curve, np.float64)
+        total = np.abs(c[freqs > 0]).sum()
+        axes[2].plot(freqs[keep], c[keep] / (total if total > 0 else 1.0), lw=0.9, label=label)
+    axes[2].axhline(0, color="k", lw=0.5)
+    axes[2].set(xscale="log", xlabel="frequency (Hz)", ylabel="relevance share per bin",
+                title="DFT-LRP relevance per frequency, precursor windows (virtual inspection layer)")
+    for ax in axes:
+        _band(ax, band)
+        ax.set_xlim(max(min(freqs[keep].min(), cut.min()) * 0.9, 1e-3), fmax)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
     return fig

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from seis_keras.data.precursor_windows import load_sub_windows
 from seis_keras.data.store import StoreWriter, WaveformStore
+from seis_keras.explain.frequency import uniform_band_share
 from seis_keras.recipes.config import load_config
 from seis_keras.recipes.precursor.__main__ import main
 from seis_keras.recipes.precursor.config import PrecursorConfig
@@ -30,7 +31,8 @@ TINY = ["data.n_events=6", "windows.macro_window_s=20.0", "synthetic.onset_hours
         "model.fc_units=8", "model.bn_momentum=0.5", "train.epochs=12", "train.batch_size=8", "train.retrainings=2",
         "frequency_occlusion.cutoffs=[19.9,2.0,0.2]", "spectra.spectrogram_window=100", "spectra.spectrogram_stride=50",
         "occlusion.mask=64", "occlusion.stride=64", "relevance.n_per_class=3", "relevance.lrp=false",
-        "scan.stride_s=20.0"]
+        'relevance.methods=["gradient_x_input"]', "relevance.recommended='gradient_x_input'",
+        'trust.randomisation_layers=["logits","conv7","conv4"]', "trust.randomisation_samples=2", "scan.stride_s=20.0"]
 
 
 def tiny(*more):
@@ -92,9 +94,30 @@ def test_quick_path_on_tiny_built_in_data(tmp_path):
     fo = m["frequency_occlusion"]
     assert fo["table"]["cutoff_hz"] == [19.9, 2.0, 0.2] and fo["n_windows"] == 8 and fo["filter"] == "after"
     assert m["occlusion"]["mask"] == 64 and len(m["occlusion"]["scores"]) == 4
-    assert m["relevance"]["saliency"]["band_power_fraction_precursor"] >= 0 and "LRP" not in m["relevance"]
+    # relevance per frequency (DFT virtual layer) of the paper's occlusion and of gradient x input
+    rel = m["relevance"]
+    assert list(rel["methods"]) == ["occlusion (paper §6.1)", "gradient_x_input"] and rel["n_windows"] == 6
+    assert rel["recommended"] == "gradient_x_input"
+    freqs = np.fft.rfftfreq(512, 1 / 40.0)  # bins 0.078 Hz apart: those overlapping 0.16-0.21 Hz are 0.156, 0.234
+    assert rel["band_bins_hz"] == pytest.approx([0.16 - 40 / 1024, 0.21 + 40 / 1024])
+    assert rel["uniform_share"] == pytest.approx(2 / 256)  # 2 of the 256 bins above 0 Hz
+    assert rel["uniform_share"] == pytest.approx(uniform_band_share(freqs, rel["band_bins_hz"]))
+    for row in rel["methods"].values():
+        share = row["precursor"]
+        assert share["relevance_over_uniform"] == pytest.approx(share["relevance"] / share["uniform"])
+        assert 0 < share["input"] < 1  # the precursor windows' own energy share in the band
+    # the trust section: every method judged on the three checks; the paper's occlusion shown with its verdict
+    tr = m["trust"]
+    assert set(tr["methods"]) == set(rel["methods"]) and tr["paper_method"] == "occlusion (paper §6.1)"
+    for label, res in tr["methods"].items():
+        assert res["verdict"].startswith(("trusted", "flagged")), res["verdict"]
+        assert set(res["checks"]) == {"randomisation", "localisation", "faithfulness"}
+        assert all(c["verdict"] in ("pass", "fail") for c in res["checks"].values())  # all three ran (built-in)
+    assert tr["headline"] is None or tr["methods"][tr["headline"]]["verdict"] == "trusted"
     pb = m["planted_band"]
-    assert set(pb) >= {"band_hz", "relative_difference_peak_train", "saliency_band_enrichment"}
+    assert set(pb) >= {"band_hz", "relative_difference_peak_train", "relevance_share: gradient_x_input"}
+    assert pb["relevance_share: gradient_x_input"]["found"] == (
+        rel["methods"]["gradient_x_input"]["precursor"]["relevance_over_uniform"] >= 5.0)
     # the cumulative spectra of precursor vs noise windows peak in the planted 0.16-0.21 Hz band (± 1 bin)
     assert pb["relative_difference_peak_train"]["found"] is True and pb["relative_difference_peak_test"]["found"] is True
     assert m["spectra"]["frequency_resolution_hz"] == 40.0 / 512
@@ -105,11 +128,18 @@ def test_quick_path_on_tiny_built_in_data(tmp_path):
     for name in ("fig4_confusion_A", "fig4_confusion_A_train", "fig4_confusion_B_train", "fig5_precursor_fraction",
                  "fig7_time_occlusion", "fig8_frequency_occlusion", "fig9_spectrogram", "fig10_cumulative_spectra",
                  "fig11_relative_difference", "scan_continuous_record", "table2_per_event_accuracy",
-                 "relevance_spectra"):
+                 "fig8_fig11_relevance_per_frequency", "relevance_per_frequency_occlusion__paper__6_1",
+                 "relevance_per_frequency_gradient_x_input", "trust_randomisation", "trust_deletion"):
         assert (run / "figures" / f"{name}.png").stat().st_size > 1000
     report = (run / "report.md").read_text()
     assert "90.0%" in report and "467/518" in report and "3.3 h" in report
     assert "| test accuracy, mode A | 0.900 |" in report  # the PAPER table, beside ours
+    # issue 15.10: the sizes the paper leaves open are named as ours; a planted band checks the pipeline only
+    assert "Layer sizes are ours" in report and "kernels [7, 7, 9, 9, 9, 9, 9]" in report
+    assert "does not test the paper's claim" in report
+    assert "## Trust" in report and tr["table"].splitlines()[0] in report
+    assert f"the paper's method, occlusion (paper §6.1), is **{tr['paper_method_verdict']}**" in report
+    assert "lowest training loss" in report  # 15.9: which weights were evaluated
     # the exported serving model gives the first mode-A network's probabilities
     contract = json.loads((run / "model" / "input_contract.json").read_text())
     assert contract == m["data"]["input_contract"]

@@ -21,6 +21,7 @@ from seis_keras.recipes.precursor.spectra import spectra  # noqa: E402
 from seis_keras.recipes.precursor.study import NAME, PAPER  # noqa: E402
 from seis_keras.recipes.precursor.time_course import time_course  # noqa: E402
 from seis_keras.recipes.precursor.training import train_all  # noqa: E402
+from seis_keras.recipes.precursor.trust import trust_section  # noqa: E402
 from seis_keras.recipes.runner import RunFolder, recipe_main  # noqa: E402
 
 
@@ -44,10 +45,12 @@ def run(cfg: PrecursorConfig, args) -> RunFolder:
         occlusion = folder.section("occlusion", sequential_and_occlusion, study, folder, network)
         frequency = folder.section("frequency_occlusion", frequency_occlusion, study, folder, network)
         spectral = folder.section("spectra", spectra, study, folder, occlusion.chosen)
-        # added: LRP and saliency spectra; on the built-in data, does each analysis find the planted band?
-        relevance = folder.section("relevance", relevance_spectra, study, folder, network)
+        # added: relevance per frequency (DFT-LRP) of every method beside Figs 8 and 11; can each be trusted?
+        relevance = folder.section("relevance", relevance_spectra, study, folder, network, frequency, spectral)
+        folder.section("trust", trust_section, study, folder, network, relevance)
+        # on the built-in data: does each analysis find the planted band?
         if study.built_in:
-            folder.section("planted_band", planted_band, study, frequency, spectral, relevance)
+            folder.section("planted_band", planted_band, study, frequency, spectral, relevance.metrics)
         # the network on a continuous record, and exported for seis-keras scan / serving
         folder.section("scan", scan_record, study, folder, network)
         folder.section("export", export_model, study, folder, network)

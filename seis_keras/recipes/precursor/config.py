@@ -10,7 +10,7 @@ import dataclasses
 from typing import Literal
 
 from seis_keras.data.precursor_windows import WindowingSettings
-from seis_keras.explain.lrp import RULES as LRP_RULES
+from seis_keras.explain.methods import parse_method
 from seis_keras.recipes.config import setting
 
 
@@ -22,8 +22,13 @@ def _band(value) -> str | None:
     return None if value[0] < value[1] else "expected [low, high] with low < high"
 
 
-def _lrp_rule(value: str) -> str | None:
-    return None if value in LRP_RULES else f"expected one of {', '.join(LRP_RULES)} (seis_keras.explain.lrp.RULES)"
+def _methods(value) -> str | None:
+    for text in value:
+        try:
+            parse_method(text)
+        except ValueError as err:
+            return f"{text!r}: {err}"
+    return None if len(set(value)) == len(value) else "expected each method once"
 
 
 def _modes(value) -> str | None:
@@ -151,8 +156,35 @@ class Relevance:
 
     n_per_class: int = setting(min=1)
     lrp: bool
-    lrp_rule: str = setting(check=_lrp_rule)
-    lrp_epsilon: float = setting(gt=0)
+    methods: list[str] = setting(check=_methods)
+    recommended: str
+
+    def __post_init__(self):
+        if self.recommended not in self.methods:
+            raise ValueError(f"recommended = {self.recommended!r}: expected one of methods {self.methods}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Trust:
+    """``[trust]``: :class:`seis_keras.explain.trust.TrustSettings` fields (same names; added, not in the paper)."""
+
+    randomisation_layers: list[str]
+    randomisation_layer: str
+    randomisation_max: float = setting(gt=0)
+    randomisation_samples: int = setting(min=1)
+    localisation_min_ratio: float = setting(gt=0)
+    steps: int = setting(min=1)
+    fill: float
+    unit: Literal["time", "element"]
+    score: Literal["logit", "probability"]
+    random_orders: int = setting(min=1)
+    deletion_max_ratio: float = setting(gt=0)
+    faithfulness_samples: int = setting(min=1)
+
+    def __post_init__(self):
+        if self.randomisation_layer not in self.randomisation_layers:
+            raise ValueError(f"randomisation_layer = {self.randomisation_layer!r} is not in randomisation_layers "
+                             f"{self.randomisation_layers}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,6 +210,7 @@ class PrecursorConfig:
     frequency_occlusion: FrequencyOcclusion
     spectra: Spectra
     relevance: Relevance
+    trust: Trust
     scan: Scan
     profile: str = setting(loader=True)
 

@@ -1,62 +1,157 @@
-"""Sections 7–8 of the precursor study: relevance spectra (added) and the planted band (built-in data).
+"""Sections 7 and 9 of the precursor study: relevance per frequency (added) and the planted band (built-in data).
 
-Section 7 (not in the paper): saliency and LRP maps of ``relevance.n_per_class`` test
-sub-windows per class, their class-mean amplitude spectra, and the share of their power in
-the tremor band over that band's share of the frequency bins (its *enrichment*). Section 8
-asks, on the built-in data, whether each analysis finds the planted 0.16–0.21 Hz tremor: the
-frequency-occlusion knee, the highest relative-difference peak (train and test), and the
-relevance enrichment.
+Section 7 (not in the paper): maps of ``relevance.n_per_class`` test sub-windows per class for
+every method of ``relevance.methods`` (the method vocabulary of :mod:`seis_keras.explain.methods`;
+LRP in one innvestigate worker) and for the paper's own time occlusion (§6.1, as a map: the
+drop of P(precursor) when a mask covers a sample, averaged over the masks covering it). Each
+time map goes through the DFT virtual inspection layer (DFT-LRP, Vielhaben et al. 2024:
+:func:`seis_keras.explain.frequency.frequency_relevance`), which gives the relevance *of each
+frequency* (not the spectrum of the map); its share in the tremor band is set beside the
+input's energy share and the uniform share (:func:`~seis_keras.explain.frequency.band_shares`),
+and drawn beside frequency occlusion (Fig. 8) and the relative spectral difference (Fig. 11).
+Section 9 asks, on the built-in data, whether each analysis finds the planted 0.16–0.21 Hz
+tremor: the frequency-occlusion knee, the highest relative-difference peak (train and test),
+and each method's relevance share in the band against ``trust.localisation_min_ratio`` × uniform.
 """
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
 from seis_keras.data.precursor_windows import load_sub_windows
-from seis_keras.explain.lrp import lrp
-from seis_keras.explain.saliency import saliency
-from seis_keras.explain.spectral import amplitude_spectrum, band_power_fraction
+from seis_keras.explain.frequency import band_shares, frequency_relevance
+from seis_keras.explain.lrp import LRPSession
+from seis_keras.explain.methods import explain, parse_method
+from seis_keras.explain.occlusion import occlude_time
+from seis_keras.explain.targets import predict_logits, target_probabilities
+from seis_keras.plots import frequency as fplots
 from seis_keras.plots import precursor as plots
+from seis_keras.recipes.precursor.config import PrecursorConfig
 from seis_keras.recipes.precursor.spectra import planted_band as figure_band
 from seis_keras.recipes.precursor.study import CLASS_NAMES, PrecursorStudy, json_safe, windows_of
 from seis_keras.recipes.runner import RunFolder
 
+#: Label of the paper's method (§6.1 time occlusion, as a map) in tables and figures.
+OCCLUSION = "occlusion (paper §6.1)"
 
-def relevance_spectra(study: PrecursorStudy, folder: RunFolder, model) -> dict:
-    """Class-mean amplitude spectra of LRP and saliency maps of test sub-windows; band power share."""
-    r = study.cfg.relevance
-    n = r.n_per_class
+
+@dataclasses.dataclass
+class RelevanceMaps:
+    """The explained windows and every method's maps (the trust section re-uses them).
+
+    Attributes:
+        X: the explained test sub-windows (N, T, C); y: their classes (the explained class).
+        methods: label -> method text (``OCCLUSION`` for the paper's occlusion).
+        maps: label -> time-domain relevance (N, T, C).
+        freqs: (F,) DFT bins in Hz; per_frequency: label -> DFT-LRP relevance (N, F, C).
+        band: the tremor band (Hz); metrics: the section's numbers.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    methods: dict
+    maps: dict
+    freqs: np.ndarray
+    per_frequency: dict
+    band: tuple
+    metrics: dict
+
+
+def method_labels(cfg: PrecursorConfig) -> dict:
+    """Label -> method text: the paper's occlusion first, then ``relevance.methods`` (LRP ones only with ``lrp``)."""
+    out = {OCCLUSION: OCCLUSION}
+    for text in cfg.relevance.methods:
+        spec = parse_method(text)
+        if spec.backend == "lrp" and not cfg.relevance.lrp:
+            continue
+        out[spec.label] = text
+    return out
+
+
+def occlusion_map(model, x: np.ndarray, cls: np.ndarray, mask: int, stride: int) -> np.ndarray:
+    """§6.1 as a map (N, T, C): score drop of class ``cls`` per masked position, spread over its samples."""
+    scores, positions = occlude_time(model, x, mask=mask, stride=stride, channels="all", class_index=cls)
+    base = target_probabilities(predict_logits(model, x, batch_size=64), np.asarray(cls))
+    R, cover = np.zeros(x.shape, np.float64), np.zeros(x.shape[1])
+    for j, p in enumerate(positions):
+        R[:, p:p + mask, :] += (base - scores[:, j])[:, None, None]
+        cover[p:p + mask] += 1
+    return (R / np.maximum(cover, 1)[None, :, None]).astype(np.float32)
+
+
+def explain_with(text: str, model, x: np.ndarray, cls: np.ndarray, cfg: PrecursorConfig, session=None) -> np.ndarray:
+    """Maps of ``x`` for class ``cls`` by one method (``OCCLUSION`` or a method text; LRP through ``session``)."""
+    if text == OCCLUSION:
+        return occlusion_map(model, x, cls, cfg.occlusion.mask, cfg.occlusion.stride)
+    return explain(model, x, text, class_index=np.asarray(cls), session=session, batch_size=64)
+
+
+def bins_band(band: tuple, freqs: np.ndarray) -> tuple[float, float]:
+    """The band widened by half a bin on each side: it takes every DFT bin whose width overlaps ``band``
+    (a 12.8 s window's bins, 0.078 Hz apart, would otherwise miss 0.16–0.21 Hz altogether)."""
+    half = (freqs[1] - freqs[0]) / 2.0
+    return float(band[0] - half), float(band[1] + half)
+
+
+def explained_windows(study: PrecursorStudy) -> tuple[np.ndarray, np.ndarray]:
+    """``relevance.n_per_class`` test sub-windows of each class, spread evenly through the test set,
+    the classes alternating (noise, precursor, noise ...) so that the first few hold both."""
+    n = study.cfg.relevance.n_per_class
     test = windows_of(study, "A", "test")
     x, y = load_sub_windows(study.store, test, study.windowing, components=study.cfg.data.component_order)
-    pick = np.concatenate([np.flatnonzero(y == c)[np.linspace(0, (y == c).sum() - 1, min(n, (y == c).sum())).astype(int)]
-                           for c in (0, 1)])
-    x, y = x[pick], y[pick]
-    maps = {"saliency": saliency(model, x, class_index=y)}
-    if r.lrp:
-        try:
-            maps["LRP"] = lrp(model, x, rule=r.lrp_rule, neuron=y, epsilon=r.lrp_epsilon)
-        except RuntimeError as err:  # the innvestigate worker failed: keep the other results, say why
-            maps["LRP_error"] = str(err)
-    band = tuple(study.cfg.synthetic.tremor_band)
-    curves, out, freqs = {}, {"n_windows": int(len(x)), "band_hz": list(band)}, None
-    for name, R in maps.items():
-        if isinstance(R, str):
-            out[name] = R
-            continue
-        freqs, A = amplitude_spectrum(R, study.fs, axis=1)
-        curves[name] = {CLASS_NAMES[c]: A[y == c].mean(axis=(0, 2)) for c in (0, 1)}
-        frac = band_power_fraction(R, band, study.fs)
-        out[name] = {f"band_power_fraction_{CLASS_NAMES[c]}": float(frac[y == c].mean()) for c in (0, 1)}
-    keep = freqs > 0
-    chance = float(np.mean((freqs[keep] >= band[0]) & (freqs[keep] <= band[1])))
-    out["band_fraction_of_bins"] = chance
-    for name in curves:
-        out[name]["enrichment_precursor"] = out[name]["band_power_fraction_precursor"] / chance if chance else None
-    folder.save_figure(plots.relevance_spectra(freqs, curves, band=figure_band(study)), "relevance_spectra")
-    return json_safe(out)
+    picks = [np.flatnonzero(y == c)[np.linspace(0, (y == c).sum() - 1, min(n, (y == c).sum())).astype(int)]
+             for c in (0, 1)]
+    pick = [p[i] for i in range(max(map(len, picks))) for p in picks if i < len(p)]
+    return x[pick], y[pick]
+
+
+def relevance_spectra(study: PrecursorStudy, folder: RunFolder, model, frequency_occlusion: dict,
+                      spectra: dict) -> RelevanceMaps:
+    """Every method's maps, their DFT-LRP relevance per frequency, band shares; the frequency figures."""
+    cfg, fs = study.cfg, study.fs
+    x, y = explained_windows(study)
+    labels = method_labels(cfg)
+    maps = {}
+    lrp_labels = [k for k, t in labels.items() if t != OCCLUSION and parse_method(t).backend == "lrp"]
+    session = LRPSession(model, batch_size=64) if lrp_labels else None
+    try:
+        for label, text in labels.items():
+            maps[label] = explain_with(text, model, x, y, cfg, session=session)
+    finally:
+        if session is not None:
+            session.close()
+    freqs = np.fft.rfftfreq(x.shape[1], 1.0 / fs)
+    band = bins_band(tuple(cfg.synthetic.tremor_band), freqs)
+    out = {"n_windows": int(len(x)), "band_hz": list(cfg.synthetic.tremor_band), "band_bins_hz": list(band),
+           "explained_class": "true class", "methods": {}}
+    per_frequency = {}
+    for label, R in maps.items():
+        freqs, per_frequency[label] = frequency_relevance(R, x, method="relevance", fs=fs)
+        row = {"method": labels[label]}
+        for c in (0, 1):
+            s = band_shares(per_frequency[label][y == c], freqs, x[y == c], band, fs=fs)
+            row[CLASS_NAMES[c]] = {k: s[k] for k in ("relevance", "input", "uniform", "relevance_over_uniform",
+                                                     "relevance_over_input")}
+        out["methods"][label] = row
+    out["uniform_share"] = out["methods"][OCCLUSION]["precursor"]["uniform"]
+    out["recommended"] = next((k for k, t in labels.items() if t == cfg.relevance.recommended), None)
+    shade = figure_band(study)
+    for label, R_f in per_frequency.items():
+        slug = "".join(ch if ch.isalnum() else "_" for ch in label).strip("_")[:40]
+        if label in (OCCLUSION, out["recommended"]):
+            folder.save_figure(fplots.relevance_spectra(freqs, R_f, y, X=x, fs=fs, class_names=CLASS_NAMES,
+                                                        band=shade, title=f"DFT-LRP relevance per frequency: {label}"),
+                               f"relevance_per_frequency_{slug}")
+    curves = {k: v[y == 1].sum(axis=2).mean(axis=0) for k, v in per_frequency.items()}
+    folder.save_figure(plots.frequency_evidence(frequency_occlusion["table"], spectra["relative_difference_smoothed"],
+                                                freqs, curves, fmax=cfg.spectra.peak_search_hz[1], band=shade),
+                       "fig8_fig11_relevance_per_frequency")
+    return RelevanceMaps(x, y, labels, maps, freqs, per_frequency, band, json_safe(out))
 
 
 def planted_band(study: PrecursorStudy, frequency_occlusion: dict, spectra: dict, relevance: dict) -> dict:
-    """On built-in data: knee, relative-difference peaks and relevance enrichment vs the planted band.
+    """On built-in data: knee, relative-difference peaks and relevance shares vs the planted band.
 
     Args:
         study: the study (its ``synthetic.tremor_band`` is the planted band).
@@ -64,6 +159,7 @@ def planted_band(study: PrecursorStudy, frequency_occlusion: dict, spectra: dict
     """
     lo, hi = study.cfg.synthetic.tremor_band
     tol = study.cfg.frequency_occlusion.knee_tolerance_hz
+    ratio = study.cfg.trust.localisation_min_ratio
     fo, sp, rel = frequency_occlusion, spectra, relevance
     df = sp["frequency_resolution_hz"]
     out = {"band_hz": [lo, hi]}
@@ -77,9 +173,9 @@ def planted_band(study: PrecursorStudy, frequency_occlusion: dict, spectra: dict
         p = sp[split]["highest_peak_hz"]
         out[f"relative_difference_peak_{split}"] = {"peak_hz": p, "found": p is not None and lo - df <= p <= hi + df,
                                                     "rule": f"highest smoothed peak within [{lo}, {hi}] Hz ± {df:.4f}"}
-    for name in ("LRP", "saliency"):
-        if isinstance(rel.get(name), dict):
-            e = rel[name]["enrichment_precursor"]
-            out[f"{name}_band_enrichment"] = {"enrichment": e, "found": e is not None and e > 2.0,
-                                              "rule": "precursor relevance power share in band > 2 x its share of bins"}
+    for label, row in rel["methods"].items():
+        r = row["precursor"]["relevance_over_uniform"]
+        out[f"relevance_share: {label}"] = {
+            "share": row["precursor"]["relevance"], "over_uniform": r, "found": r is not None and r >= ratio,
+            "rule": f"DFT-LRP positive relevance share of the precursor windows in band >= {ratio:g} x uniform"}
     return json_safe(out)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from seis_keras.models.precursor import PRECURSOR_DILATIONS, PRECURSOR_KERNELS, PRECURSOR_POOL_STRIDES
 from seis_keras.recipes.precursor.config import PrecursorConfig
 from seis_keras.recipes.precursor.study import PAPER, TABLE2
 from seis_keras.recipes.precursor.training import accuracy_summary
@@ -78,6 +79,11 @@ def markdown(metrics: dict, cfg: PrecursorConfig) -> str:
         lines.append(f"| test accuracy, mode {mode} | {_pct(me)} ± {100 * se:.1f} (first run: "
                      f"{int(np.trace(cm))}/{int(cm.sum())}) | {_pct(PAPER['test_accuracy_' + mode].value)}"
                      f"{' (' + PAPER['test_correct_A'].value + ')' if mode == 'A' else ''} |")
+    kept = [r.get("kept_weights") for runs in tr.values() for r in runs]
+    if kept and all(kept):
+        lines += ["", f"Weights evaluated: {kept[0]['rule']} epoch of each network (§6.2 \"the best weights obtained in "
+                  "the training\"; the paper has no validation set, so best = lowest training loss): epochs "
+                  + ", ".join(str(k["epoch"]) for k in kept) + f" of {cfg.train.epochs}."]
     first = tr["A"][0]["per_event_test_accuracy"] if "A" in tr else {}
     lines += ["", "Per-event test accuracy, first mode-A network (paper Table 2: "
               + ", ".join(f"{v:.2f}" for v in TABLE2) + "):", ""]
@@ -92,12 +98,14 @@ def markdown(metrics: dict, cfg: PrecursorConfig) -> str:
               f"~{PAPER['rise_hours_before'].value:g} h{onset_text}).",
               f"Last interval: {tc['mean'][-1]:.2f} ± {tc['std'][-1]:.2f}; first: {tc['mean'][0]:.2f} ± {tc['std'][0]:.2f}."]
     lines += ["", "## What the network learned (§6)", ""] + _learned(metrics, cfg)
+    lines += _relevance_and_trust(metrics)
     if "planted_band" in metrics:
         lines += ["", "## Does each analysis find the planted 0.16–0.21 Hz tremor? (built-in data)", ""]
         for k, v in metrics["planted_band"].items():
             if isinstance(v, dict):
                 lines.append(f"- {k}: {'yes' if v.get('found') else 'no' if v.get('found') is False else 'n/a'} "
                              f"({', '.join(f'{a}={b}' for a, b in v.items() if a != 'found')})")
+    lines += ["", "## Where this differs from the paper, and what the built-in data can show", ""] + _differences(metrics, cfg)
     sc = metrics["scan"]
     lines += ["", "## Scan of a continuous record (seis_keras.scan)", "",
               f"Record {sc['record']}: {sc['n_windows']} windows (stride {sc['settings']['stride_s']} s); mean "
@@ -115,9 +123,37 @@ def markdown(metrics: dict, cfg: PrecursorConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _differences(metrics: dict, cfg: PrecursorConfig) -> list[str]:
+    """The paper's open choices that are ours, and what a planted-band check on built-in data means."""
+    m, fo = cfg.model, cfg.frequency_occlusion
+    lines = [f"- Layer sizes are ours: the paper (§3, Fig. 2) gives 7 blocks, filters growing to 256, a stride-2 pool "
+             f"in block 2, dilation increasing from block 3 and dropout {m.dropout:g}, but not the sizes. We use "
+             f"filters {list(m.filters)}, kernels {list(PRECURSOR_KERNELS)}, dilations {list(PRECURSOR_DILATIONS)}, "
+             f"max-pools of 3 with strides {list(PRECURSOR_POOL_STRIDES)}, and a head of global average pooling -> "
+             f"Dense({m.fc_units}) -> ReLU -> Dropout -> Dense(2) (seis_keras.models.precursor).",
+             f"- Random input layer (§3, after Lee et al. 2020): reading `{m.random_layer_mode}` — "
+             + ("the input is convolved with a {k}-tap kernel re-drawn each epoch and the result added"
+                if m.random_layer_mode == "input" else "white noise is convolved with a {k}-tap kernel re-drawn each "
+                "epoch and added").format(k=m.random_kernel_size)
+             + f" at {100 * m.noise_rms_fraction:.0f}% of the input's RMS; identity at inference (the paper does not "
+             "say; Lee et al. average over random layers at test time). The kernel length is ours.",
+             "- Frequency occlusion (§6.2): the low-pass is applied "
+             + ("to each normalised sub-window" if fo.filter == "after" else
+                "to each raw 1000 s macro-window before the joint normalisation")
+             + f" (`frequency_occlusion.filter = \"{fo.filter}\"`; open in the paper), "
+             + (f"zero-phase (sosfiltfilt, -{12 * fo.order} dB/octave)" if fo.zero_phase else
+                f"one pass of the order-{fo.order} Butterworth (-{6 * fo.order} dB/octave, as the paper states)") + "."]
+    if "planted_band" in metrics:
+        lines.append("- Built-in data: a tremor is planted in 0.16–0.21 Hz, so \"found the planted band\" above checks "
+                     "that the pipeline (training, occlusion, spectra, relevance) can recover a cue that is there. It "
+                     "does not test the paper's claim that real records carry a precursor in that band; only real "
+                     "IU MAJO records (`--data`) can.")
+    return lines
+
+
 def _learned(metrics: dict, cfg: PrecursorConfig) -> list[str]:
-    """The §6 bullets: time and frequency occlusion, spectra, relevance."""
-    oc, fo, sp, rel = metrics["occlusion"], metrics["frequency_occlusion"], metrics["spectra"], metrics["relevance"]
+    """The §6 bullets: time and frequency occlusion, spectra."""
+    oc, fo, sp = metrics["occlusion"], metrics["frequency_occlusion"], metrics["spectra"]
     knee_text = "none" if fo["knee_hz"] is None else f"{fo['knee_hz']:g} Hz"
     lines = [f"- Time occlusion (Figs 6–7, mask {oc['mask']} / stride {oc['stride']}): window {oc['window']} of "
              f"{oc['event']} (score {_pct(oc['score'])}, +{_pct(oc['score_increase'])} over its predecessor); lowest "
@@ -132,15 +168,40 @@ def _learned(metrics: dict, cfg: PrecursorConfig) -> list[str]:
              f"{cfg.spectra.savgol_width_hz} Hz): highest peak train {sp['train']['highest_peak_hz']} Hz, "
              f"test {sp['test']['highest_peak_hz']} Hz (paper: {PAPER['spectral_peaks_hz'].value.replace(', ', ' and ')} "
              "Hz)."]
-    for name in ("LRP", "saliency"):
-        v = rel.get(name)
-        if isinstance(v, dict):
-            lines.append(f"- {name} (added): share of the precursor windows' relevance power in "
-                         f"{rel['band_hz']} Hz = {v['band_power_fraction_precursor']:.4f} "
-                         f"({'n/a' if v['enrichment_precursor'] is None else format(v['enrichment_precursor'], '.1f')}"
-                         " x its share of frequency bins).")
-        elif v is not None:
-            lines.append(f"- {name}: failed ({v})")
-    if "LRP_error" in rel:
-        lines.append(f"- LRP failed: {rel['LRP_error']}")
     return lines
+
+
+def _relevance_and_trust(metrics: dict) -> list[str]:
+    """Relevance per frequency (DFT-LRP) of each method, and the trust section (verdict per method)."""
+    rel, tr = metrics["relevance"], metrics["trust"]
+    lo, hi = rel["band_hz"]
+    lines = ["", "## Which frequencies did the network use? Relevance per frequency (added; beside Figs 8 and 11)", "",
+             f"Each method's time map of {rel['n_windows']} test windows (explained for their true class), taken "
+             "into the frequency domain by the DFT virtual inspection layer (DFT-LRP, Vielhaben et al. 2024: the "
+             "relevance of each frequency, not the spectrum of the map). Share of the positive relevance in "
+             f"{lo}–{hi} Hz (every DFT bin overlapping it: {rel['band_bins_hz'][0]:.4f}–{rel['band_bins_hz'][1]:.4f} Hz), "
+             "precursor windows, beside the input's energy share there and the uniform share "
+             f"({rel['uniform_share']:.4f} of the bins). Figure `fig8_fig11_relevance_per_frequency` sets them beside "
+             "frequency occlusion and the relative spectral difference.", "",
+             "| method | relevance share in band | x uniform | input's share | relevance / input | verdict |",
+             "|---|---|---|---|---|---|"]
+    verdicts = {k: v["verdict"] for k, v in tr["methods"].items()}
+    for label, row in rel["methods"].items():
+        r = row["precursor"]
+        tag = " (recommended)" if label == rel.get("recommended") else " (paper)" if label == tr["paper_method"] else ""
+        lines.append(f"| {label}{tag} | {_num(r['relevance'], 4)} | {_num(r['relevance_over_uniform'], 1)} | "
+                     f"{_num(r['input'], 4)} | {_num(r['relevance_over_input'], 2)} | {verdicts.get(label, '—')} |")
+    head = tr["headline"]
+    lines += ["", "## Trust: can each explanation be believed? (added)", "",
+              "Randomisation (cascade from the logits down; verdict at the step named in brackets), localisation "
+              f"({tr['localisation_ground_truth']}), faithfulness (deletion of time steps vs random orders, logit). "
+              f"Headline method: **{head or 'none: no method passed'}**; the paper's method, {tr['paper_method']}, "
+              f"is **{tr['paper_method_verdict']}**.", "", tr["table"]]
+    if head is None:
+        lines += ["", "No explanation passed every check: the relevance numbers above describe the maps, not what "
+                  "the network learned."]
+    return lines
+
+
+def _num(v, digits: int) -> str:
+    return "—" if v is None else f"{v:.{digits}f}"

@@ -61,4 +61,6 @@ def spectra(study: PrecursorStudy, folder: RunFolder, chosen: np.ndarray) -> dic
     folder.save_figure(plots.cumulative_spectra(freqs, cum, band=band), "fig10_cumulative_spectra")
     folder.save_figure(plots.relative_difference(freqs, rel, band=band, peaks=peaks), "fig11_relative_difference")
     out["frequency_resolution_hz"] = float(freqs[1] - freqs[0])
+    shown = (freqs > 0) & (freqs <= hi)  # the smoothed curves up to the peak search's top (§6.2: < 3.5 Hz)
+    out["relative_difference_smoothed"] = {"freqs_hz": freqs[shown], **{k: v[1][shown] for k, v in rel.items()}}
     return json_safe(out)
