@@ -195,7 +195,8 @@ def frequency_evidence(occlusion: Mapping[str, Sequence[float]], difference: Map
             "test": [...]}`` (and ``"train"``), in %.
         freqs: (F,) bins of the relevance.
         relevance: {method label: (F,) class-mean relevance per frequency of the precursor
-            windows (channels summed)}; each curve is divided by its sum of absolute values.
+            windows (channels summed, signed: windows of opposite sign cancel)}; each curve is divided by
+            its sum of absolute values.
         fmax: upper frequency shown.
         band: the planted band to shade, or None.
     """
@@ -215,7 +216,7 @@ def frequency_evidence(occlusion: Mapping[str, Sequence[float]], difference: Map
         total = np.abs(c[freqs > 0]).sum()
         axes[2].plot(freqs[keep], c[keep] / (total if total > 0 else 1.0), lw=0.9, label=label)
     axes[2].axhline(0, color="k", lw=0.5)
-    axes[2].set(xscale="log", xlabel="frequency (Hz)", ylabel="relevance share per bin",
+    axes[2].set(xscale="log", xlabel="frequency (Hz)", ylabel="class-mean signed relevance / sum |R|",
                 title="DFT-LRP relevance per frequency, precursor windows (virtual inspection layer)")
     for ax in axes:
         _band(ax, band)

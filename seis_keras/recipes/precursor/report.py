@@ -188,9 +188,14 @@ def _relevance_and_trust(metrics: dict) -> list[str]:
     verdicts = {k: v["verdict"] for k, v in tr["methods"].items()}
     for label, row in rel["methods"].items():
         r = row["precursor"]
-        tag = " (recommended)" if label == rel.get("recommended") else " (paper)" if label == tr["paper_method"] else ""
+        tag = " (recommended)" if label == rel.get("recommended") else ""
         lines.append(f"| {label}{tag} | {_num(r['relevance'], 4)} | {_num(r['relevance_over_uniform'], 1)} | "
                      f"{_num(r['input'], 4)} | {_num(r['relevance_over_input'], 2)} | {verdicts.get(label, '—')} |")
+    inp, uni = next(iter(rel["methods"].values()))["precursor"]["input"], rel["uniform_share"]
+    if inp is not None and uni:
+        lines += ["", f"The precursor windows' own energy share in the band is {inp:.3f} ({inp / uni:.0f} x uniform): a "
+                  "relevance share above uniform is what the input alone would give; only relevance / input above 1 "
+                  "shows the explanation concentrating on the band beyond the input's spectrum."]
     head = tr["headline"]
     lines += ["", "## Trust: can each explanation be believed? (added)", "",
               "Randomisation (cascade from the logits down; verdict at the step named in brackets), localisation "
