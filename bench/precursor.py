@@ -18,7 +18,8 @@ step taken within a round): the full fp32 step; without the random input layer; 
 BatchNorm (replaced by identity); without the stride-1 max-pools; the forward pass alone
 (``training=True``); the full step under Keras's ``mixed_bfloat16`` policy; then, in a fresh
 process each, the full step with oneDNN off (``TF_ENABLE_ONEDNN_OPTS=0``) and with
-``--threads 1``. The machine's ceiling beside them: fp32 and bf16 matmul GFLOP/s (2048²,
+``--threads 1``; and the input pipeline's sub-windows/s (``sub_window_dataset`` of a built-in
+store). The machine's ceiling beside them: fp32 and bf16 matmul GFLOP/s (2048²,
 ``tf.linalg.matmul``), and the model's multiply-adds per training window (3 × forward). Last,
 the full-size (16384) training rate in fp32 and bf16 and the full profile's projected time
 with each.
@@ -185,6 +186,9 @@ def profile_step(args) -> int:
                              env={**os.environ, **extra_env}, capture_output=True, text=True)
         rate = [float(line.split()[1]) for line in out.stdout.splitlines() if line.startswith("RATE")]
         print(f"{label:<32} {'':7} {rate[0] if rate else float('nan'):7.2f}  (own process; {_load()})")
+    for shuffle, rate in pipeline_rates(cfg).items():
+        print(f"{'input pipeline, shuffle ' + str(shuffle):<32} {'':7} {rate:7.1f}  (sub_window_dataset of a built-in "
+              f"store, 16384 x 3, batch {cfg.train.batch_size}; {_load()})")
     counts = recipe_counts(cfg)
     n_inf = sum(counts["inference_windows"].values())
     print(f"\n# full profile ({counts['training_window_steps']} training window-steps, {n_inf} inference windows) "
@@ -205,6 +209,41 @@ def profile_step(args) -> int:
         keras.backend.clear_session()
     keras.mixed_precision.set_global_policy("float32")
     return 0
+
+
+def pipeline_rates(cfg) -> dict:
+    """Sub-windows/s of the recipe's input pipeline (``sub_window_dataset``, full-size windows) on a
+    built-in store of 3 events, without and with shuffling (second pass timed)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from seis_keras.data.precursor_windows import sub_window_dataset, training_windows
+    from seis_keras.data.store import WaveformStore
+    from seis_keras.data.synthetic.precursor import precursor_data
+    from seis_keras.recipes.precursor.config import windowing
+
+    work = Path(tempfile.mkdtemp(prefix="bench_precursor_"))
+    try:
+        precursor_data(3, seed=0, path=work / "store")
+        store = WaveformStore(work / "store")
+        lengths = np.array([store.trace_shape(i)[0] for i in range(len(store))])
+        w = windowing(cfg, store.sampling_rate)
+        win = training_windows(store.metadata, lengths, store.sampling_rate, w, mode="A", split="train")
+        rates = {}
+        for shuffle in (False, True):
+            ds = sub_window_dataset(store, win, w, batch_size=cfg.train.batch_size, shuffle=shuffle,
+                                    shuffle_buffer=cfg.train.shuffle_buffer)
+            for _ in ds:
+                pass
+            t, n = time.perf_counter(), 0
+            for x, _ in ds:
+                n += len(x)
+            rates[shuffle] = n / (time.perf_counter() - t)
+        store.close()
+        return rates
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _variant_rate(args) -> float:
