@@ -208,6 +208,14 @@ def profile_step(args) -> int:
         print(f"  {policy:<15} training {rate:5.2f} windows/s -> projected {hours:6.1f} h on this CPU ({_load()})")
         keras.backend.clear_session()
     keras.mixed_precision.set_global_policy("float32")
+    full_macs = macs * 16384 // n  # the conv stack's cost is linear in the length (same padding)
+    flop = 2 * full_macs * (3 * (counts["training_window_steps"] + counts["gradient_windows"]) + n_inf)
+    mhz = [float(line.split(":")[1]) for line in flags.splitlines() if line.startswith("cpu MHz")]
+    peak = 2 * 16 * (max(mhz) / 1e3 if mhz else float("nan")) * (os.cpu_count() or 1)
+    print(f"  the full profile is {flop / 1e15:.1f} PFLOP: 12 h needs {flop / 43200 / 1e9:.0f} GFLOP/s sustained; "
+          f"this CPU's fp32 FMA peak is ~{peak:.0f} GFLOP/s ({os.cpu_count()} cores x 16 fp32 FMA/cycle x "
+          f"{max(mhz) if mhz else float('nan'):.0f} MHz; bf16 dot products at most 2 x that), so >= "
+          f"{flop / (2 * peak * 1e9) / 3600:.1f} h even at the bf16 peak")
     return 0
 
 
