@@ -15,8 +15,7 @@ data that obspy can read, like SeisBench's ``annotate`` / ``classify``:
    ``stride_s``; windows are materialised one batch at a time (``batch_size``), passed
    through the contract's normalisation (the detector: per-window
    :class:`~seis_keras.data.transforms.MaxNormalize`) and fed to one compiled
-   ``tf.function`` with a fixed batch shape (no retracing; the last batch is padded); the
-   next batch is prepared on a helper thread while the forward pass runs.
+   ``tf.function`` with a fixed batch shape (no retracing; the last batch is padded).
 3. **Probabilities**: logits go through a sigmoid (1 unit) or softmax (k units). One
    ``obspy.Trace`` per station and class (channel ``<model>_<class>``), one value per window,
    sampling rate ``1 / stride_s``; a value is stamped at the window's centre
@@ -60,7 +59,7 @@ __all__ = ["InputContract", "ScanResult", "scan", "prepare_stream", "find_detect
 
 
 def scan(model, stream, *, stride_s: float = 2.5, threshold: float = 0.5, min_gap_s: float = 5.0,
-         component_order: str | None = None, batch_size: int = 1024, contract: InputContract | None = None,
+         component_order: str | None = None, batch_size: int = 512, contract: InputContract | None = None,
          output: str = "auto", time_reference: str = "center", gap_policy: str = "mask",
          detection_classes: Sequence[str] | None = None, channel_map=None) -> ScanResult:
     """Slide a window classifier over continuous data.
@@ -74,8 +73,7 @@ def scan(model, stream, *, stride_s: float = 2.5, threshold: float = 0.5, min_ga
         threshold: detection threshold on the probability (0.5).
         min_gap_s: runs of windows above threshold closer than this are merged (5 s).
         component_order: overrides ``contract.component_order`` (default ``"ENZ"``).
-        batch_size: windows per forward pass (1024: fastest of 512/1024/2048 with the prefetching
-            window stage on 2 CPU cores, bench/scan.py).
+        batch_size: windows per forward pass (512; bench/scan.py compares 512/1024/2048).
         contract: the model's :class:`InputContract`; default: the one stored with a model path,
             else the detector's (``contract_of("detector")``: Majstorović et al.) with the window length
             taken from the model.

@@ -18,7 +18,7 @@ def add_scan_command(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=0.5, help="detection threshold (default 0.5)")
     p.add_argument("--min-gap-s", type=float, default=5.0, help="merge detections closer than this (default 5)")
     p.add_argument("--component-order", default=None, help="model channel order (default: the contract's, ENZ)")
-    p.add_argument("--batch-size", type=int, default=1024, help="windows per forward pass (default 1024)")
+    p.add_argument("--batch-size", type=int, default=512, help="windows per forward pass (default 512)")
     p.set_defaults(func=run_scan)
     return p
 
