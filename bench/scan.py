@@ -7,7 +7,11 @@ speed does not depend on them). Every contender runs once per round, the rounds 
 the load average beside them:
 
 1. the stages of one scan at the default stride 2.5 s: resampling 100 -> 20 Hz + merging
-   (``prepare_stream``), window preparation alone (zero-copy view -> contiguous batch ->
+   (``prepare_stream``); the FFT resampling of the three traces alone, as obspy does it with
+   ``window="hann"`` (it rebuilds a Hann window of the trace's length for every trace, ~half of
+   the work) and with that window computed once and passed as an array (a proposal for
+   ``data.ingest.resample_trace``; the bench checks the output is bit-identical); window
+   preparation alone (zero-copy view -> contiguous batch ->
    the contract's normalisation), the compiled forward passes alone;
 2. the window stage (prepare + forward, :func:`seis_keras.scan.windows.window_probabilities`)
    at each of ``--batch-sizes``; its speed-up over batch 512 (``scan``'s default) is taken
@@ -84,7 +88,26 @@ def main(argv=None) -> int:
         for x in batches:
             predictors[bs0](x)
 
-    contenders = {"resample+merge": stage_prepare, f"prepare windows (bs {bs0})": stage_windows,
+    from scipy.signal import get_window
+
+    raw = [tr.copy() for tr in stream]
+    for tr in raw:
+        tr.data = tr.data.astype(np.float64)
+    hann = {n: np.fft.ifftshift(get_window("hann", n)) for n in {tr.stats.npts for tr in raw}}
+
+    def resample(cached: bool):
+        out = []
+        for tr in raw:
+            t = tr.copy()
+            t.resample(contract.sampling_rate, window=hann[t.stats.npts] if cached else "hann", no_filter=True)
+            out.append(t.data)
+        return out
+
+    if not all(np.array_equal(a, b) for a, b in zip(resample(False), resample(True))):
+        raise RuntimeError("a precomputed Hann window changed obspy's resampling output")
+
+    contenders = {"resample+merge": stage_prepare, "resample 3 traces, window='hann'": lambda: resample(False),
+                  "resample 3 traces, window cached": lambda: resample(True), f"prepare windows (bs {bs0})": stage_windows,
                   f"forward only (bs {bs0})": stage_forward}
     for bs in args.batch_sizes:
         contenders[f"window stage bs {bs}"] = (
