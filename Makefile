@@ -26,7 +26,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 BENCH ?= pipeline
-bench: $(STAMP)   # make bench BENCH=pipeline|train|synthetic|explain|explain_lrp|scan|precursor
+bench: $(STAMP)   # make bench BENCH=pipeline|train|train_path|synthetic|explain|explain_lrp|scan|precursor
 	$(PY) bench/$(BENCH).py
 
 clean:

@@ -2,17 +2,26 @@
 
 Builds a continuous 3-component record (``seis_keras.data.synthetic.detector_continuous``,
 100 Hz native, default 6 h) and scans it with the Majstorović detector (untrained weights: the
-speed does not depend on them) at several strides. Prints, per stride:
+speed does not depend on them). Every contender runs once per round, the rounds alternate
+(``--rounds``, so all see the same load from other processes), and the medians are printed with
+the load average beside them:
 
-* total seconds of ``scan`` (resampling 100 -> 20 Hz and merging included) and the
-  real-time factor ``record duration / scan time`` (goal >= 1e4 on 2 CPU cores at the
-  default stride 2.5 s);
-* the time of the forward passes alone, of the window preparation (sliding-window view,
-  demean + max normalisation) alone, and the windows per second.
+1. the stages of one scan at the default stride 2.5 s: resampling 100 -> 20 Hz + merging
+   (``prepare_stream``); the FFT resampling of the three traces alone, as obspy does it with
+   ``window="hann"`` (it rebuilds a Hann window of the trace's length for every trace, ~half of
+   the work) and with that window computed once and passed as an array (a proposal for
+   ``data.ingest.resample_trace``; the bench checks the output is bit-identical); window
+   preparation alone (zero-copy view -> contiguous batch ->
+   the contract's normalisation), the compiled forward passes alone;
+2. the window stage (prepare + forward, :func:`seis_keras.scan.windows.window_probabilities`)
+   at each of ``--batch-sizes``; its speed-up over batch 512 (``scan``'s default) is taken
+   within a round;
+3. the whole ``scan`` (resampling, windows, detections) per stride and its real-time factor
+   ``record duration / scan time`` (goal >= 1e5 at stride 2.5 s).
 
 Usage::
 
-    .venv/bin/python bench/scan.py [--hours 6] [--strides 2.5 1.0 5.0] [--batch-size 512] [--repeat 2]
+    .venv/bin/python bench/scan.py [--hours 6] [--strides 2.5 1.0 5.0] [--batch-sizes 512 1024 2048] [--rounds 5]
 """
 from __future__ import annotations
 
@@ -28,60 +37,108 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 
+def _load() -> str:
+    return "load average " + " ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hours", type=float, default=6.0, help="record length in hours (default 6)")
     ap.add_argument("--strides", type=float, nargs="+", default=[2.5, 1.0, 5.0], help="strides in s")
-    ap.add_argument("--batch-size", type=int, default=512)
-    ap.add_argument("--repeat", type=int, default=2, help="timed repeats per stride (best kept)")
+    ap.add_argument("--batch-sizes", type=int, nargs="+", default=[512, 1024, 2048],
+                    help="window-stage batch sizes (the first also for the stages and the whole scan)")
+    ap.add_argument("--rounds", type=int, default=5, help="alternating timed rounds (medians kept)")
     args = ap.parse_args(argv)
 
     import tensorflow as tf
-    from numpy.lib.stride_tricks import sliding_window_view
 
     from seis_keras.data.synthetic import detector_continuous
     from seis_keras.models import contract_of, get_model
     from seis_keras.scan import _predictor, prepare_stream, scan
+    from seis_keras.scan.windows import window_batch, window_probabilities, window_view
 
-    DETECTOR_CONTRACT = contract_of("detector")
-
+    contract = contract_of("detector")
     duration = args.hours * 3600.0
-    t = time.perf_counter()
     stream, events = detector_continuous(duration, n_events=int(args.hours * 10), seed=0)
-    print(f"record: {duration:.0f} s at 100 Hz, 3 components, {len(events)} events "
-          f"(generated in {time.perf_counter() - t:.1f} s)")
-    print(f"threads: intra-op {tf.config.threading.get_intra_op_parallelism_threads() or 'default'}, "
-          f"CPUs {os.cpu_count()}")
+    print(f"record: {duration:.0f} s at 100 Hz, 3 components, {len(events)} events; "
+          f"threads intra-op {tf.config.threading.get_intra_op_parallelism_threads() or 'default'}, "
+          f"CPUs {os.cpu_count()}; {_load()}")
     model = get_model("detector")
-    scan(model, stream.slice(stream[0].stats.starttime, stream[0].stats.starttime + 600), batch_size=args.batch_size)
+    norm = contract.transform()
+    n_win, step = 500, int(round(2.5 * contract.sampling_rate))
+    (sta,) = prepare_stream(stream, contract)
+    data = sta["data"]
+    view = window_view(data, n_win, step)
+    predictors = {bs: _predictor(model, "auto", bs) for bs in args.batch_sizes}
+    scan(model, stream.slice(stream[0].stats.starttime, stream[0].stats.starttime + 600))  # trace, warm up
+    for bs in args.batch_sizes:
+        window_probabilities(predictors[bs], norm, data, n_win, step, bs)
 
-    t = time.perf_counter()
-    (sta,) = prepare_stream(stream, DETECTOR_CONTRACT)
-    t_prep = time.perf_counter() - t
-    print(f"resample 100->20 Hz + merge: {t_prep:.2f} s")
-    print(f"{'stride_s':>8} {'windows':>8} {'scan_s':>8} {'x_realtime':>11} {'forward_s':>9} "
-          f"{'normalise_s':>11} {'windows/s':>10}")
-    predictor = _predictor(model, "auto", args.batch_size)
-    norm = DETECTOR_CONTRACT.transform()
+    def stage_prepare():
+        prepare_stream(stream, contract)
+
+    bs0 = args.batch_sizes[0]
+    batches = [window_batch(view, lo, lo + bs0, norm) for lo in range(0, len(view), bs0)]
+
+    def stage_windows():
+        for lo in range(0, len(view), bs0):
+            window_batch(view, lo, lo + bs0, norm)
+
+    def stage_forward():
+        for x in batches:
+            predictors[bs0](x)
+
+    from scipy.signal import get_window
+
+    raw = [tr.copy() for tr in stream]
+    for tr in raw:
+        tr.data = tr.data.astype(np.float64)
+    hann = {n: np.fft.ifftshift(get_window("hann", n)) for n in {tr.stats.npts for tr in raw}}
+
+    def resample(cached: bool):
+        out = []
+        for tr in raw:
+            t = tr.copy()
+            t.resample(contract.sampling_rate, window=hann[t.stats.npts] if cached else "hann", no_filter=True)
+            out.append(t.data)
+        return out
+
+    if not all(np.array_equal(a, b) for a, b in zip(resample(False), resample(True))):
+        raise RuntimeError("a precomputed Hann window changed obspy's resampling output")
+
+    contenders = {"resample+merge": stage_prepare, "resample 3 traces, window='hann'": lambda: resample(False),
+                  "resample 3 traces, window cached": lambda: resample(True), f"prepare windows (bs {bs0})": stage_windows,
+                  f"forward only (bs {bs0})": stage_forward}
+    for bs in args.batch_sizes:
+        contenders[f"window stage bs {bs}"] = (
+            lambda bs=bs: window_probabilities(predictors[bs], norm, data, n_win, step, bs))
+    times = {k: [] for k in contenders}
+    for _ in range(args.rounds):
+        for key, fn in contenders.items():
+            t = time.perf_counter()
+            fn()
+            times[key].append(time.perf_counter() - t)
+    print(f"\nstages at stride 2.5 s ({len(view)} windows), median of {args.rounds} rounds; {_load()}")
+    for key, v in times.items():
+        print(f"  {key:<32} {np.median(v):7.3f} s")
+    ref = 512 if 512 in args.batch_sizes else bs0
+    base = np.array(times[f"window stage bs {ref}"])
+    for bs in args.batch_sizes:
+        ratio = base / np.array(times[f"window stage bs {bs}"])
+        print(f"  speed-up of the window stage at bs {bs} over bs {ref} (paired): median {np.median(ratio):5.2f} x, "
+              f"quartiles {np.percentile(ratio, 25):.2f}-{np.percentile(ratio, 75):.2f}")
+
+    print(f"\nwhole scan (median of {args.rounds} rounds per stride, batch {bs0})")
+    print(f"{'stride_s':>8} {'windows':>8} {'scan_s':>8} {'x_realtime':>11} {'windows/s':>10}")
     for stride in args.strides:
-        best = np.inf
-        for _ in range(args.repeat):
+        best = []
+        for _ in range(args.rounds):
             t = time.perf_counter()
-            res = scan(model, stream, stride_s=stride, batch_size=args.batch_size)
-            best = min(best, time.perf_counter() - t)
-        n = res.probabilities[0].stats.npts
-        step = int(round(stride * 20))
-        view = sliding_window_view(sta["data"], 500, axis=0)[::step]
-        t_norm = t_fwd = 0.0
-        for lo in range(0, len(view), args.batch_size):
-            t = time.perf_counter()
-            x = norm(np.ascontiguousarray(view[lo:lo + args.batch_size].transpose(0, 2, 1)))
-            t_norm += time.perf_counter() - t
-            t = time.perf_counter()
-            predictor(x)
-            t_fwd += time.perf_counter() - t
-        print(f"{stride:8.2f} {n:8d} {best:8.2f} {duration / best:11.0f} {t_fwd:9.2f} {t_norm:11.2f} "
-              f"{n / best:10.0f}")
+            res = scan(model, stream, stride_s=stride, batch_size=bs0)
+            best.append(time.perf_counter() - t)
+        n, s = res.probabilities[0].stats.npts, float(np.median(best))
+        print(f"{stride:8.2f} {n:8d} {s:8.2f} {duration / s:11.0f} {n / s:10.0f}")
+    print(_load())
     return 0
 
 

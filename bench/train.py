@@ -13,15 +13,24 @@ calls (``model.make_train_function()`` on a repeated dataset), which executes
 ``--steps-per-execution`` steps per call into the graph (``TrainSettings.steps_per_execution``);
 norcia and precursor use 1, their steps take long enough that the ~1 ms dispatch cost is
 negligible. ``model.train_on_batch`` (one Python call per step, what a naive loop pays) is
-reported beside it. PyTorch steps are the usual zero_grad / forward / backward / step loop. Both use ``--threads`` CPU threads (on a machine
-shared with other jobs, ``--threads 1`` avoids OpenMP oversubscription, which can slow
-PyTorch's small steps fifty-fold). The table gives windows/s and the ratio Keras / PyTorch
-(> 1: Keras faster).
+reported beside it. PyTorch steps are the usual zero_grad / forward / backward / step loop. The table gives
+windows/s and the ratio Keras / PyTorch (> 1: Keras faster), with the load average at the end
+of each row.
+
+Threads: ``--threads 1,2`` (the default) runs each configuration in its own process (a
+framework's thread pool is fixed once it starts), both frameworks with that many threads, and
+prints them separately. On a machine shared with other jobs, more threads than idle cores make
+OpenMP oversubscribed: PyTorch's small steps then slow down up to fifty-fold (spinning threads
+wait for descheduled ones), which measures the load, not the framework. A row is marked
+``honest`` when it has 1 thread, or when the load average during it left at least its threads
+idle (the load average minus the benchmark's own threads ``<= cores - threads + 0.5``);
+otherwise ``oversubscribed``. Only honest rows belong
+in the README's table.
 
 Usage::
 
     .venv/bin/python bench/train.py [--models detector,norcia,...] [--seconds 6]
-        [--threads 2] [--precursor-length 16384] [--json results.json]
+        [--threads 1,2] [--precursor-length 16384] [--json results.json]
 """
 from __future__ import annotations
 
@@ -146,6 +155,54 @@ def compare(name, batch, shape, axes, settings, args):
     return ({key: float(np.median(v)) for key, v in rates.items()}, steps, k_params, k_per_call)
 
 
+def verdict(threads: int, load: float) -> str:
+    """``honest`` for 1 thread or enough idle cores during the row, else ``oversubscribed``.
+
+    The load average counts this benchmark's own ``threads`` runnable threads; the other
+    processes' share is about ``load - threads``, and must leave ``threads`` cores idle.
+    """
+    others = load - threads
+    return "honest" if threads == 1 or others <= (os.cpu_count() or 1) - threads + 0.5 else "oversubscribed"
+
+
+def run_configurations(argv, thread_counts, json_path):
+    """Each thread count in its own process (this script with one ``--threads``); one table."""
+    import json
+    import subprocess
+    import tempfile
+
+    rest, skip = [], False
+    for a in argv:  # drop --threads/--json from the child's arguments
+        if skip:
+            skip = False
+            continue
+        if a in ("--threads", "--json"):
+            skip = True
+            continue
+        if a.startswith(("--threads=", "--json=")):
+            continue
+        rest.append(a)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for threads in thread_counts:
+            out = Path(tmp) / f"threads{threads}.json"
+            print(f"## {threads} thread(s) each", flush=True)
+            subprocess.run([sys.executable, __file__, *rest, "--threads", str(threads), "--json", str(out)],
+                           check=True)
+            rows += json.loads(out.read_text())["results"]
+    print(f"\n# summary: Keras / PyTorch per thread count (only 'honest' rows say something about the "
+          f"frameworks; {os.cpu_count()} cores)")
+    print(f"{'model':<12} {'threads':>7} {'keras win/s':>12} {'torch win/s':>12} {'keras/torch':>11} {'load':>5}  verdict")
+    for r in sorted(rows, key=lambda r: (list(CASES).index(r["model"]), r["threads"])):
+        print(f"{r['model']:<12} {r['threads']:>7} {r['keras_windows_per_s']:>12.1f} {r['torch_windows_per_s']:>12.1f} "
+              f"{r['ratio']:>11.2f} {r['load']:>5.1f}  {r['verdict']}")
+    if json_path:
+        from seis_keras.atomic import write_json
+
+        write_json(json_path, {"cpu_count": os.cpu_count(), "results": rows})
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=",".join(CASES),
@@ -157,8 +214,9 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=3,
                         help="alternating Keras/PyTorch rounds the seconds are split into; "
                              "the median round is reported (default 3)")
-    parser.add_argument("--threads", type=int, default=os.cpu_count(),
-                        help="CPU threads for both frameworks (default: all cores)")
+    parser.add_argument("--threads", default="1,2",
+                        help="comma-separated CPU thread counts, one process each, the same for both "
+                             "frameworks (default 1,2)")
     parser.add_argument("--min-steps", type=int, default=1,
                         help="timed steps per round at least (default 1)")
     parser.add_argument("--max-steps", type=int, default=200, help="timed steps at most (default 200)")
@@ -168,6 +226,16 @@ def main(argv=None):
                         help="Keras steps per graph call for the short-step models (default 16)")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
+
+    try:
+        thread_counts = [int(t) for t in str(args.threads).split(",") if t.strip()]
+    except ValueError:
+        parser.error(f"--threads: expected comma-separated positive integers, got {args.threads!r}")
+    if not thread_counts or min(thread_counts) < 1:
+        parser.error(f"--threads: expected comma-separated positive integers, got {args.threads!r}")
+    if len(thread_counts) > 1:
+        return run_configurations(argv or sys.argv[1:], thread_counts, args.json)
+    args.threads = thread_counts[0]
 
     import tensorflow as tf
     import torch
@@ -184,7 +252,7 @@ def main(argv=None):
           f"{args.threads} threads each; load average {os.getloadavg()[0]:.1f}; "
           f"tensorflow {tf.__version__}, torch {torch.__version__}")
     header = (f"{'model':<12} {'batch':>5} {'input':>14} {'params':>9} {'steps/call':>10} {'keras win/s':>12} "
-              f"{'on_batch win/s':>14} {'torch win/s':>12} {'keras/torch':>11}")
+              f"{'on_batch win/s':>14} {'torch win/s':>12} {'keras/torch':>11} {'load':>9} verdict")
     print(header)
     print("-" * len(header))
     rows = []
@@ -199,9 +267,12 @@ def main(argv=None):
         rows.append(dict(model=name, batch=batch, input=list(shape), parameters=params,
                          keras_steps_per_execution=per_call, keras_windows_per_s=k_rate,
                          keras_train_on_batch_windows_per_s=b_rate, torch_windows_per_s=t_rate,
-                         keras_steps=steps["keras"], torch_steps=steps["torch"], ratio=k_rate / t_rate))
+                         keras_steps=steps["keras"], torch_steps=steps["torch"], ratio=k_rate / t_rate,
+                         threads=args.threads, load=os.getloadavg()[0],
+                         verdict=verdict(args.threads, os.getloadavg()[0])))
         print(f"{name:<12} {batch:>5} {'x'.join(map(str, shape)):>14} {params:>9} {per_call:>10} "
-              f"{k_rate:>12.1f} {b_rate:>14.1f} {t_rate:>12.1f} {k_rate / t_rate:>11.2f}", flush=True)
+              f"{k_rate:>12.1f} {b_rate:>14.1f} {t_rate:>12.1f} {k_rate / t_rate:>11.2f} "
+              f"load {rows[-1]['load']:4.1f} {rows[-1]['verdict']}", flush=True)
     if args.json:
         from seis_keras.atomic import write_json
 

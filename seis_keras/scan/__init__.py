@@ -10,10 +10,10 @@ data that obspy can read, like SeisBench's ``annotate`` / ``classify``:
    with the same FFT resampling as :mod:`seis_keras.data.ingest` (obspy ``Trace.resample``,
    Hann taper) and merged on one sampling grid with a gap mask; the components are cut to
    their common time span.
-2. **Windows**: a zero-copy ``numpy.lib.stride_tricks.sliding_window_view`` of the
-   ``(T, C)`` record with step ``stride_s``; windows are materialised one batch at a time
-   (``batch_size``), passed through the contract's normalisation (the detector:
-   :class:`~seis_keras.data.transforms.Demean` + per-window
+2. **Windows** (:mod:`seis_keras.scan.windows`): a zero-copy
+   ``numpy.lib.stride_tricks.sliding_window_view`` of the ``(T, C)`` record with step
+   ``stride_s``; windows are materialised one batch at a time (``batch_size``), passed
+   through the contract's normalisation (the detector: per-window
    :class:`~seis_keras.data.transforms.MaxNormalize`) and fed to one compiled
    ``tf.function`` with a fixed batch shape (no retracing; the last batch is padded).
 3. **Probabilities**: logits go through a sigmoid (1 unit) or softmax (k units). One
@@ -31,7 +31,7 @@ data that obspy can read, like SeisBench's ``annotate`` / ``classify``:
 :func:`add_scan_command` / :func:`run_scan` are the ``seis-keras scan`` command line.
 
 Modules: ``contract`` (:class:`InputContract`, :class:`ScanResult`), ``model`` (loading,
-compiled forward pass), ``stream`` (step 1), ``detections`` (step 4, scoring, tables),
+compiled forward pass), ``stream`` (step 1), ``windows`` (step 2), ``detections`` (step 4, scoring, tables),
 ``cli`` (command line); :func:`scan` itself is here.
 """
 from __future__ import annotations
@@ -52,6 +52,7 @@ from seis_keras.scan.contract import ScanResult
 from seis_keras.scan.detections import find_detections, match_detections, probability_table
 from seis_keras.scan.model import _predictor, load_scan_model
 from seis_keras.scan.stream import prepare_stream
+from seis_keras.scan.windows import window_probabilities, window_view
 
 __all__ = ["InputContract", "ScanResult", "scan", "prepare_stream", "find_detections",
            "match_detections", "probability_table", "load_scan_model", "add_scan_command", "run_scan", "CONTRACT_FILE"]
@@ -72,7 +73,7 @@ def scan(model, stream, *, stride_s: float = 2.5, threshold: float = 0.5, min_ga
         threshold: detection threshold on the probability (0.5).
         min_gap_s: runs of windows above threshold closer than this are merged (5 s).
         component_order: overrides ``contract.component_order`` (default ``"ENZ"``).
-        batch_size: windows per forward pass (512: fastest on CPU, the batch stays in cache).
+        batch_size: windows per forward pass (512; bench/scan.py compares 512/1024/2048).
         contract: the model's :class:`InputContract`; default: the one stored with a model path,
             else the detector's (``contract_of("detector")``: Majstorović et al.) with the window length
             taken from the model.
@@ -88,7 +89,6 @@ def scan(model, stream, *, stride_s: float = 2.5, threshold: float = 0.5, min_ga
         A :class:`ScanResult`.
     """
     import obspy
-    from numpy.lib.stride_tricks import sliding_window_view
 
     check_scan_settings(stride_s=stride_s, threshold=threshold, min_gap_s=min_gap_s, batch_size=batch_size)
     kind = output
@@ -132,16 +132,8 @@ def scan(model, stream, *, stride_s: float = 2.5, threshold: float = 0.5, min_ga
         if len(data) < n_win:
             short.append(f"{sta['id']} ({len(data) / fs:.2f} s)")
             continue
-        view = sliding_window_view(data, n_win, axis=0)[::step]  # (N, C, T) zero-copy
-        gap_win = sliding_window_view(gap, n_win)[::step].any(axis=1) if gap_policy == "mask" else None
-        n = len(view)
-        probs = None
-        for lo in range(0, n, batch_size):
-            x = np.ascontiguousarray(view[lo:lo + batch_size].transpose(0, 2, 1), dtype=np.float32)
-            p = predictor(norm(x))
-            if probs is None:
-                probs = np.empty((n, p.shape[1]), np.float32)
-            probs[lo:lo + len(p)] = p
+        gap_win = window_view(gap[:, None], n_win, step).any(axis=(1, 2)) if gap_policy == "mask" else None
+        probs = window_probabilities(predictor, norm, data, n_win, step, batch_size)
         if gap_win is not None:
             probs[gap_win] = np.nan
         names = contract.class_names or (("earthquake",) if probs.shape[1] == 1
