@@ -14,11 +14,10 @@ The steps, in order, for each station (``network.station.location``) of a stream
    leak into the data). ``resample_method="resample"`` is obspy's FFT resampling
    (``Trace.resample``, a ``resample_window`` taper in the frequency domain, obspy's
    default ``"hann"``): the spectrum is cut at the new Nyquist frequency, which is the
-   anti-alias filter (obspy's optional causal Chebyshev pre-filter is not used: it
-   delays the signal). ``"interpolate"`` uses ``Trace.interpolate`` (``interpolation``,
-   default ``"lanczos"`` with ``LANCZOS_A`` = 20 lobes); when it downsamples with ``anti_alias=True`` the trace is first
-   low-passed with a zero-phase 8-pole Butterworth filter at ``anti_alias_corner`` times
-   the new Nyquist frequency (default 0.8).
+   anti-alias filter (obspy's optional causal Chebyshev pre-filter delays the signal: not used).
+   ``"interpolate"`` uses ``Trace.interpolate`` (``interpolation``, default ``"lanczos"`` with
+   ``LANCZOS_A`` = 20 lobes), after a zero-phase 8-pole Butterworth low-pass at ``anti_alias_corner``
+   (0.8) times the new Nyquist frequency when it downsamples with ``anti_alias=True``.
 3. **Merging with an overlap and a gap policy.** Segments that overlap with different
    samples are refused (``overlap_policy="reject"``) or their overlap becomes a gap
    (``"mask"``, obspy's ``Stream.merge(method=0)`` policy); identical overlaps are merged
@@ -42,6 +41,7 @@ inside the window, ...). Channels are aligned to the nearest sample of the windo
 """
 from __future__ import annotations
 
+import functools
 import glob
 import logging
 import os
@@ -51,6 +51,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import scipy.signal
 
 from seis_keras.data.segments import OVERLAP_POLICIES, cut, fill_linear, merge_channel, overlap_conflicts
 
@@ -115,6 +116,12 @@ def group_by_station(stream, component_order: str, *, channel_map: Mapping[str, 
     return dict(sorted(stations.items()))
 
 
+@functools.lru_cache(maxsize=16)
+def _fft_window(name: str, npts: int) -> np.ndarray:
+    """obspy's resample window once per (name, length): obspy rebuilds it per trace (bench/scan.py)."""
+    return np.fft.ifftshift(scipy.signal.get_window(name, npts))
+
+
 def resample_trace(trace, sampling_rate: float, method: str, anti_alias: bool, window, interpolation: str,
                    corner: float):
     """A copy of ``trace`` at ``sampling_rate`` (the resampling of :func:`stream_to_windows`; scan uses it too)."""
@@ -124,7 +131,8 @@ def resample_trace(trace, sampling_rate: float, method: str, anti_alias: bool, w
     if abs(rate - sampling_rate) < 1e-9 * sampling_rate:
         return tr
     if method == "resample":
-        tr.resample(sampling_rate, window=window, no_filter=True)
+        tr.resample(sampling_rate, no_filter=True,
+                    window=_fft_window(window, tr.stats.npts) if isinstance(window, str) else window)
     else:
         if anti_alias and sampling_rate < rate:
             tr.filter("lowpass", freq=corner * sampling_rate / 2.0, corners=8, zerophase=True)

@@ -6,7 +6,7 @@ import obspy
 import pandas as pd
 import pytest
 
-from seis_keras.data.ingest import component_of, ingest, read_picks, stream_to_windows
+from seis_keras.data.ingest import _fft_window, component_of, ingest, read_picks, resample_trace, stream_to_windows
 
 RATE = 100.0
 
@@ -223,3 +223,16 @@ def test_ingest_obspy_example_files_with_resampling(tmp_path):
     assert report.n_windows == 22 and report.files == [pattern]
     ws = store.WaveformStore(tmp_path / "uh3")
     np.testing.assert_array_equal(ws.get_waveforms(10), waves[10])
+
+
+def test_resampling_with_the_cached_window_is_bit_identical_to_obspys():
+    rng = np.random.default_rng(3)
+    for npts in (12_001, 12_000):  # odd and even lengths take different branches in obspy
+        tr = obspy.Trace(rng.normal(size=npts), header={"sampling_rate": 100.0})
+        ours = resample_trace(tr, 20.0, "resample", False, "hann", "lanczos", 0.8)
+        ref = tr.copy()
+        ref.data = ref.data.astype(np.float64)
+        ref.resample(20.0, window="hann", no_filter=True)
+        np.testing.assert_array_equal(ours.data, ref.data)
+        assert ours.stats.sampling_rate == 20.0 and ours.stats.npts == npts // 5
+    assert _fft_window("hann", 12_000) is _fft_window("hann", 12_000)  # built once per length
