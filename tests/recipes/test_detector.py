@@ -324,6 +324,11 @@ def test_quick_path_end_to_end(tmp_path):
         g, record_s = r["glitches"], TINY_GLITCH_S if key == "built_in" else 3600.0  # obspy's records: 1 h each
         assert g["n_glitches"] == round(60.0 * record_s / 3600.0) and 0.9 * record_s / 3600 < g["hours"] <= record_s / 3600
         assert g["false_alarms_per_hour"] == pytest.approx(g["n_detections"] / g["hours"])
+        assert 0 <= g["n_glitches_detected"] <= g["n_glitches"]
+    found = pd.read_csv(folder.path / "scan_false_alarms.csv")
+    assert len(found) == sum(r[v]["n_detections"] for r in fa.values() for v in ("as_is", "glitches"))
+    glitches = pd.read_csv(folder.path / "scan_glitches.csv")
+    assert glitches.groupby("record").size().to_dict() == {k: r["glitches"]["n_glitches"] for k, r in fa.items()}
     assert "False alarms per hour on records without events" in report and "obspy ref_STS2" in report
     stream, _ = detector_continuous(120.0, 0, seed=5)
     res = scan(folder.path / "model", stream, stride_s=5.0)

@@ -87,18 +87,18 @@ def read_eval_windows(path: str | Path, contract: InputContract, *, pick_offset_
         work_dir: where a conformed copy is written (default: a temporary folder, removed after reading).
     """
     path = check_eval_store(path)
-    store = WaveformStore(path)
-    labels = earthquake_labels(store.metadata, str(path / "metadata.csv"))
-    conformed = needs_conforming(store, contract.sampling_rate, contract.window_samples)
-    with tempfile.TemporaryDirectory() as tmp:
+    with WaveformStore(path) as source, tempfile.TemporaryDirectory() as tmp:
+        labels = earthquake_labels(source.metadata, str(path / "metadata.csv"))
+        conformed = needs_conforming(source, contract.sampling_rate, contract.window_samples)
+        read = path
         if conformed:
-            out = Path(work_dir) if work_dir is not None else Path(tmp) / "conformed"
-            store = WaveformStore(conform_store(store, out, sampling_rate=contract.sampling_rate,
-                                                window_s=contract.window_s, pick_offset_s=pick_offset_s,
-                                                component_order=contract.component_order, block_size=block_size))
-        rows = np.arange(len(store))
-        raw = load_windows(store, rows, components=contract.component_order)
-        meta = store.metadata.reset_index(drop=True)
+            read = conform_store(source, Path(work_dir) if work_dir is not None else Path(tmp) / "conformed",
+                                 sampling_rate=contract.sampling_rate, window_s=contract.window_s,
+                                 pick_offset_s=pick_offset_s, component_order=contract.component_order,
+                                 block_size=block_size)
+        with WaveformStore(read) as store:
+            raw = load_windows(store, np.arange(len(store)), components=contract.component_order)
+            meta = store.metadata.reset_index(drop=True)
     p = (pd.to_numeric(meta[P_COLUMN], errors="coerce").to_numpy(np.float64) if P_COLUMN in meta.columns
          else np.full(len(meta), np.nan))
     return EvalWindows(path, raw, contract.transform()(raw), labels, p, meta, conformed)

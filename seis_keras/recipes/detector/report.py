@@ -234,17 +234,19 @@ def _false_alarms(sc: dict) -> list[str]:
     lines = [f"False alarms per hour on records without events (every detection is false), as they are and with "
              f"{fa['glitches_per_hour']:g} glitches per hour injected ({', '.join(fa['glitch_kinds'])}, "
              f"{fa['glitch_factor']:g} × the largest demeaned value of the 25 s around them, seeded):", "",
-             "| record | hours | false alarms / h | with glitches: false alarms / h | glitches detected |",
+             "| record | hours scanned | false alarms / h | with glitches: false alarms / h | glitches detected |",
              "|---|---|---|---|---|"]
     names = {"built_in": "built-in, no events (detector_continuous)", "ref_STS2": "obspy ref_STS2 (CA.STS2 EHZ)",
              "ref_unknown": "obspy ref_unknown (CA.0438 EHZ)"}
     for key, r in fa["records"].items():
         g = r["glitches"]
         lines.append(f"| {names.get(key, key)} | {r['as_is']['hours']:.2f} | {r['as_is']['false_alarms_per_hour']:.2f} "
-                     f"| {g['false_alarms_per_hour']:.2f} | {_f(g['glitches_detected'], 3)} of {g['n_glitches']} |")
+                     f"| {g['false_alarms_per_hour']:.2f} | {g['n_glitches_detected']} of {g['n_glitches']} |")
     if any(k.startswith("ref_") for k in fa["records"]):
         lines += ["", "obspy's records have one component: E and N are the same trace shifted by 1/3 and 2/3 of its "
-                      "length (real noise on every component, not a real three-component record)."]
+                      "length (real noise on every component, not a real three-component record); they were taken as "
+                      "noise by eye, so a detection on them may also be a small event. Every detection: "
+                      "`scan_false_alarms.csv`; the glitches: `scan_glitches.csv`."]
     return lines + [""]
 
 

@@ -51,7 +51,7 @@ def scan_record(training: Training, contract: InputContract, cfg: DetectorConfig
                        "scan_continuous_record")
     return {"record_s": s.duration_s, "n_events": score["n_events"], "n_detections": score["n_detections"],
             "recall": score["recall"], "false_alarms": score["n_false_alarms"], "settings": res.settings,
-            "false_alarm_rate": false_alarm_rates(training.reference.model, contract, cfg)}
+            "false_alarm_rate": false_alarm_rates(training.reference.model, contract, cfg, folder)}
 
 
 def inject_glitches(stream, *, per_hour: float, factor: float, kinds, seed: int, window_s: float):
@@ -107,13 +107,17 @@ def obspy_noise_record(path: str):
     return st
 
 
-def false_alarm_rates(model, contract: InputContract, cfg: DetectorConfig) -> dict:
-    """Detections per hour of model A on records without events, with and without injected glitches."""
+def false_alarm_rates(model, contract: InputContract, cfg: DetectorConfig, folder: RunFolder | None = None) -> dict:
+    """Detections per hour of model A on records without events, with and without injected glitches.
+
+    With ``folder``, every detection (record, variant, times, peak probability) goes to
+    ``scan_false_alarms.csv`` and the injected glitches to ``scan_glitches.csv``.
+    """
     s = cfg.scan
     records = {"built_in": detector_continuous(s.glitch_record_s, 0, seed=cfg.seed + QUIET_SEED_OFFSET)[0]}
     if s.obspy_records:
         records.update({Path(p).name: obspy_noise_record(p) for p in OBSPY_NOISE_RECORDS})
-    out = {}
+    out, found, planted = {}, [], []
     for name, stream in records.items():
         glitched, glitches = inject_glitches(stream, per_hour=s.glitches_per_hour, factor=s.glitch_factor,
                                              kinds=s.glitch_kinds, seed=cfg.seed + QUIET_SEED_OFFSET + 1,
@@ -125,11 +129,16 @@ def false_alarm_rates(model, contract: InputContract, cfg: DetectorConfig) -> di
             hours = res.probabilities[0].stats.npts * s.stride_s / 3600.0
             entry[variant] = {"hours": hours, "n_detections": int(len(res.detections)),
                               "false_alarms_per_hour": len(res.detections) / hours}
+            found.append(res.detections.assign(record=name, variant=variant))
             if variant == "glitches":
                 hit = match_detections(res.detections, glitches["time"]) if len(glitches) else None
                 entry[variant].update({"n_glitches": int(len(glitches)),
-                                       "glitches_detected": None if hit is None else float(hit["recall"])})
+                                       "n_glitches_detected": 0 if hit is None else int(sum(hit["event_found"]))})
+        planted.append(glitches.assign(record=name))
         out[name] = {"trace_ids": sorted({tr.id for tr in stream}), **entry}
+    if folder is not None:
+        folder.write_text("scan_false_alarms.csv", pd.concat(found, ignore_index=True).to_csv(index=False))
+        folder.write_text("scan_glitches.csv", pd.concat(planted, ignore_index=True).to_csv(index=False))
     return {"records": out, "glitch_factor": s.glitch_factor, "glitches_per_hour": s.glitches_per_hour,
             "glitch_kinds": list(s.glitch_kinds)}
 
