@@ -216,7 +216,8 @@ def _check_eval_data(m: dict, folder, report: str, eval_store) -> None:
             assert r["precision"] == pytest.approx(tp / (tp + fp))
         assert r["per_class_accuracy"][0] == pytest.approx(tn / (tn + fp))
         sp = r["spike"]
-        assert sp["n_windows"] == 3 * (tn + fp) and sp["called_earthquake"] == pytest.approx(sp["n_called"] / sp["n_windows"])
+        assert sp["n_windows"] == 3 * (tn + fp)
+        assert sp["called_earthquake"] == pytest.approx(sp["n_called"] / sp["n_windows"])
     # model A as exported, on the store read by eval_windows through the stored contract: the same accuracy
     contract = InputContract.from_json(json.loads((folder.path / "model" / CONTRACT_FILE).read_text()))
     x, y2, p_sample = eval_windows(eval_store, contract)
@@ -322,7 +323,8 @@ def test_quick_path_end_to_end(tmp_path):
     assert set(fa) == {"built_in", "ref_STS2", "ref_unknown"}
     for key, r in fa.items():
         g, record_s = r["glitches"], TINY_GLITCH_S if key == "built_in" else 3600.0  # obspy's records: 1 h each
-        assert g["n_glitches"] == round(60.0 * record_s / 3600.0) and 0.9 * record_s / 3600 < g["hours"] <= record_s / 3600
+        assert g["n_glitches"] == round(60.0 * record_s / 3600.0)
+        assert 0.9 * record_s / 3600 < g["hours"] <= record_s / 3600
         assert g["false_alarms_per_hour"] == pytest.approx(g["n_detections"] / g["hours"])
         assert 0 <= g["n_glitches_detected"] <= g["n_glitches"]
     found = pd.read_csv(folder.path / "scan_false_alarms.csv")

@@ -9,7 +9,8 @@ seeded; :func:`inject_glitches`), and obspy's two bundled hour-long noise record
 CA.0438, EHZ at 200 Hz; ``obspy/signal/tests/data/ref_STS2``, ``ref_unknown``), as they are and
 with the same glitches. Those records have one component: E and N are the same trace circularly
 shifted by 1/3 and 2/3 of its length (real noise of that station on every component, not a real
-three-component record). Every detection on them is a false alarm; the rate is per hour of record. The exported model is ``model/`` in the run folder
+three-component record). Every detection on them is a false alarm; the rate is per hour of record.
+The exported model is ``model/`` in the run folder
 (:func:`seis_keras.train.export.export_model`: ``model.h5``, ``model.keras``,
 ``model_serving/``) with the same contract in ``model/input_contract.json``, so
 ``seis-keras scan --model RUN/model`` reads the windows exactly as the study did.

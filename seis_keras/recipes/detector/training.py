@@ -4,7 +4,8 @@ The detector (``seis_keras.models.detector``, built for the study's input contra
 trained ``train.runs`` times with SGD (lr 0.01, momentum 0.9, batch 512), early stopping after
 50 epochs without a better validation loss; the runs differ only in seed (initial weights and
 sample order), run A is the reference. The training windows are augmented as ``[augment]`` says
-(on by default for the built-in windows: gain, gaps, channel dropout, glitches in noise; ours). Each run is then scored on the evaluation split:
+(on by default for the built-in windows: gain, gaps, channel dropout, glitches in noise; ours).
+Each run is then scored on the evaluation split:
 accuracy, precision, recall and F1 of the earthquake class, per epicentral-distance class when
 the store knows distances (ours), and mean ± sample std over runs (the paper: 0.9758 ± 8e-4).
 """
