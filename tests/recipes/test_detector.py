@@ -18,7 +18,7 @@ from seis_keras.recipes.config import load_config, recipes_dir
 from seis_keras.recipes.detector import data as data_section
 from seis_keras.recipes.detector.__main__ import add_arguments, main, run
 from seis_keras.recipes.detector.config import DetectorConfig
-from seis_keras.recipes.detector.real_data import eval_windows
+from seis_keras.recipes.detector.real_data import eval_windows, evaluate_exported
 from seis_keras.recipes.detector.report import randomisation_verdict
 from seis_keras.recipes.detector.samples import choose_samples
 from seis_keras.recipes.detector.study import PAPER, input_contract
@@ -225,6 +225,10 @@ def _check_eval_data(m: dict, folder, report: str, eval_store) -> None:
     acc = float(((positive_probability(model, x) >= 0.5) == (y2 == 1)).mean())
     assert np.array_equal(y2, y) and acc == pytest.approx(ev["runs"]["A"]["accuracy"])
     assert np.all(np.isfinite(p_sample[y == 1])) and np.all(np.isnan(p_sample[y == 0]))
+    # what a `seis-keras scan` user runs on the exported model: the same numbers as the section's run A
+    mine = evaluate_exported(folder.path / "model", eval_store, seed=11)
+    a = ev["runs"]["A"]
+    assert mine["confusion_matrix"] == a["confusion_matrix"] and mine["spike"]["n_called"] == a["spike"]["n_called"]
     assert m["eval_data"]["summary"]["accuracy"]["mean"] == pytest.approx(
         np.mean([r["accuracy"] for r in ev["runs"].values()]))
     assert set(m["robustness"]["spike_called_earthquake"]["runs"]) == {"A", "B"}

@@ -36,6 +36,7 @@ from seis_keras.recipes.detector.config import DetectorConfig
 from seis_keras.recipes.detector.study import DetectorData, Training, stored_path
 from seis_keras.recipes.detector.training import CLASS_NAMES
 from seis_keras.recipes.runner import RunFolder
+from seis_keras.scan.model import load_scan_model
 from seis_keras.train.evaluate import classification_metrics, positive_probability, summarise_runs
 
 P_COLUMN = "trace_p_arrival_sample"
@@ -185,3 +186,29 @@ def score_eval_data(training: Training, path: str | Path, contract: InputContrac
             "threshold": cfg.evaluation.threshold, "n_earthquakes_with_p": int(has_p.sum()),
             "p_sample_median": float(np.median(w.p_sample[has_p])) if has_p.any() else None,
             "runs": per_run, "summary": _summary(per_run)}
+
+
+def evaluate_exported(model_path: str | Path, store: str | Path, *, threshold: float = 0.5,
+                      spike_factor: float = 8.0, spike_copies: int = 3, seed: int = 0,
+                      pick_offset_s: float = 5.0) -> dict:
+    """An exported detector (``RUN/model``, as ``seis-keras scan --model`` takes it) on a labelled store.
+
+    The windows are read through the model's stored ``input_contract.json`` (the transforms it
+    was trained with); the metrics are those of the ``eval_data`` section for one run. Spike
+    positions are drawn with ``seed`` (the recipe uses ``seed + eval_data.seed_offset``). A store at
+    another rate or window length is conformed, earthquake windows starting ``pick_offset_s``
+    before P (``data.pick_offset_s``).
+
+    Raises:
+        ValueError: the model is not a Keras model with one logit output or has no stored contract.
+    """
+    model, contract, kind = load_scan_model(model_path)
+    if contract is None or not hasattr(model, "layers") or kind == "probabilities":
+        raise ValueError(f"{model_path}: expected an exported detector folder (a Keras logits model with "
+                         "input_contract.json, as RUN/model of the detector recipe)")
+    w = read_eval_windows(store, contract, pick_offset_s=pick_offset_s)
+    p = positive_probability(model, w.x)
+    m = classification_metrics(w.y, (p >= threshold).astype(int), n_classes=2, class_names=CLASS_NAMES)
+    m["spike"] = spike_robustness(model, w.raw[w.y == 0], contract, factor=spike_factor, copies=spike_copies,
+                                  seed=seed, threshold=threshold)
+    return {**m, "threshold": threshold, "transforms": list(contract.transforms)}
