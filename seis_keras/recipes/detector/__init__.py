@@ -17,13 +17,15 @@ continuous record (``seis_keras.scan``) and is exported with its input contract.
     python -m seis_keras.recipes.detector --profile quick          # `make run`: minutes on a CPU
     python -m seis_keras.recipes.detector --data STORE --runs 10   # any earthquake/noise store
     python -m seis_keras.recipes.detector --data DIR --picks picks.csv   # waveform files + P picks
+    python -m seis_keras.recipes.detector --profile quick --eval-data STORE  # + scored on other labelled windows
     python -m seis_keras.recipes.detector --set train.epochs=3 --set lrp.betas=[0.0]
 
 Settings: ``recipes/detector.toml`` (every value with its source), checked against the schema
 in :mod:`seis_keras.recipes.detector.config` before any data is read. Input: the model's
 contract (``seis_keras.models.detector.CONTRACT``: 20 Hz, 500 samples, E/N/Z, MaxNormalize) at
-the config's rate and window, with ``Demean`` first when ``data.demean`` (default: real records
-carry DC offsets); the model, the training pipeline, the scan and the exported
+the config's rate and window, with ``Demean`` first when ``data.demean`` says so (default
+``"auto"``: for the built-in windows, which carry DC offsets; not for ``--data``, as the paper);
+the model, the training pipeline, ``--eval-data``, the scan and the exported
 ``model/input_contract.json`` all follow it.
 
 Sections, in the paper's order (``__main__.run``): 1 data (:mod:`.data`), 2 training and

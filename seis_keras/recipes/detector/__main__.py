@@ -10,6 +10,7 @@ from seis_keras.recipes.detector.config import DetectorConfig
 from seis_keras.recipes.detector.data import load_data
 from seis_keras.recipes.detector.feature_maps import feature_map_visualisation
 from seis_keras.recipes.detector.quality import explanation_quality
+from seis_keras.recipes.detector.real_data import check_eval_store, evaluation_split_robustness, score_eval_data
 from seis_keras.recipes.detector.relevance import relevance_propagation
 from seis_keras.recipes.detector.samples import chosen_samples
 from seis_keras.recipes.detector.scan import export_reference, scan_record
@@ -23,13 +24,20 @@ def run(cfg: DetectorConfig, args: argparse.Namespace) -> RunFolder:
 
     Args:
         cfg: the validated config.
-        args: ``data`` (``None``: built-in windows), ``picks``, ``out``, ``keep_failed``.
+        args: ``data`` (``None``: built-in windows), ``picks``, ``out``, ``keep_failed``, ``eval_data``
+            (``None``: no store of other labelled windows).
     """
-    contract = input_contract(cfg)  # §2.1: the model's input, from models/detector.CONTRACT and [data]
+    contract = input_contract(cfg, built_in=args.data is None)  # §2.1: models/detector.CONTRACT and [data]
+    eval_data = getattr(args, "eval_data", None)
+    if eval_data is not None:
+        check_eval_store(eval_data)  # before any work
     with RunFolder(NAME, args.out, keep_failed=args.keep_failed) as folder:
         data = folder.section("data", load_data, cfg, contract, folder, args.data, args.picks)   # §2.1
         training = folder.section("training", train_runs, data, cfg, folder)                    # §2.3, §2.4
         evaluation = folder.section("evaluation", evaluate_runs, training, data, cfg, folder)    # §2.4, Table S1
+        folder.section("robustness", evaluation_split_robustness, training, data, cfg)          # ours (issue 12)
+        if eval_data is not None:  # ours: other labelled records, evaluation only
+            folder.section("eval_data", score_eval_data, training, eval_data, contract, cfg, folder)
         chosen = folder.section("chosen_samples", chosen_samples, data, training, evaluation, cfg)  # §3
         folder.section("fmv", feature_map_visualisation, data, training, chosen, cfg, folder)   # §2.5.1, §3.1
         folder.section("backward_optimisation", backward_optimisation, data, training, chosen, cfg, folder)  # §3.2
@@ -52,6 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The detector's own flags."""
     parser.add_argument("--runs", type=int, action=_RunsOverride, metavar="N",
                         help="number of training runs (= --set train.runs=N; default: the config's)")
+    parser.add_argument("--eval-data", default=None, metavar="STORE",
+                        help="labelled store (label 1/0 or trace_category) to score every run on, beside the "
+                             "evaluation split (evaluation only: nothing is trained or tuned on it)")
     parser.add_argument("--picks", default=None, help="picks CSV for --data DIR of waveform files "
                                                       "(default: data.picks)")
 

@@ -39,7 +39,7 @@ class Data:
     sampling_rate: float = setting(gt=0)
     window_s: float = setting(gt=0)
     component_order: str = setting(check=_components)
-    demean: bool
+    demean: bool | Literal["auto"]
     split: tuple[float, float, float] = setting(gt=0)
     synthetic_n: int = setting(min=3)
     earthquake_fraction: float = setting(gt=0, lt=1)
@@ -52,6 +52,10 @@ class Data:
     @property
     def window_samples(self) -> int:
         return int(round(self.window_s * self.sampling_rate))
+
+    def demean_for(self, built_in: bool) -> bool:
+        """``demean`` resolved: ``"auto"`` is on for the built-in windows, off for ``--data`` (the paper)."""
+        return built_in if self.demean == "auto" else bool(self.demean)
 
     def __post_init__(self):
         n = self.window_s * self.sampling_rate
@@ -180,6 +184,133 @@ class Scan:
     stride_s: float = setting(gt=0)
     threshold: float = setting(gt=0, lt=1)
     min_gap_s: float = setting(min=0)
+    glitch_record_s: float = setting(gt=0)
+    glitches_per_hour: float = setting(min=0)
+    glitch_factor: float = setting(gt=0)
+    glitch_kinds: list[Literal["spike", "step"]] = setting(
+        check=lambda v: None if v and len(set(v)) == len(v) else "expected distinct kinds, at least one")
+    obspy_records: bool
+
+
+_CLASSES = Literal["noise", "earthquake", "all"]
+#: ``classes`` of the [augment] sections -> the label values an augmentation acts on (None: every window).
+CLASS_LABELS = {"noise": (0,), "earthquake": (1,), "all": None}
+
+
+def _pair(value) -> str | None:
+    return None if value[0] <= value[1] else "expected [low, high] with low <= high"
+
+
+@dataclasses.dataclass(frozen=True)
+class TimeShift:
+    """[augment.time_shift]: ``seis_keras.data.augment.TimeShift``."""
+
+    enabled: bool
+    probability: float = setting(min=0, max=1)
+    max_shift: int = setting(min=0)
+    mode: Literal["reflect", "roll"]
+
+
+@dataclasses.dataclass(frozen=True)
+class NoiseMix:
+    """[augment.noise_mix]: ``seis_keras.data.augment.NoiseMix`` (noise from the batch's noise windows, label 0)."""
+
+    enabled: bool
+    probability: float = setting(min=0, max=1)
+    snr_range: tuple[float, float] = setting(gt=0, check=_pair)
+    classes: _CLASSES
+
+
+@dataclasses.dataclass(frozen=True)
+class Gain:
+    """[augment.gain]: ``seis_keras.data.augment.Gain``."""
+
+    enabled: bool
+    probability: float = setting(min=0, max=1)
+    range_db: tuple[float, float] = setting(check=_pair)
+    per_channel: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Gaps:
+    """[augment.gaps]: ``seis_keras.data.augment.Gaps``."""
+
+    enabled: bool
+    probability: float = setting(min=0, max=1)
+    length: tuple[int, int] = setting(min=1, check=_pair)
+    all_components_fraction: float = setting(min=0, max=1)
+    edge_fraction: float = setting(min=0, max=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Glitches:
+    """[augment.glitches]: ``seis_keras.data.augment.Glitches``."""
+
+    enabled: bool
+    probability: float = setting(min=0, max=1)
+    classes: _CLASSES
+    kinds: list[Literal["spike", "boxcar", "step"]] = setting(check=lambda v: None if v and len(set(v)) == len(v)
+                                                             else "expected distinct kinds, at least one")
+    amplitude: tuple[float, float] = setting(gt=0, check=_pair)
+    max_count: int = setting(min=1)
+    all_components_fraction: float = setting(min=0, max=1)
+    max_spike_width: int = setting(min=1)
+    boxcar_width: tuple[int, int] = setting(min=1, check=_pair)
+
+
+@dataclasses.dataclass(frozen=True)
+class ChannelDropout:
+    """[augment.channel_dropout]: ``seis_keras.data.augment.ChannelDropout``."""
+
+    enabled: bool
+    probability: float = setting(min=0, max=1)
+    max_channels: int = setting(min=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Augment:
+    """[augment]: seeded augmentation of the training windows (``seis_keras.data.augment``; not in the paper).
+
+    ``enabled = "auto"``: on for the built-in windows, off for ``--data`` (the paper trains on its
+    records as they are). Each sub-section is one augmentation, applied in
+    ``seis_keras.data.augment.ORDER``; validation and evaluation windows are never augmented.
+    """
+
+    enabled: bool | Literal["auto"]
+    time_shift: TimeShift
+    noise_mix: NoiseMix
+    gain: Gain
+    gaps: Gaps
+    glitches: Glitches
+    channel_dropout: ChannelDropout
+
+    def active_for(self, built_in: bool) -> bool:
+        """``enabled`` resolved for the data of a run."""
+        return built_in if self.enabled == "auto" else bool(self.enabled)
+
+    def settings(self) -> dict:
+        """The ``seis_keras.data.augment.Augmentations`` settings dict of the enabled augmentations."""
+        out = {}
+        for f in dataclasses.fields(self):
+            if f.name == "enabled":
+                continue
+            section = getattr(self, f.name)
+            if not section.enabled:
+                continue
+            values = {k.name: getattr(section, k.name) for k in dataclasses.fields(section) if k.name != "enabled"}
+            if "classes" in values:
+                values["classes"] = CLASS_LABELS[values["classes"]]
+            out[f.name] = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalData:
+    """[eval_data]: scoring every run on a labelled store given with ``--eval-data`` (evaluation only; ours)."""
+
+    spike_factor: float = setting(gt=0)
+    spike_copies: int = setting(min=1)
+    seed_offset: int = setting(min=0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,6 +327,8 @@ class DetectorConfig:
     lrp: Lrp
     quality: Quality
     scan: Scan
+    augment: Augment
+    eval_data: EvalData
     profile: str = setting(loader=True)
 
     def __post_init__(self):
@@ -203,8 +336,9 @@ class DetectorConfig:
         if not _whole(self.scan.stride_s * fs):
             raise ValueError(f"scan.stride_s = {self.scan.stride_s:g} s is not a whole number of samples at "
                              f"data.sampling_rate = {fs:g} Hz")
-        if self.scan.duration_s < self.data.window_s:
-            raise ValueError(f"scan.duration_s = {self.scan.duration_s:g} s is shorter than one window "
+        if min(self.scan.duration_s, self.scan.glitch_record_s) < self.data.window_s:
+            raise ValueError(f"scan.duration_s / glitch_record_s = {self.scan.duration_s:g} / "
+                             f"{self.scan.glitch_record_s:g} s: shorter than one window "
                              f"(data.window_s = {self.data.window_s:g} s)")
         if not self.bo.high_frequency_hz < fs / 2:
             raise ValueError(f"bo.high_frequency_hz = {self.bo.high_frequency_hz:g} Hz (expected below the Nyquist "

@@ -82,7 +82,9 @@ def load_data(cfg: DetectorConfig, contract: InputContract, folder: RunFolder, d
                            y=labels[rows], meta=store.metadata.iloc[rows].reset_index(drop=True))
     metrics = {"source": source, "built_in": data is None, "n_windows": int(len(labels)),
                "earthquake_fraction": float(labels.mean()),
-               "split_sizes": {k: int(len(v)) for k, v in splits.items()}, "store": stored_path(folder, store.path)}
+               "split_sizes": {k: int(len(v)) for k, v in splits.items()}, "store": stored_path(folder, store.path),
+               "transforms": list(contract.transforms), "demean_setting": cfg.data.demean,
+               "augment": cfg.augment.settings() if cfg.augment.active_for(data is None) else None}
     folder.log(f"data: {source}: {len(labels)} windows ({100 * labels.mean():.1f} % earthquakes), "
                f"split {[len(v) for v in splits.values()]}")
     return DetectorData(store, labels, splits, source, data is None, contract, test, metrics)

@@ -43,19 +43,24 @@ PAPER = {
 }
 
 
-def input_contract(cfg: DetectorConfig) -> InputContract:
+def input_contract(cfg: DetectorConfig, built_in: bool = True) -> InputContract:
     """The trained model's input contract: the paper's (``models/detector.py``) at the config's windows.
 
     The rate, window length and component order come from ``[data]``; the transforms are the
-    paper's (``MaxNormalize``) with ``Demean`` first when ``data.demean`` is set. The training
-    pipeline, the explained windows, the scan and the exported ``input_contract.json`` all read
-    this one contract.
+    paper's (``MaxNormalize``) with ``Demean`` first when ``data.demean`` resolves to on
+    (``"auto"``: on for the built-in windows, off for ``--data``, see :meth:`Data.demean_for`).
+    The training pipeline, the explained windows, ``--eval-data``, the scan and the exported
+    ``input_contract.json`` all read this one contract.
+
+    Args:
+        cfg: the config.
+        built_in: whether the run trains on the built-in windows (``--data`` not given).
     """
     paper = contract_of("detector")
     d = cfg.data
     return paper.replace(sampling_rate=d.sampling_rate, window_samples=d.window_samples,
                          component_order=d.component_order).with_transforms(
-        ([Demean()] if d.demean else []) + paper.transform_list())
+        ([Demean()] if d.demean_for(built_in) else []) + paper.transform_list())
 
 
 def stored_path(folder: RunFolder, path: str | os.PathLike) -> str:
