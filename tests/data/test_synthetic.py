@@ -340,6 +340,35 @@ def test_precursor_tremor_grows_before_events_only():
     assert (control < 2.0).all()
 
 
+def test_precursor_planted_tremor_size_measured():
+    """Same seed with and without the tremor: the difference is the tremor alone; its RMS follows the
+    planted linear ramp up to ``tremor_snr`` x the background's band RMS, and it lies in its band."""
+    settings = dataclasses.replace(SMALL, hours=2.0, onset_hours=1.8)  # long enough for a 3 % RMS estimate
+    w, m = precursor_data(2, seed=3, settings=settings)
+    w0, _ = precursor_data(2, seed=3, settings=dataclasses.replace(settings, tremor_snr=0.0))
+    fs, band = settings.sampling_rate, settings.tremor_band
+    for i in np.flatnonzero((m.record_kind == "noise").to_numpy()):
+        assert np.array_equal(w[i], w0[i])  # noise records carry no tremor
+    for i in np.flatnonzero((m.record_kind == "event").to_numpy()):
+        tremor = (w[i] - w0[i]).astype(float)
+        onset = int(m.tremor_onset_sample.iat[i])
+        assert np.abs(tremor[:onset]).max() == 0
+        # background RMS in the band, measured independently (Welch) on the tremor-free record
+        f, p = ss.welch(w0[i].astype(float), fs=fs, nperseg=8192, axis=0)
+        sel = (f >= band[0]) & (f <= band[1])
+        background_band_rms = np.sqrt(p[sel].sum(axis=0).mean() * (f[1] - f[0]))
+        n_ramp = len(tremor) - onset
+        ramp = (np.arange(n_ramp) + 1.0) / n_ramp  # tremor = final RMS x ramp x unit noise
+        measured = np.sqrt((tremor[onset:] ** 2).mean() / (ramp ** 2).mean())
+        np.testing.assert_allclose(measured / background_band_rms, settings.tremor_snr, rtol=0.2)
+        np.testing.assert_allclose(measured, m.tremor_final_rms.iat[i], rtol=0.1)
+        np.testing.assert_allclose(m.tremor_final_rms.iat[i], m.tremor_snr.iat[i] * m.background_band_rms.iat[i])
+        spec = np.abs(np.fft.rfft(tremor[onset:], axis=0)) ** 2
+        fr = np.fft.rfftfreq(n_ramp, 1.0 / fs)
+        inside = (fr >= band[0] - 0.01) & (fr <= band[1] + 0.01)
+        assert spec[inside].sum() / spec.sum() > 0.95
+
+
 def test_precursor_default_ten_hours_last_hour_vs_first_hour():
     from seis_keras.data.synthetic import precursor_records
 

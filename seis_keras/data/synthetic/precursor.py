@@ -175,7 +175,7 @@ def precursor_records(n_events: int = 31, *, seed: int = 0,
         x = _background(rng, t_len, s)
         n_tr = _add_transients(rng, x, s)
         is_event = row["record_kind"] == "event"
-        tremor_rms = 0.0
+        tremor_rms = band_rms = 0.0
         if is_event and t_len > onset:
             band_rms = _band_rms(x, s.tremor_band, fs)
             tremor_rms = s.tremor_snr * band_rms
@@ -192,7 +192,8 @@ def precursor_records(n_events: int = 31, *, seed: int = 0,
                     tremor_band_low_hz=s.tremor_band[0], tremor_band_high_hz=s.tremor_band[1],
                     tremor_onset_hours=s.onset_hours if is_event else np.nan,
                     tremor_onset_sample=float(onset) if is_event else np.nan,
-                    tremor_final_rms=tremor_rms, n_transients=n_tr, record_hours=s.hours)
+                    tremor_final_rms=tremor_rms, tremor_snr=s.tremor_snr if is_event else 0.0,
+                    background_band_rms=band_rms if is_event else np.nan, n_transients=n_tr, record_hours=s.hours)
         yield x.T.astype(np.float32), meta
 
 
@@ -216,7 +217,9 @@ def precursor_data(n_events: int = 31, *, seed: int = 0, settings: PrecursorSett
         ``trace_start_time``, ``split`` (train/test by event; a noise record shares its
         event's split), ``source_magnitude``, ``trace_sampling_rate_hz``,
         ``tremor_band_low_hz``/``_high_hz``, ``tremor_onset_hours``/``tremor_onset_sample``
-        (NaN for noise), ``tremor_final_rms`` (0 for noise), ``n_transients``, ``record_hours``.
+        (NaN for noise), ``tremor_final_rms`` (0 for noise; = ``tremor_snr`` ×
+        ``background_band_rms``, the tremor-free record's RMS in the band, NaN for noise),
+        ``tremor_snr`` (0 for noise), ``n_transients``, ``record_hours``.
     """
     records = precursor_records(n_events, seed=seed, settings=settings)
     if path is not None:
