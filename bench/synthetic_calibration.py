@@ -52,12 +52,13 @@ def load() -> str:
     return "load %.1f %.1f %.1f" % os.getloadavg()
 
 
-def norcia_settings(strength: float, shape=None) -> NorciaSettings:
+def norcia_settings(strength: float, shape=None, scatter: float | None = None) -> NorciaSettings:
     """The default settings with the planted log-gains ``shape`` (pre0, pre1, post0, post1) scaled to ``strength``."""
     shape = tuple(shape) if shape else LOG_GAIN_PRE + LOG_GAIN_POST
     pre = tuple(float(np.exp(strength * g)) for g in shape[:2])
     post = tuple(float(np.exp(strength * g)) for g in shape[2:])
-    return dataclasses.replace(NorciaSettings(), band_gain_pre=pre, band_gain_post=post)
+    out = dataclasses.replace(NorciaSettings(), band_gain_pre=pre, band_gain_post=post)
+    return out if scatter is None else dataclasses.replace(out, band_gain_scatter=scatter)
 
 
 def _recipe(name: str, store: Path, out: Path, extra: list[str]) -> dict:
@@ -87,7 +88,7 @@ def _shap_line(metrics: dict) -> str:
 
 
 def run_norcia(name: str, strengths: list[float], counts: list[int], seed: int | None, shap: bool = True,
-               shape=None) -> None:
+               shape=None, scatter: float | None = None) -> None:
     n_events, stations, default_seed = QUICK[name]
     seed = default_seed if seed is None else seed
     extra = ["--classes", "--set", f"classes.counts={json.dumps(counts)}"] if name == "norcia" else \
@@ -95,7 +96,7 @@ def run_norcia(name: str, strengths: list[float], counts: list[int], seed: int |
     if name == "norcia" and seed != default_seed:
         extra += ["--seed", str(seed)]
     for s in strengths:
-        settings = norcia_settings(s, shape)
+        settings = norcia_settings(s, shape, scatter)
         with tempfile.TemporaryDirectory() as tmp:
             store = Path(tmp) / "store"
             meta = norcia_data(n_events, seed=seed, stations=stations, settings=settings, path=store)
@@ -104,7 +105,8 @@ def run_norcia(name: str, strengths: list[float], counts: list[int], seed: int |
             line = _norcia_line(metrics) if name == "norcia" else _shap_line(metrics)
             g = meta.planted_band_gain
             print(f"{name} strength {s:g} gains pre {settings.band_gain_pre[0]:.3f}->{settings.band_gain_pre[1]:.3f} "
-                  f"post {settings.band_gain_post[0]:.3f}->{settings.band_gain_post[1]:.3f} (mean post/pre in-band "
+                  f"post {settings.band_gain_post[0]:.3f}->{settings.band_gain_post[1]:.3f}, scatter "
+                  f"{settings.band_gain_scatter:g} (mean post/pre in-band "
                   f"power {(g[meta.label == 1] ** 2).mean() / (g[meta.label == 0] ** 2).mean():.2f}), seed {seed}: "
                   f"{line} [{time.perf_counter() - t0:.0f} s; {before} -> {load()}]", flush=True)
 
@@ -173,6 +175,8 @@ def main() -> None:
     p.add_argument("--strength", type=float, nargs="+", default=[1.0], help="norcia: planted log-gain scale")
     p.add_argument("--shape", type=float, nargs=4, default=None, metavar=("PRE0", "PRE1", "POST0", "POST1"),
                    help="norcia: planted log-gain shape scaled by --strength (default %s)" % (LOG_GAIN_PRE + LOG_GAIN_POST,))
+    p.add_argument("--scatter", type=float, default=None,
+                   help="norcia: band_gain_scatter (event-to-event sigma of ln g; default the generator's)")
     p.add_argument("--counts", type=int, nargs="+", default=[2, 4, 8, 9], help="norcia: class counts")
     p.add_argument("--snr", type=float, nargs="+", default=[2.0], help="precursor: tremor_snr values")
     p.add_argument("--seed", type=int, default=None, help="data (and recipe) seed; default the quick profile's")
@@ -185,7 +189,7 @@ def main() -> None:
     if args.study == "precursor":
         run_precursor(args.snr, args.seed, args.train)
     else:
-        run_norcia(args.study, args.strength, args.counts, args.seed, args.shap, args.shape)
+        run_norcia(args.study, args.strength, args.counts, args.seed, args.shap, args.shape, args.scatter)
 
 
 if __name__ == "__main__":

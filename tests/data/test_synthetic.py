@@ -232,7 +232,7 @@ def test_norcia_planted_band_change_at_fixed_magnitude():
     rho = pd.Series(hi / lo).corr(m.planted_band_gain, method="spearman")
     assert rho > 0.5
     pre = m[~post].sort_values("time_to_mainshock_days")
-    assert np.all(np.diff(pre.planted_band_gain) >= 0)  # smooth ramp within the pre period
+    assert np.all(np.diff(pre.planted_band_gain_trend) >= 0)  # smooth ramp within the pre period
 
 
 def _signal_only(settings, **kw):
@@ -263,7 +263,12 @@ def test_norcia_planted_size_measured_against_the_same_events_without_it():
     # energy preserved: the planted change moves power between bands, it adds none
     energy = (w.astype(float) ** 2).sum(axis=(1, 2)) / (w1.astype(float) ** 2).sum(axis=(1, 2))
     assert abs(np.median(energy) - 1.0) < 0.01 and np.quantile(np.abs(energy - 1.0), 0.9) < 0.1  # realisations scatter
-    assert g[m.label == 1].min() > g[m.label == 0].max()  # post always richer in 30-40 Hz than pre
+    trend = m.planted_band_gain_trend.to_numpy()
+    assert trend[m.label == 1].min() > trend[m.label == 0].max()  # the trend: post always richer in 30-40 Hz
+    # the event-to-event scatter around the trend, one value per event
+    scatter = np.log(g / trend)
+    assert m.assign(s=scatter).groupby("source_id").s.nunique().max() == 1
+
 
 
 def test_norcia_classes_matched_in_amplitude_and_noise():
@@ -293,7 +298,10 @@ def test_norcia_gain_clock_spaces_equal_count_classes_evenly():
     for period in (0, 1):
         q = np.quantile(u[m.label == period], [0.25, 0.5, 0.75])
         np.testing.assert_allclose(q, [0.25, 0.5, 0.75], atol=0.04)
-    lg = np.log(m.planted_band_gain.to_numpy())
+    scatter = np.log(m.planted_band_gain / m.planted_band_gain_trend).groupby(m.source_id).first()
+    np.testing.assert_allclose(scatter.std(), s.band_gain_scatter, rtol=0.1, atol=1e-12)
+    assert abs(scatter.mean()) < 3 * s.band_gain_scatter / np.sqrt(len(scatter)) + 1e-12
+    lg = np.log(m.planted_band_gain_trend.to_numpy())
     pre = np.sort(lg[m.label == 0])
     halves = [h.mean() for h in np.array_split(pre, 2)]
     np.testing.assert_allclose(np.diff(halves), 0.5 * np.diff(np.log(s.band_gain_pre)), rtol=0.1)
@@ -367,6 +375,27 @@ def test_precursor_planted_tremor_size_measured():
         fr = np.fft.rfftfreq(n_ramp, 1.0 / fs)
         inside = (fr >= band[0] - 0.01) & (fr <= band[1] + 0.01)
         assert spec[inside].sum() / spec.sum() > 0.95
+
+
+def test_precursor_one_station_background():
+    """One station: every record's background shape scatters a little around the station's (metadata),
+    so the tremor band's share of power in tremor-free records is stable from record to record (Welch),
+    unlike independent draws from the whole ranges (mode B compares records: issue 14)."""
+    short = dataclasses.replace(SMALL, hours=0.25, onset_hours=0.1)
+
+    def band_share_spread(settings):
+        w, m = precursor_data(8, seed=4, settings=settings)
+        f, p = ss.welch(w[:, : int(0.15 * 3600 * 40)].astype(float), fs=40.0, nperseg=4096, axis=1)
+        band = (f >= 0.16) & (f <= 0.21)
+        share = p[:, band].sum(axis=(1, 2)) / p[:, f > 0].sum(axis=(1, 2))  # before any tremor
+        return np.log10(share).std(), m
+
+    station, m = band_share_spread(short)
+    independent, m_ind = band_share_spread(dataclasses.replace(short, station_background=False))
+    assert station < 0.5 * independent, (station, independent)
+    lo, hi = short.microseism_secondary_hz
+    assert m.microseism_secondary_hz.std() < 2 * short.record_jitter * (hi - lo)
+    assert m_ind.microseism_secondary_hz.std() > 0.15 * (hi - lo)
 
 
 def test_precursor_default_ten_hours_last_hour_vs_first_hour():

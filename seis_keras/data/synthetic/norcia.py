@@ -91,6 +91,10 @@ class NorciaSettings:
             mainshock ((0.55, 0.82) = exp(-0.6), exp(-0.2); calibrated, ``bench/synthetic_calibration.py``).
         band_gain_post: the gain just after the mainshock and at +window_days ((1.82, 1.22) = exp(0.6), exp(0.2)).
         band_taper_hz: taper width outside the planted band (2 Hz).
+        band_gain_scatter: event-to-event log-normal scatter of the gain (σ of ``ln g`` around the
+            trend; 0 = none), the same for every station of an event: the 30–40 Hz content of an
+            event varies beyond what its magnitude and distance predict, so no classifier can be
+            perfect (a Bayes-error floor).
         gain_clock: what the gain is log-linear in: ``"events"`` (default: the expected cumulative
             share of the period's events under the catalogue's Omori laws, so equal-count
             chronological classes see evenly spaced gains) or ``"days"`` (linear in time).
@@ -112,6 +116,7 @@ class NorciaSettings:
     band_gain_pre: tuple[float, float] = (0.55, 0.82)
     band_gain_post: tuple[float, float] = (1.82, 1.22)
     band_taper_hz: float = 2.0
+    band_gain_scatter: float = 0.0
     gain_clock: str = "events"
     preserve_energy: bool = True
     vp_km_s: float = 5.8
@@ -258,7 +263,10 @@ def _norcia_chunks(n_events: int, seed: int, stations: tuple[str, ...],
     tr["trace_p_arrival_sample"] = 500
     tr["period"] = np.where(tr.time_to_mainshock_days < 0, "pre", "post")
     tr["label"] = (tr.time_to_mainshock_days >= 0).astype(np.int64)
-    tr["planted_band_gain"] = planted_band_gain(tr.time_to_mainshock_days.to_numpy(), s)
+    trend = planted_band_gain(cat.time_to_mainshock_days.to_numpy(), s)
+    scatter = np.exp(s.band_gain_scatter * np.random.default_rng([seed, 23]).standard_normal(n_events))
+    tr["planted_band_gain_trend"] = trend[ev]
+    tr["planted_band_gain"] = (trend * scatter)[ev]  # one gain per event, shared by its stations
     tr["planted_band_low_hz"], tr["planted_band_high_hz"] = PLANTED_BAND_HZ
     tr["planted_band_hz"] = f"{PLANTED_BAND_HZ[0]:g}-{PLANTED_BAND_HZ[1]:g}"
     phys = s.physics()
@@ -312,7 +320,8 @@ def norcia_data(n_events: int = 200, *, seed: int = 0, stations: tuple[str, ...]
         ``source_depth_km``, ``source_distance_km``, ``p_travel_sec``, ``trace_p_arrival_sample``
         (500), ``trace_s_arrival_sample``, ``trace_sampling_rate_hz``, ``period`` ("pre"/"post"),
         ``label`` (0 pre, 1 post), ``time_to_mainshock_days`` (signed), ``visso_cluster``,
-        ``planted_band_gain`` (``g``), ``planted_energy_scale`` (``k``; 1 without
+        ``planted_band_gain`` (``g`` of the event), ``planted_band_gain_trend`` (its time trend,
+        ``planted_band_gain`` without the scatter), ``planted_energy_scale`` (``k``; 1 without
         ``preserve_energy``), ``planted_band_low_hz``/``_high_hz``/``planted_band_hz``,
         ``source_corner_frequency_hz``, ``noise_rms_um``, ``trace_name`` (``STA.IV.<id>_EV``).
     """

@@ -45,6 +45,11 @@ class PrecursorSettings:
         microseism_primary_hz: range of the primary microseism peak ((0.05, 0.09)).
         microseism_secondary_hz: range of the secondary microseism peak ((0.1, 0.3)).
         microseism_ratio: microseism RMS over coloured-noise RMS, range ((1.0, 3.0)).
+        station_background: one station (IU MAJO): the background's shape (α, microseism peaks and
+            ratio) is drawn once per seed from the ranges above and each record varies around it
+            (True); False: every record draws its own shape from the whole ranges (before issue 14).
+        record_jitter: record-to-record scatter of the station's background shape, as a fraction
+            of each range's width (0.05: e.g. ±0.01 Hz for the secondary microseism peak).
         transients_per_hour: Poisson rate of transients (0.5).
         transient_amplitude: transient peak over background RMS, range ((2, 6)).
         noise_records_per_event: tremor-free noise records per event (1).
@@ -62,6 +67,8 @@ class PrecursorSettings:
     microseism_primary_hz: tuple[float, float] = (0.05, 0.09)
     microseism_secondary_hz: tuple[float, float] = (0.1, 0.3)
     microseism_ratio: tuple[float, float] = (1.0, 3.0)
+    station_background: bool = True
+    record_jitter: float = 0.05
     transients_per_hour: float = 0.5
     transient_amplitude: tuple[float, float] = (2.0, 6.0)
     noise_records_per_event: int = 1
@@ -78,6 +85,8 @@ class PrecursorSettings:
         lo, hi = self.tremor_band
         if not 0 < lo < hi < self.sampling_rate / 2:
             raise ValueError(f"PrecursorSettings.tremor_band={self.tremor_band} (expected 0 < low < high < Nyquist)")
+        if not self.record_jitter >= 0:
+            raise ValueError(f"PrecursorSettings.record_jitter={self.record_jitter} (expected >= 0)")
 
 
 def _schedule(n_events: int, seed: int, s: PrecursorSettings) -> pd.DataFrame:
@@ -115,15 +124,38 @@ def _schedule(n_events: int, seed: int, s: PrecursorSettings) -> pd.DataFrame:
     return df.drop(columns=["start_h", "origin_h"])
 
 
-def _background(rng: np.random.Generator, n_samples: int, s: PrecursorSettings) -> np.ndarray:
+#: the background's shape parameters and the settings holding their ranges
+_BACKGROUND_RANGES = {"alpha": "noise_exponent", "f1": "microseism_primary_hz", "f2": "microseism_secondary_hz",
+                      "ratio": "microseism_ratio"}
+
+
+def station_background(seed: int, s: PrecursorSettings) -> dict:
+    """The station's background shape (``station_background``): one draw per seed from the ranges."""
+    rng = np.random.default_rng([seed, 32])
+    return {k: float(rng.uniform(*getattr(s, name))) for k, name in _BACKGROUND_RANGES.items()}
+
+
+def _record_background(rng: np.random.Generator, station: dict | None, s: PrecursorSettings) -> dict:
+    """One record's background shape: the station's jittered by ``record_jitter`` × each range's
+    width (clipped to the range), or, without a station shape, an independent draw per record."""
+    out = {}
+    for k, name in _BACKGROUND_RANGES.items():
+        lo, hi = getattr(s, name)
+        if station is None:
+            out[k] = float(rng.uniform(lo, hi))
+        else:
+            out[k] = float(np.clip(station[k] + s.record_jitter * (hi - lo) * rng.standard_normal(), lo, hi))
+    return out
+
+
+def _background(rng: np.random.Generator, n_samples: int, s: PrecursorSettings, shape: dict) -> np.ndarray:
     fs = s.sampling_rate
     freqs = wf.frequencies(n_samples, fs)
-    alpha = rng.uniform(*s.noise_exponent, 1)
-    col = wf.coloured_response(freqs, alpha, 0.005)[0]
-    f1, f2 = rng.uniform(*s.microseism_primary_hz), rng.uniform(*s.microseism_secondary_hz)
+    col = wf.coloured_response(freqs, np.array([shape["alpha"]]), 0.005)[0]
+    f1, f2 = shape["f1"], shape["f2"]
     mic = (0.3 * wf.gaussian_peak_response(freqs, [f1], [0.01])[0]
            + wf.gaussian_peak_response(freqs, [f2], [0.04])[0])
-    ratio = rng.uniform(*s.microseism_ratio)
+    ratio = shape["ratio"]
     h = col / wf.filter_rms(col, n_samples) + ratio * mic / wf.filter_rms(mic, n_samples)
     x = np.empty((3, n_samples))
     for c in range(3):  # one channel at a time keeps the FFT work arrays small
@@ -170,9 +202,11 @@ def precursor_records(n_events: int = 31, *, seed: int = 0,
     t_len = int(round(s.hours * 3600 * fs))
     onset = t_len - int(round(s.onset_hours * 3600 * fs))
     sched = _schedule(n_events, seed, s)
+    station = station_background(seed, s) if s.station_background else None
     for k, row in enumerate(sched.to_dict("records")):
         rng = np.random.default_rng([seed, 31, k])
-        x = _background(rng, t_len, s)
+        shape = _record_background(rng, station, s)
+        x = _background(rng, t_len, s, shape)
         n_tr = _add_transients(rng, x, s)
         is_event = row["record_kind"] == "event"
         tremor_rms = band_rms = 0.0
@@ -193,7 +227,9 @@ def precursor_records(n_events: int = 31, *, seed: int = 0,
                     tremor_onset_hours=s.onset_hours if is_event else np.nan,
                     tremor_onset_sample=float(onset) if is_event else np.nan,
                     tremor_final_rms=tremor_rms, tremor_snr=s.tremor_snr if is_event else 0.0,
-                    background_band_rms=band_rms if is_event else np.nan, n_transients=n_tr, record_hours=s.hours)
+                    background_band_rms=band_rms if is_event else np.nan, n_transients=n_tr, record_hours=s.hours,
+                    noise_exponent=shape["alpha"], microseism_primary_hz=shape["f1"],
+                    microseism_secondary_hz=shape["f2"], microseism_ratio=shape["ratio"])
         yield x.T.astype(np.float32), meta
 
 
@@ -219,7 +255,9 @@ def precursor_data(n_events: int = 31, *, seed: int = 0, settings: PrecursorSett
         ``tremor_band_low_hz``/``_high_hz``, ``tremor_onset_hours``/``tremor_onset_sample``
         (NaN for noise), ``tremor_final_rms`` (0 for noise; = ``tremor_snr`` ×
         ``background_band_rms``, the tremor-free record's RMS in the band, NaN for noise),
-        ``tremor_snr`` (0 for noise), ``n_transients``, ``record_hours``.
+        ``tremor_snr`` (0 for noise), ``n_transients``, ``record_hours``, and the record's background
+        shape ``noise_exponent``, ``microseism_primary_hz``, ``microseism_secondary_hz``,
+        ``microseism_ratio``.
     """
     records = precursor_records(n_events, seed=seed, settings=settings)
     if path is not None:
