@@ -246,7 +246,8 @@ def test_norcia_planted_size_measured_against_the_same_events_without_it():
     signals' spectra is the planted response: ``g k`` inside 31-39 Hz, ``k`` below 25 Hz, equal energy."""
     s = NorciaSettings()
     w, m = _signal_only(s)
-    w1, m1 = _signal_only(dataclasses.replace(s, band_gain_pre=(1.0, 1.0), band_gain_post=(1.0, 1.0)))
+    w1, m1 = _signal_only(dataclasses.replace(s, band_gain_pre=(1.0, 1.0), band_gain_post=(1.0, 1.0),
+                                              band_gain_scatter=0.0))
     assert (m1.planted_band_gain == 1).all() and np.allclose(m1.planted_energy_scale, 1.0)
     f = np.fft.rfftfreq(2500, 0.01)
     spec, spec1 = (np.abs(np.fft.rfft(x.astype(float), axis=1)) ** 2 for x in (w, w1))
@@ -259,10 +260,10 @@ def test_norcia_planted_size_measured_against_the_same_events_without_it():
     # (the envelopes smear each carrier's spectrum by ~1 Hz: a little leakage across the band edges)
     for measured, planted in ((ratio(32.0, 38.0), g * k), (ratio(0.5, 25.0), k)):
         err = np.abs(measured / planted - 1.0)
-        assert np.median(err) < 0.02 and err.max() < 0.08, err
+        assert np.median(err) < 0.02 and np.quantile(err, 0.9) < 0.06, err
     # energy preserved: the planted change moves power between bands, it adds none
     energy = (w.astype(float) ** 2).sum(axis=(1, 2)) / (w1.astype(float) ** 2).sum(axis=(1, 2))
-    assert abs(np.median(energy) - 1.0) < 0.01 and np.quantile(np.abs(energy - 1.0), 0.9) < 0.1  # realisations scatter
+    assert abs(np.median(energy) - 1.0) < 0.01 and np.quantile(np.abs(energy - 1.0), 0.9) < 0.15  # realisations scatter
     trend = m.planted_band_gain_trend.to_numpy()
     assert trend[m.label == 1].min() > trend[m.label == 0].max()  # the trend: post always richer in 30-40 Hz
     # the event-to-event scatter around the trend, one value per event

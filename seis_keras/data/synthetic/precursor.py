@@ -3,7 +3,24 @@
 Each record is ``hours`` (10) of 40 Hz three-component background (components 1, 2, Z):
 coloured noise (power ∝ 1/f^α, flat below 5 mHz) plus a microseism with a primary
 (0.05–0.09 Hz) and a secondary (0.1–0.3 Hz) peak, plus occasional transients (short 1–10 Hz
-bursts, Poisson with ``transients_per_hour``).
+bursts, Poisson with ``transients_per_hour``). All records come from one station
+(``station_background``): the background's shape (α, the two microseism peaks, their ratio to
+the coloured noise) is drawn once per seed from those ranges, and each record scatters around it
+by ``record_jitter`` (5 %) of each range's width (e.g. ±0.01 Hz for the secondary peak), as the
+noise of one station varies with the season; the record's shape is in its metadata.
+
+**Why one station (issue 14).** With a new shape drawn for every record (the generator before),
+the secondary microseism peak sweeps through 0.16–0.21 Hz from record to record, so the tremor
+band's share of power in tremor-free records varies by about a decade between records and a
+noise record with its microseism in the band looks like a precursor. Mode A (noise = window 1
+of the same record) is immune; mode B (noise from other records) is not: measured with
+``bench/synthetic_calibration.py precursor`` (quick profile, tremor_snr 4, seed 0), a threshold on
+the band share fitted on the training sub-windows scores 0.750 (mode A) but 0.594 (mode B) on the
+test ones — the median log10 band share of mode B's four test noise windows is −0.56 against
+−1.29 for its training noise windows — and the networks score 0.766 / 0.734 (A) and 0.562 (B)
+with train accuracy 0.79 in mode B: the cue itself was missing in mode B, not the network's
+capacity (the random input layer's noise, 25 % of the RMS, is spread over 0–20 Hz by a 16-tap
+kernel: on average about 0.25 % of its power falls in the 0.05 Hz-wide band).
 
 **Planted physics.** An *event* record ends at the origin time of a large earthquake; during its
 last ``onset_hours`` (3) a weak tremor, band-limited noise confined to ``tremor_band``
