@@ -17,6 +17,26 @@ after, so the choice of the generators' defaults is reproducible.
   plus, per mode and split, the tremor band's share of power (0.16–0.21 Hz) in the noise and
   precursor sub-windows the network sees.
 
+Recorded 2026-12-02 (2 shared cores, load average 4–12; one run per line, so a line scatters by a
+few points: the NRCA test set is 98 traces):
+
+====================================  =========================================================
+norcia, no scatter, strength 1        binary 0.898
+norcia, no scatter, strength 1.5      binary 0.857; 4/8/9-class 0.510 / 0.229 / 0.123
+norcia, no scatter, strength 2        binary 0.969; 4/8/9-class 0.570 / 0.271 / 0.136
+norcia, no scatter, strength 2.5      binary 1.000; 4/8/9-class 0.550 / 0.219 / 0.247
+norcia, scatter 0.2, strength 2.5     binary 0.980; 4/8/9-class 0.600 / 0.240 / 0.222  (chosen)
+norcia_shap, no scatter, 1.25 / 1.5   trace-grouped test 0.993 / 0.998
+norcia_shap, no scatter, 2            1.000
+norcia_shap, scatter 0.2, 2.5         0.975  (chosen)
+precursor snr 4, independent records  band-share threshold test A 0.750 / B 0.594; networks A
+                                      0.766, 0.734, B 0.562 (train B 0.792)
+precursor snr 4, one station          band-share threshold test A 0.984 / B 0.969; networks A
+                                      0.859, 0.891, B 0.875 (train B 0.964)
+====================================  =========================================================
+
+(``--independent-backgrounds`` regenerates the precursor records as before issue 14.)
+
 Usage::
 
     PYTHONPATH=$PWD .venv/bin/python bench/synthetic_calibration.py norcia --strength 0.5 1 1.5 --counts 2
@@ -122,6 +142,7 @@ def _band_share(x: np.ndarray, fs: float, band: tuple[float, float]) -> np.ndarr
 def _window_stats(study, mode: str) -> str:
     """Tremor-band share in noise vs precursor sub-windows, and the accuracy of a threshold on it
     (fitted on the training windows, scored on the test windows): what the data allow."""
+    # heavy (TensorFlow, sklearn): only the precursor study needs them
     from sklearn.linear_model import LogisticRegression
 
     from seis_keras.recipes.precursor.study import dataset, windows_of
@@ -142,11 +163,17 @@ def _window_stats(study, mode: str) -> str:
             f"test {acc['test']:.3f}")
 
 
-def run_precursor(snrs: list[float], seed: int | None, train: bool) -> None:
+def run_precursor(snrs: list[float], seed: int | None, train: bool, independent: bool = False) -> None:
     """The precursor recipe's data and training sections (quick profile) at each tremor SNR."""
+    # heavy (TensorFlow): only the precursor study needs the recipe's modules
+    from seis_keras.data.synthetic import PrecursorSettings
     from seis_keras.recipes.config import load_config
+    from seis_keras.recipes.precursor import data as recipe_data
     from seis_keras.recipes.precursor.config import PrecursorConfig
     from seis_keras.recipes.precursor.data import load_data
+
+    if independent:  # the recipe builds its PrecursorSettings itself: hand it one with the old backgrounds
+        recipe_data.PrecursorSettings = lambda **kw: PrecursorSettings(station_background=False, **kw)
     from seis_keras.recipes.precursor.training import train_all
     from seis_keras.recipes.runner import RunFolder
 
@@ -157,14 +184,15 @@ def run_precursor(snrs: list[float], seed: int | None, train: bool) -> None:
             folder = RunFolder("precursor", path=Path(tmp) / "run", quiet=True)
             before, t0 = load(), time.perf_counter()
             study = load_data(cfg, None, folder)
-            print(f"precursor tremor_snr {snr:g}, seed {cfg.seed}: " + "; ".join(
+            kind = "independent records" if independent else "one station"
+            print(f"precursor tremor_snr {snr:g}, seed {cfg.seed}, {kind}: " + "; ".join(
                 _window_stats(study, m) for m in cfg.windows.modes) + f" [{load()}]", flush=True)
             if not train:
                 continue
             training = train_all(study, folder)
             for mode, runs in training.metrics.items():
                 acc = [(r["train"]["accuracy"], r["test"]["accuracy"]) for r in runs]
-                print(f"precursor tremor_snr {snr:g}, seed {cfg.seed}, mode {mode}: train/test accuracy "
+                print(f"precursor tremor_snr {snr:g}, seed {cfg.seed}, {kind}, mode {mode}: train/test accuracy "
                       + ", ".join(f"{a:.3f}/{b:.3f}" for a, b in acc)
                       + f" [{time.perf_counter() - t0:.0f} s; {before} -> {load()}]", flush=True)
 
@@ -182,12 +210,14 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=None, help="data (and recipe) seed; default the quick profile's")
     p.add_argument("--no-shap", dest="shap", action="store_false",
                    help="norcia_shap: train the published (trace-grouped) split only, no SHAP")
+    p.add_argument("--independent-backgrounds", dest="independent", action="store_true",
+                   help="precursor: every record draws its own background shape (the generator before issue 14)")
     p.add_argument("--no-train", dest="train", action="store_false",
                    help="precursor: only the window statistics, no networks")
     args = p.parse_args()
     print(f"bench/synthetic_calibration.py {args.study} ({load()}, {os.cpu_count()} CPUs)", flush=True)
     if args.study == "precursor":
-        run_precursor(args.snr, args.seed, args.train)
+        run_precursor(args.snr, args.seed, args.train, args.independent)
     else:
         run_norcia(args.study, args.strength, args.counts, args.seed, args.shap, args.shape, args.scatter)
 
