@@ -32,7 +32,9 @@ norcia_shap, scatter 0.2, 2.5         0.975  (chosen)
 precursor snr 4, independent records  band-share threshold test A 0.750 / B 0.594; networks A
                                       0.766, 0.734, B 0.562 (train B 0.792)
 precursor snr 4, one station          band-share threshold test A 0.984 / B 0.969; networks A
-                                      0.859, 0.891, B 0.875 (train B 0.964)
+                                      0.859, 0.891, B 0.875 (train B 0.964)  (quick profile)
+precursor snr 2, one station          band-share threshold test A 0.891 / B 0.891; networks A
+                                      0.594, 0.578, B 0.609 (train B 0.714)
 ====================================  =========================================================
 
 (``--independent-backgrounds`` regenerates the precursor records as before issue 14.)
