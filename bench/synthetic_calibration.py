@@ -28,7 +28,9 @@ norcia, no scatter, strength 2.5      binary 1.000; 4/8/9-class 0.550 / 0.219 / 
 norcia, scatter 0.2, strength 2.5     binary 0.980; 4/8/9-class 0.600 / 0.240 / 0.222  (chosen)
 norcia_shap, no scatter, 1.25 / 1.5   trace-grouped test 0.993 / 0.998
 norcia_shap, no scatter, 2            1.000
-norcia_shap, scatter 0.2, 2.5         0.975  (chosen)
+norcia_shap, scatter 0.2, 2.5         0.975  (chosen; the whole quick profile: 0.973 trace- /
+                                      0.956 event-grouped, SHAP band share 1.57 / 1.60 x uniform;
+                                      before issue 14: 1.000 / 1.000, 1.52 / 1.62 x)
 precursor snr 4, independent records  band-share threshold test A 0.750 / B 0.594; networks A
                                       0.766, 0.734, B 0.562 (train B 0.792)
 precursor snr 4, one station          band-share threshold test A 0.984 / B 0.969; networks A
