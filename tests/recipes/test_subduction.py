@@ -302,11 +302,16 @@ def test_released_checkpoints_scored_on_our_folds_and_their_layer_sizes_reused(t
     tr = SubductionTransforms().fit(table.features, table.target)
     X, y = tr.transform(table.features), (table.target >= 8.0).astype(int)
     pred = np.full(len(y), -1)
+    on_train = []
     for k in range(5):
-        _, test = spatial_exclusion_split(table.frame, k, 50.0, n_slices=5, by="length")
+        train, test = spatial_exclusion_split(table.frame, k, 50.0, n_slices=5, by="length")
         with torch.no_grad():
             pred[test] = modules[(2, 50.0, k)](torch.from_numpy(X[test])).numpy().argmax(axis=1)
+            p_tr = modules[(2, 50.0, k)](torch.from_numpy(X[train])).numpy().argmax(axis=1)
+        on_train.append(f1_score(y[train], p_tr, average="macro", labels=[0, 1], zero_division=0))
     assert ref["pooled"]["macro_mean"] == pytest.approx(f1_score(y, pred, average="macro"), abs=1e-9)
+    # each checkpoint also scored on our training rows of its fold (the fold-alignment check)
+    np.testing.assert_allclose([f["macro_mean"] for f in ref["train_rows_per_fold"]], on_train, atol=1e-9)
     assert ref["hidden_units_per_fold"] == [list(s) for s in sizes]
     # our own models at 2 classes / 50 km trained with each fold's released sizes; elsewhere the config's
     xv = m["cross_validation"]["f1"]
@@ -315,4 +320,5 @@ def test_released_checkpoints_scored_on_our_folds_and_their_layer_sizes_reused(t
     assert len(xv["2"]["50"]["mlp_per_fold"]) == 5
     report = (run / "report.md").read_text()
     assert "## The authors' released models on our folds" in report and "## F1 per test slice" in report
+    assert "Is our slice k the authors' test slice k?" in report
     assert "Where this run differs from the code" in report

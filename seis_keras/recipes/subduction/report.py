@@ -168,6 +168,18 @@ def markdown(metrics: dict, cfg: SubductionConfig) -> str:
                             if ours else "– | –")
                 lines.append(f"| {n_cls} | {dist} | {e['pooled']['macro_mean']:.3f} | "
                              + " / ".join(f"{v:.3f}" for v in e["pooled"]["per_class_mean"]) + f" | {ours_txt} |")
+        lines += ["", "Is our slice k the authors' test slice k? Each checkpoint's macro F1 on its test slice vs on our "
+                  "training rows of that fold (its own training rows if the slices agree: then far higher):", "",
+                  "| classes | exclusion (km) | " + " | ".join(f"slice {k}: test / train rows" for k in
+                                                            range(cfg.cv.n_slices)) + " |",
+                  "|---" * (2 + cfg.cv.n_slices) + "|"]
+        for n_cls, by_dist in ref.items():
+            if n_cls in ("source", "incomplete"):
+                continue
+            for dist, e in by_dist.items():
+                lines.append(f"| {n_cls} | {dist} | " + " | ".join(
+                    f"{te['macro_mean']:.2f} / {tr['macro_mean']:.2f}"
+                    for te, tr in zip(e["per_fold"], e["train_rows_per_fold"])) + " |")
         if ref["incomplete"]:
             lines.append(f"\nSkipped (not every slice has a checkpoint): {', '.join(ref['incomplete'])}.")
         lines.append("")
