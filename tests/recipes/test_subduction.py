@@ -72,10 +72,15 @@ def test_lrp_through_the_innvestigate_worker_agrees_with_numpy(cfg):
     rng = np.random.default_rng(4)
     model = get_model("subduction", n_features=49, n_classes=2, hidden_units=(12, 6), dropout=0.2)
     X = rng.normal(size=(7, 49)).astype(np.float32)
-    ref = relevance.relevance(model, X, "lrp", cfg, X)
+    from seis_keras.explain.lrp import LRPSession
+
     worker_cfg = _with(cfg, "explain", lrp_backend="innvestigate")
-    got = relevance.relevance(model, X, "lrp", worker_cfg, X)
-    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-6)
+    with LRPSession(model) as session:   # one worker serves the paper's LRP-eps and the recommended composite
+        ref = {m: relevance.relevance(model, X, m, cfg, X) for m in ("lrp", "recommended")}
+        for method in ref:
+            got = relevance.relevance(model, X, method, worker_cfg, X, session=session)
+            np.testing.assert_allclose(got, ref[method], rtol=1e-4, atol=1e-6, err_msg=method)
+    assert not np.allclose(ref["recommended"], ref["lrp"], rtol=0.1)   # two different rules
 
 
 def test_robust_scaling_per_sample_and_class_medians():

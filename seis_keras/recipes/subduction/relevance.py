@@ -10,6 +10,7 @@ paper's LRP-ε, and :func:`rank_agreement` says whether the feature ranking depe
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 import numpy as np
@@ -17,7 +18,7 @@ from scipy import stats
 from sklearn.preprocessing import RobustScaler
 
 from seis_keras.data.subduction import FEATURE_COLUMNS
-from seis_keras.explain.lrp import LRPAnalyzer
+from seis_keras.explain.lrp import LRPSession
 from seis_keras.explain.lrp_reference import lrp_reference
 from seis_keras.explain.methods import explain, parse_method
 from seis_keras.explain.saliency import saliency
@@ -53,29 +54,35 @@ def method_label(method: str, cfg: SubductionConfig) -> str:
             "shap": "gradient SHAP"}[method]
 
 
+def lrp_text(method: str, cfg: SubductionConfig) -> str | None:
+    """The LRP method text of a method key (None: not an LRP method): ``"lrp"`` is LRP-ε with the paper's ε."""
+    if method == "lrp":
+        return f"lrp.epsilon(epsilon={cfg.explain.lrp_epsilon!r})"
+    if method == "recommended" and parse_method(cfg.explain.recommended).backend == "lrp":
+        return cfg.explain.recommended
+    return None
+
+
 def relevance(model, X: np.ndarray, method: str, cfg: SubductionConfig, X_background: np.ndarray,
-              seed: int = 0, class_index="predicted") -> np.ndarray:
+              seed: int = 0, class_index="predicted", session=None) -> np.ndarray:
     """Relevance of each row of ``X`` toward ``class_index`` (default its predicted class), shaped like ``X``.
 
     ``"lrp"``: LRP-ε (innvestigate worker or the numpy reference, ``explain.lrp_backend``),
     ``"saliency"``: |gradient| of the logit, ``"shap"``: gradient SHAP of the logit against
     ``X_background``, ``"recommended"``: ``explain.recommended`` through
     :func:`seis_keras.explain.methods.explain` (an LRP method with the ``"reference"``
-    backend: through the numpy reference).
+    backend: through the numpy reference). LRP methods run in ``session`` (an open
+    :class:`~seis_keras.explain.lrp.LRPSession` on ``model``) if given, else in a worker of their own.
     """
     e = cfg.explain
-    if method == "lrp":
-        if e.lrp_backend == "innvestigate":
-            neuron = class_index if isinstance(class_index, str) else 0
-            with LRPAnalyzer(model, rule="epsilon", epsilon=e.lrp_epsilon, neuron=neuron) as lrp:
-                return np.asarray(lrp.analyze(X, neuron=None if isinstance(class_index, str) else class_index),
-                                  dtype=np.float64)
-        return lrp_reference(model, X, "epsilon", epsilon=e.lrp_epsilon, neuron=class_index)
+    text = lrp_text(method, cfg)
+    if text is not None:
+        if e.lrp_backend == "reference":
+            return lrp_reference(model, X, text, neuron=class_index)
+        return np.asarray(explain(model, X, text, class_index=class_index, session=session), dtype=np.float64)
     if method == "saliency":
         return saliency(model, X, class_index=class_index, absolute=True).astype(np.float64)
     if method == "recommended":
-        if e.lrp_backend == "reference" and parse_method(e.recommended).backend == "lrp":
-            return lrp_reference(model, X, e.recommended, neuron=class_index)
         return np.asarray(explain(model, X, e.recommended, class_index=class_index, seed=seed), dtype=np.float64)
     rng = np.random.default_rng(seed)
     bg = X_background[rng.choice(len(X_background), min(len(X_background), e.shap_background), replace=False)]
@@ -91,26 +98,32 @@ def method_keys(cfg: SubductionConfig) -> list[str]:
 def explain_folds(folds: list, n_classes: int, cfg: SubductionConfig) -> dict:
     """Per-class median robust-scaled relevance over the explained rows of every fold model.
 
+    With the innvestigate backend one worker per fold model serves every LRP method.
+
     Returns:
         ``{method: {"medians": (n_classes, F), "counts": [rows per class], "maps": [raw relevance of
         each fold's explained rows, or None for a fold with none]}}`` (the maps feed the trust checks).
     """
+    methods = method_keys(cfg)
+    worker = cfg.explain.lrp_backend == "innvestigate" and any(lrp_text(m, cfg) for m in methods)
+    maps: dict = {m: [] for m in methods}
+    for f in folds:
+        keep = explained_rows(f, cfg)
+        if not keep.any():
+            for m in methods:
+                maps[m].append(None)
+            continue
+        with (LRPSession(f["model"]) if worker else contextlib.nullcontext()) as session:
+            for m in methods:
+                maps[m].append(relevance(f["model"], f["X_test"][keep], m, cfg, f["X_train"], session=session))
     out = {}
-    for method in method_keys(cfg):
-        scaled, classes, maps = [], [], []
-        for f in folds:
-            keep = explained_rows(f, cfg)
-            if not keep.any():
-                maps.append(None)
-                continue
-            R = relevance(f["model"], f["X_test"][keep], method, cfg, f["X_train"])
-            maps.append(R)
-            scaled.append(robust_scale_per_sample(R))
-            classes.append(f["pred"][keep])
+    for m in methods:
+        scaled = [robust_scale_per_sample(R) for R in maps[m] if R is not None]
+        classes = [f["pred"][explained_rows(f, cfg)] for f, R in zip(folds, maps[m]) if R is not None]
         R_all = np.concatenate(scaled) if scaled else np.zeros((0, len(FEATURE_COLUMNS)))
         cls = np.concatenate(classes) if classes else np.zeros(0, int)
-        out[method] = {"medians": class_medians(R_all, cls, n_classes),
-                       "counts": np.bincount(cls, minlength=n_classes).tolist(), "maps": maps}
+        out[m] = {"medians": class_medians(R_all, cls, n_classes),
+                  "counts": np.bincount(cls, minlength=n_classes).tolist(), "maps": maps[m]}
     return out
 
 

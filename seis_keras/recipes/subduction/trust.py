@@ -29,14 +29,13 @@ import tensorflow as tf
 
 from seis_keras.data.subduction import FEATURE_COLUMNS
 from seis_keras.explain.lrp import LRPSession
-from seis_keras.explain.methods import parse_method
 from seis_keras.explain.trust import (FaithfulnessResult, LocalisationResult, RandomisationResult, TrustSettings,
                                       best_trusted, faithfulness_check, judge, localisation_check,
                                       randomisation_check, trust_table, weight_swap_explainer)
 from seis_keras.explain import metrics as explain_metrics
 from seis_keras.plots.trust import perturbation_curves, randomisation_curves
 from seis_keras.recipes.subduction.config import SubductionConfig
-from seis_keras.recipes.subduction.relevance import explained_rows, method_keys, method_label, relevance
+from seis_keras.recipes.subduction.relevance import explained_rows, lrp_text, method_keys, method_label, relevance
 
 
 def settings_of(cfg: SubductionConfig) -> TrustSettings:
@@ -49,18 +48,9 @@ def planted_mask(planted, n_rows: int) -> np.ndarray:
     return np.broadcast_to(np.isin(FEATURE_COLUMNS, list(planted)), (n_rows, len(FEATURE_COLUMNS)))
 
 
-def _lrp_text(method: str, cfg: SubductionConfig) -> str | None:
-    """The LRP method text a worker session runs for a method key (None: not an LRP method)."""
-    if method == "lrp":
-        return f"lrp.epsilon(epsilon={cfg.explain.lrp_epsilon!r})"
-    if method == "recommended" and parse_method(cfg.explain.recommended).backend == "lrp":
-        return cfg.explain.recommended
-    return None
-
-
 def _explainer(method: str, cfg: SubductionConfig, fold: dict, classes: np.ndarray, session):
     """``explain(model, X)`` for a fixed class per row: through the live LRP worker (weight swap) or in-process."""
-    text = _lrp_text(method, cfg)
+    text = lrp_text(method, cfg)
     if session is not None and text is not None:
         return weight_swap_explainer(session.set_weights,
                                      lambda x: session.analyze(x, text, neuron=classes[:len(x)]))
@@ -119,7 +109,7 @@ def assess_folds(folds: list, maps: dict, cfg: SubductionConfig, planted, settin
         maps: ``{method key: [each fold's relevance of its explained rows, or None]}``.
     """
     methods = method_keys(cfg)
-    use_worker = cfg.explain.lrp_backend == "innvestigate" and any(_lrp_text(m, cfg) for m in methods)
+    use_worker = cfg.explain.lrp_backend == "innvestigate" and any(lrp_text(m, cfg) for m in methods)
     parts = {m: {"randomisation": [], "localisation": [], "faithfulness": [], "sparseness": []} for m in methods}
     for i, fold in enumerate(folds):
         if all(maps[m][i] is None for m in methods):
