@@ -271,7 +271,10 @@ def test_config_errors_are_one_line_and_come_before_any_data_is_read(tmp_path, c
     for bad, message in (("train.epoch=3", "did you mean 'epochs'"),
                          ("train.epochs=-5", "[train] epochs = -5: expected an integer >= 1"),
                          ("train.balance=oversample", "expected one of 'sampling', 'class_weight', 'none'"),
-                         ("explain.exclusion_km=75", "explain.exclusion_km = 75 is not among the exclusion distances")):
+                         ("explain.exclusion_km=75", "explain.exclusion_km = 75 is not among the exclusion distances"),
+                         ('explain.recommended="lrp.epsilonn"', "unknown method 'lrp.epsilonn'"),
+                         ('trust.randomisation_layer="fc9"', "randomisation_layer = 'fc9' is not in randomisation_layers"),
+                         ("trust.colour=1", "'colour' is not a setting of [trust]")):
         assert main(["--data", str(tmp_path / "nowhere"), "--out", str(out), "--set", bad]) == 2
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err
