@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from seis_keras.data.subduction import FEATURE_COLUMNS, TARGET, ClassScheme, prepare_table
 from seis_keras.recipes.config import load_config
@@ -16,7 +17,8 @@ from seis_keras.recipes.subduction.study import f1_summary, load_data, make_trai
 
 TINY = ["model.h1=16", "model.h2=8", "train.epochs=3", "train.seeds=1", "cv.exclusion_km=[0, 50]",
         "cv.compare_seeds=1", "explain.lrp_backend=\"reference\"", "explain.shap_samples=8",
-        "explain.shap_background=8", "train.batch_size=16"]
+        "explain.shap_background=8", "train.batch_size=16", 'trust.randomisation_layers=["logits", "fc2"]',
+        "trust.randomisation_samples=4", "trust.steps=4", "trust.random_orders=2", "trust.faithfulness_samples=8"]
 
 
 def _planted_frame(rng, regions=("aa", "bb", "cc"), n=24):
@@ -70,10 +72,15 @@ def test_lrp_through_the_innvestigate_worker_agrees_with_numpy(cfg):
     rng = np.random.default_rng(4)
     model = get_model("subduction", n_features=49, n_classes=2, hidden_units=(12, 6), dropout=0.2)
     X = rng.normal(size=(7, 49)).astype(np.float32)
-    ref = relevance.relevance(model, X, "lrp", cfg, X)
+    from seis_keras.explain.lrp import LRPSession
+
     worker_cfg = _with(cfg, "explain", lrp_backend="innvestigate")
-    got = relevance.relevance(model, X, "lrp", worker_cfg, X)
-    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-6)
+    with LRPSession(model) as session:   # one worker serves the paper's LRP-eps and the recommended composite
+        ref = {m: relevance.relevance(model, X, m, cfg, X) for m in ("lrp", "recommended")}
+        for method in ref:
+            got = relevance.relevance(model, X, method, worker_cfg, X, session=session)
+            np.testing.assert_allclose(got, ref[method], rtol=1e-4, atol=1e-6, err_msg=method)
+    assert not np.allclose(ref["recommended"], ref["lrp"], rtol=0.1)   # two different rules
 
 
 def test_robust_scaling_per_sample_and_class_medians():
@@ -120,13 +127,29 @@ def test_quick_recipe_end_to_end_on_tiny_tables(tmp_path):
     assert set(m["cross_validation"]["fit_transforms_comparison"]["2"]["0"]) == {"train", "all", "train_minus_all",
                                                                                  "seeds"}
     rel = m["relevance"]["3"]
-    assert set(rel) == {"lrp", "saliency", "shap"}
+    assert set(rel) == {"lrp", "saliency", "shap", "recommended"}
+    assert rel["recommended"]["agreement_with_lrp"]["top_k"] == 8 and "agreement_with_lrp" not in rel["lrp"]
+    # the trust section: every shown method checked per class count; no ground truth on these tables
+    tr = m["trust"]
+    assert tr["localisation_ground_truth"].startswith("none")
+    for n_cls in ("2", "3"):
+        assert set(tr[n_cls]["methods"]) == {"lrp", "saliency", "shap", "recommended"}
+        for r in tr[n_cls]["methods"].values():
+            assert r["checks"]["localisation"]["verdict"] == "not run"
+            assert r["checks"]["randomisation"]["verdict"] in ("pass", "fail")
+            assert r["checks"]["faithfulness"]["verdict"] in ("pass", "fail")
+            assert r["extras"]["folds"] >= 1
+        head = tr[n_cls]["headline"]
+        assert head is None or tr[n_cls]["methods"][head]["verdict"] == "trusted"
     assert all(len(v) == 8 for v in rel["lrp"]["top_features"].values() if v)
-    for name in ("f1_vs_exclusion", "relevance_2class", "relevance_3class"):
+    for name in ("f1_vs_exclusion", "relevance_2class", "relevance_3class", "trust_randomisation_3class",
+                 "trust_deletion_2class"):
         png = (run / "figures" / f"{name}.png").read_bytes()
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
     report = (run / "report.md").read_text()
     assert "| exclusion (km) | MLP macro F1 |" in report and "3 dropped for missing" in report
+    assert "## Can the relevance be trusted?" in report and "The paper's LRP-ε: **" in report
+    assert report.count("vs the paper's LRP-ε:") == 3 * 2
     top_rows = [line for line in report.splitlines() if line.startswith("| lrp | ")]
     assert len(top_rows) == 2 + 3 and all(line.count(",") == 7 for line in top_rows if "—" not in line)
     # the exported model reloads and classifies with its saved transforms
@@ -138,30 +161,88 @@ def test_quick_recipe_end_to_end_on_tiny_tables(tmp_path):
     assert (run / "model_3class_serving").is_dir() and m["final_models"]["3"]["serving"] == "model_3class_serving"
 
 
-def test_lrp_ranks_the_planted_features_of_the_builtin_table_on_top(cfg):
+@pytest.fixture(scope="module")
+def builtin_fold(cfg):
+    """One MLP trained on the built-in table (planted rule on SED_AVE, V_TN, AGE), as an explained fold."""
     from seis_keras.data import synthetic
     from seis_keras.data.subduction import SubductionTransforms, validation_rows
 
     frame = synthetic.subduction_table(n_segments_per_region=30, seed=0)
     table = prepare_table(frame)
     tr = SubductionTransforms().fit(table.features, table.target)
-    X = tr.transform(table.features)
+    X = tr.transform(table.features).astype(np.float32)
     y = ClassScheme((0.33, 0.65), "quantile").labels(table.target, tr)
     fit, val = validation_rows(np.arange(len(y)), 0.2, seed=0)
     trainer = make_trainer(_with(_with(cfg, "train", epochs=25), "model", h1=64, h2=32, dropout=0.2), 3,
                            max_rows=len(y))
     model, _ = trainer.fit(X[fit], y[fit], X[val], y[val], seed=0)
     pred = np.argmax(model(X, training=False).numpy(), axis=1)
+    return {"model": model, "X_train": X[fit], "X_test": X, "y_test": y, "pred": pred,
+            "planted": list(frame.attrs["planted_features"])}
+
+
+def test_lrp_ranks_the_planted_features_of_the_builtin_table_on_top(cfg, builtin_fold):
+    model, X, y, pred = (builtin_fold[k] for k in ("model", "X_test", "y_test", "pred"))
     tp = pred == y
     assert tp.mean() > 0.7
     R = relevance.relevance(model, X[tp], "lrp", cfg, X)
     medians = relevance.class_medians(relevance.robust_scale_per_sample(R), y[tp], 3)
     order = [FEATURE_COLUMNS[i] for i in np.argsort(-np.nanmean(medians, axis=0))]
-    ranks = dict((f, order.index(f) + 1) for f in frame.attrs["planted_features"])
+    ranks = dict((f, order.index(f) + 1) for f in builtin_fold["planted"])
     # the strongest planted feature (SED_AVE, coefficient 0.7) near the top, and at least two of
     # the three planted features among the best 8 of 49 (by chance: ~1 %)
     assert ranks["SED_AVE"] <= 3, (ranks, order[:8])
     assert sum(r <= 8 for r in ranks.values()) >= 2, (ranks, order[:8])
+
+
+def test_trust_finds_the_planted_features_and_fails_a_randomised_model(cfg, builtin_fold):
+    from seis_keras.explain import metrics as explain_metrics
+    from seis_keras.recipes.subduction import trust
+
+    toml_trust = load_config(SubductionConfig, "subduction", "quick", []).trust   # the recipe's checks, not TINY's
+    c = dataclasses.replace(_with(cfg, "explain", methods=["lrp", "saliency"]), trust=toml_trust)
+    planted = builtin_fold["planted"]
+    settings = trust.settings_of(c)
+
+    def verdicts(fold):
+        maps = {m: r["maps"] for m, r in relevance.explain_folds([fold], 3, c).items()}
+        return trust.assess_folds([fold], maps, c, planted, settings)
+
+    res = verdicts(builtin_fold)
+    assert set(res) == {"lrp", "saliency", "recommended"}
+    trusted = [m for m, r in res.items() if r.trusted]
+    assert trusted, {m: r.rule for m, r in res.items()}
+    for m in trusted:   # a trusted method found the planted columns: >= 1.5x their uniform share 3/49
+        loc = res[m].checks["localisation"].numbers
+        assert loc["uniform_share"] == pytest.approx(3 / 49) and loc["mass_ratio"] >= 1.5
+    # the paper's LRP-eps (input x gradient at eps 1e-9) keeps the |x| ranking under random weights
+    lrp_rand = res["lrp"].checks["randomisation"]
+    assert lrp_rand.verdict == "fail" and lrp_rand.numbers["similarity"] > 0.3 and lrp_rand.numbers["layer"] == "fc2"
+    assert res["lrp"].extras["folds"] == 1 and res["lrp"].checks["faithfulness"].numbers["n_samples"] == int(
+        (builtin_fold["pred"] == builtin_fold["y_test"]).sum())
+    # the same network with every layer re-drawn: nothing it explains lands on the planted features
+    _, random_model = list(explain_metrics.randomised_cascade(builtin_fold["model"], seed=3))[-1]
+    pred = np.argmax(random_model(builtin_fold["X_test"], training=False).numpy(), axis=1)
+    rand = verdicts({**builtin_fold, "model": random_model, "pred": pred, "y_test": pred})
+    assert not any(r.trusted for r in rand.values()), {m: r.rule for m, r in rand.items()}
+    for m in trusted:
+        assert rand[m].checks["localisation"].numbers["mass_ratio"] < 1.5
+
+
+def test_rank_agreement_of_two_methods():
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(2, 49))
+    same = relevance.rank_agreement(a, 2 * a + 1, 8)
+    assert same["spearman"] == pytest.approx(1.0) and same["top_k_shared"] == 8 and not same["depends_on_method"]
+    assert same["top_k_shared_per_class"] == [8, 8]
+    flipped = relevance.rank_agreement(a, -a, 8)
+    assert flipped["spearman"] == pytest.approx(-1.0) and flipped["top_k_shared"] == 0 and flipped["depends_on_method"]
+    # a class without explained rows has no per-class overlap; the class average uses the other class
+    b = a.copy()
+    b[1] = np.nan
+    part = relevance.rank_agreement(a, b, 8)
+    assert part["top_k_shared_per_class"] == [8, None]
+    assert part["spearman"] == pytest.approx(stats.spearmanr(a.mean(axis=0), a[0]).statistic)
 
 
 def test_builtin_table_is_the_fallback_and_planted_ranks_are_reported(cfg):
@@ -190,7 +271,10 @@ def test_config_errors_are_one_line_and_come_before_any_data_is_read(tmp_path, c
     for bad, message in (("train.epoch=3", "did you mean 'epochs'"),
                          ("train.epochs=-5", "[train] epochs = -5: expected an integer >= 1"),
                          ("train.balance=oversample", "expected one of 'sampling', 'class_weight', 'none'"),
-                         ("explain.exclusion_km=75", "explain.exclusion_km = 75 is not among the exclusion distances")):
+                         ("explain.exclusion_km=75", "explain.exclusion_km = 75 is not among the exclusion distances"),
+                         ('explain.recommended="lrp.epsilonn"', "unknown method 'lrp.epsilonn'"),
+                         ('trust.randomisation_layer="fc9"', "randomisation_layer = 'fc9' is not in randomisation_layers"),
+                         ("trust.colour=1", "'colour' is not a setting of [trust]")):
         assert main(["--data", str(tmp_path / "nowhere"), "--out", str(out), "--set", bad]) == 2
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err
@@ -213,7 +297,8 @@ def test_released_checkpoints_scored_on_our_folds_and_their_layer_sizes_reused(t
     sizes = ((12, 9), (7, 5), (10, 10), (6, 8), (9, 4))
     modules = write_released_layout(tmp_path / "repo", sizes=sizes, combos=((2, 50),))
     argv = ["--data", str(data), "--profile", "quick", "--out", str(tmp_path / "runs"),
-            "--reference-checkpoints", str(tmp_path / "repo"), "--set", f'model.architectures_from="{tmp_path / "repo"}"']
+            "--reference-checkpoints", str(tmp_path / "repo"), "--set", f'model.architectures_from="{tmp_path / "repo"}"',
+            "--set", 'explain.methods=["lrp"]']   # relevance and trust: covered by the end-to-end test
     for s in TINY:
         argv += ["--set", s]
     assert main(argv) == 0
@@ -225,11 +310,16 @@ def test_released_checkpoints_scored_on_our_folds_and_their_layer_sizes_reused(t
     tr = SubductionTransforms().fit(table.features, table.target)
     X, y = tr.transform(table.features), (table.target >= 8.0).astype(int)
     pred = np.full(len(y), -1)
+    on_train = []
     for k in range(5):
-        _, test = spatial_exclusion_split(table.frame, k, 50.0, n_slices=5, by="length")
+        train, test = spatial_exclusion_split(table.frame, k, 50.0, n_slices=5, by="length")
         with torch.no_grad():
             pred[test] = modules[(2, 50.0, k)](torch.from_numpy(X[test])).numpy().argmax(axis=1)
+            p_tr = modules[(2, 50.0, k)](torch.from_numpy(X[train])).numpy().argmax(axis=1)
+        on_train.append(f1_score(y[train], p_tr, average="macro", labels=[0, 1], zero_division=0))
     assert ref["pooled"]["macro_mean"] == pytest.approx(f1_score(y, pred, average="macro"), abs=1e-9)
+    # each checkpoint also scored on our training rows of its fold (the fold-alignment check)
+    np.testing.assert_allclose([f["macro_mean"] for f in ref["train_rows_per_fold"]], on_train, atol=1e-9)
     assert ref["hidden_units_per_fold"] == [list(s) for s in sizes]
     # our own models at 2 classes / 50 km trained with each fold's released sizes; elsewhere the config's
     xv = m["cross_validation"]["f1"]
@@ -238,4 +328,5 @@ def test_released_checkpoints_scored_on_our_folds_and_their_layer_sizes_reused(t
     assert len(xv["2"]["50"]["mlp_per_fold"]) == 5
     report = (run / "report.md").read_text()
     assert "## The authors' released models on our folds" in report and "## F1 per test slice" in report
+    assert "Is our slice k the authors' test slice k?" in report
     assert "Where this run differs from the code" in report

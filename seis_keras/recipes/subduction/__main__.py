@@ -19,6 +19,7 @@ from seis_keras.recipes.subduction.cross_validation import spatial_cross_validat
 from seis_keras.recipes.subduction.final_models import final_models
 from seis_keras.recipes.subduction.reference import reference_checkpoints
 from seis_keras.recipes.subduction.relevance import class_relevance
+from seis_keras.recipes.subduction.trust import trust_section
 from seis_keras.recipes.subduction.study import NAME, PAPER, class_schemes, fitted_transforms, load_data
 
 
@@ -85,7 +86,8 @@ def run(cfg: SubductionConfig, args) -> RunFolder:
         if cfg.reference.checkpoints:
             folder.section("reference_checkpoints", reference_checkpoints, cfg, data, schemes,
                            cfg.reference.checkpoints, folder.log)
-        folder.section("relevance", class_relevance, cfg, cv, classes, data.planted, folder)
+        rel = folder.section("relevance", class_relevance, cfg, cv, classes, data.planted, folder)
+        folder.section("trust", trust_section, cfg, cv, rel, data.planted, folder)
         folder.section("final_models", final_models, cfg, data, schemes, cv.trainers, folder)
         folder.finish(lambda metrics: report.markdown(metrics, cfg), config=cfg, paper=PAPER)
     return folder

@@ -4,12 +4,22 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
+from seis_keras.explain.methods import parse_method
 from seis_keras.recipes.config import setting
 
 
 def _class_counts(counts) -> str | None:
     if not counts or len(set(counts)) != len(counts) or not set(counts) <= {2, 3}:
         return "expected a non-empty list of distinct class counts from [2, 3]"
+    return None
+
+
+def _method(text) -> str | None:
+    """None if ``text`` is a method of :mod:`seis_keras.explain.methods`, else what is wrong (parsing imports no TF)."""
+    try:
+        parse_method(text)
+    except ValueError as e:
+        return str(e)
     return None
 
 
@@ -98,6 +108,30 @@ class Explain:
     shap_background: int = setting(min=1)
     shap_samples: int = setting(min=1)
     top_k: int = setting(min=1)
+    recommended: str = setting(check=_method)
+
+
+@dataclasses.dataclass(frozen=True)
+class Trust:
+    """The :class:`seis_keras.explain.trust.TrustSettings` this recipe sets (same names)."""
+
+    randomisation_layers: list[str]
+    randomisation_layer: str
+    randomisation_max: float = setting(gt=0)
+    randomisation_samples: int = setting(min=1)
+    localisation_min_ratio: float = setting(gt=0)
+    steps: int = setting(min=1)
+    fill: float
+    unit: Literal["element"]
+    score: Literal["logit", "probability"]
+    random_orders: int = setting(min=1)
+    deletion_max_ratio: float = setting(gt=0)
+    faithfulness_samples: int = setting(min=1)
+
+    def __post_init__(self):
+        if self.randomisation_layer not in self.randomisation_layers:
+            raise ValueError(f"randomisation_layer = {self.randomisation_layer!r} is not in randomisation_layers "
+                             f"{self.randomisation_layers}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,6 +144,7 @@ class SubductionConfig:
     train: Train
     baselines: Baselines
     explain: Explain
+    trust: Trust
     reference: Reference
     profile: str = setting(loader=True)
 

@@ -29,6 +29,74 @@ def differences(cfg: SubductionConfig) -> list[str]:
     return out
 
 
+def _label(method: str, cfg: SubductionConfig) -> str:
+    if method == "recommended":
+        return f"ours: `{cfg.explain.recommended}`"
+    return {"lrp": f"the paper's LRP-ε {cfg.explain.lrp_epsilon:g}", "saliency": "saliency |∇|",
+            "shap": "gradient SHAP"}.get(method, method)
+
+
+def _trust_lines(metrics: dict, cfg: SubductionConfig) -> list[str]:
+    """The trust section: one verdict table per class count, the headline method, what was checked."""
+    tr = metrics.get("trust")
+    if not tr:
+        return []
+    t = cfg.trust
+    lines = ["## Can the relevance be trusted? (randomisation, localisation, faithfulness)", "",
+             f"Each method on the explained models (first seed, every fold at {cfg.explain.exclusion_km:g} km) and "
+             f"their explained rows, per fold, pooled over the folds. Randomisation: the MLP re-initialised from the "
+             f"logits down ({' → '.join(t.randomisation_layers)}), {t.randomisation_samples} rows per fold re-explained "
+             f"for the same class; the verdict reads the step down to `{t.randomisation_layer}` (mean Spearman |R| < "
+             f"{t.randomisation_max:g}). Localisation: {tr['localisation_ground_truth']}"
+             + (" — positive relevance on those columns against their uniform share; this checks the pipeline, "
+                "not the paper's claim." if not tr["localisation_ground_truth"].startswith("none") else ".")
+             + f" Faithfulness: features deleted most relevant first (set to {t.fill:g}, the standardised mean), "
+             f"{t.steps} steps, {t.score} of the explained class, against {t.random_orders} random orders "
+             f"(deletion AUC ≤ {t.deletion_max_ratio:g}× random).", ""]
+    for n_cls, e in tr.items():
+        if n_cls == "localisation_ground_truth":
+            continue
+        head = e["headline"]
+        paper = e["methods"].get("lrp")
+        lines += [f"### {n_cls} classes", "", e["table"].rstrip(), "",
+                  (f"Headline method: **{_label(head, cfg)}** (the best trusted)." if head else
+                   "No method passed its checks: no relevance figure of this run is presented as the answer.")
+                  + (f" The paper's LRP-ε: **{paper['verdict']}**." if paper else ""), ""]
+    lines += ["Figures: `figures/trust_randomisation_<k>class.png`, `figures/trust_deletion_<k>class.png`.", ""]
+    return lines
+
+
+def _relevance_lines(metrics: dict, cfg: SubductionConfig) -> list[str]:
+    """Top features per class for every method, the planted ranks, and whether the ranking depends on the method."""
+    e = cfg.explain
+    lines = ["## Relevance (top features per class, median robust-scaled relevance)", "",
+             f"Models: the first seed's cross-validation models at exclusion {e.exclusion_km} km, "
+             f"their test rows ({'true positives' if e.true_positives_only else 'all'}); "
+             f"lrp = LRP-ε {e.lrp_epsilon} via {e.lrp_backend} (the paper's); saliency = |gradient|; "
+             f"shap = gradient SHAP; recommended = `{e.recommended}` (ours); scaling per sample (r − median) / IQR.",
+             ""]
+    for n_cls, rel in metrics["relevance"].items():
+        lines += [f"### {n_cls} classes: top {e.top_k} features per class", "",
+                  "| method | class (explained rows) | top features, most relevant first |", "|---|---|---|"]
+        for method, r in rel.items():
+            lines += [f"| {method} | {name} ({n}) | {', '.join(feats) if feats else '—'} |"
+                      for (name, feats), n in zip(r["top_features"].items(), r["counts"])]
+        lines.append("")
+        for method, r in rel.items():
+            a = r.get("agreement_with_lrp")
+            if a:
+                rho = "—" if a["spearman"] is None or not np.isfinite(a["spearman"]) else f"{a['spearman']:.2f}"
+                lines.append(f"- {_label(method, cfg)} vs the paper's LRP-ε: {a['top_k_shared']} of the top "
+                             f"{a['top_k']} features shared (class-averaged; per class {a['top_k_shared_per_class']}), "
+                             f"Spearman ρ = {rho} over all 49 → the top features "
+                             + ("**depend on the method**" if a["depends_on_method"] else "do not depend much on the "
+                                "method") + " (rule: fewer than half of the top shared = depends).")
+        planted = [f"- {method}: planted features' ranks (of 49): {r['planted_ranks']}; all in top "
+                   f"{e.top_k}: {r['planted_in_top_k']}" for method, r in rel.items() if "planted_ranks" in r]
+        lines += planted + [""]
+    return lines
+
+
 def _pm(s: dict) -> str:
     return f"{s['macro_mean']:.3f} ± {s['macro_std']:.3f}"
 
@@ -100,6 +168,18 @@ def markdown(metrics: dict, cfg: SubductionConfig) -> str:
                             if ours else "– | –")
                 lines.append(f"| {n_cls} | {dist} | {e['pooled']['macro_mean']:.3f} | "
                              + " / ".join(f"{v:.3f}" for v in e["pooled"]["per_class_mean"]) + f" | {ours_txt} |")
+        lines += ["", "Is our slice k the authors' test slice k? Each checkpoint's macro F1 on its test slice vs on our "
+                  "training rows of that fold (its own training rows if the slices agree: then far higher):", "",
+                  "| classes | exclusion (km) | " + " | ".join(f"slice {k}: test / train rows" for k in
+                                                            range(cfg.cv.n_slices)) + " |",
+                  "|---" * (2 + cfg.cv.n_slices) + "|"]
+        for n_cls, by_dist in ref.items():
+            if n_cls in ("source", "incomplete"):
+                continue
+            for dist, e in by_dist.items():
+                lines.append(f"| {n_cls} | {dist} | " + " | ".join(
+                    f"{te['macro_mean']:.2f} / {tr['macro_mean']:.2f}"
+                    for te, tr in zip(e["per_fold"], e["train_rows_per_fold"])) + " |")
         if ref["incomplete"]:
             lines.append(f"\nSkipped (not every slice has a checkpoint): {', '.join(ref['incomplete'])}.")
         lines.append("")
@@ -113,24 +193,11 @@ def markdown(metrics: dict, cfg: SubductionConfig) -> str:
                 lines.append(f"| {n_cls} | {dist} | " + " | ".join(f"{v:+.3f}" if "minus" in k else f"{v:.3f}"
                                                                   for k, v in e.items() if k != "seeds") + " |")
         lines.append("")
-    lines += ["## Relevance (top features per class, median robust-scaled relevance)", "",
-              f"Models: the first seed's cross-validation models at exclusion {cfg.explain.exclusion_km} km, "
-              f"their test rows ({'true positives' if cfg.explain.true_positives_only else 'all'}); "
-              f"LRP-ε {cfg.explain.lrp_epsilon} via {cfg.explain.lrp_backend}; saliency = |gradient|; "
-              "SHAP = gradient SHAP; scaling per sample (r − median) / IQR.", ""]
-    for n_cls, rel in metrics["relevance"].items():
-        lines += [f"### {n_cls} classes: top {cfg.explain.top_k} features per class", "",
-                  "| method | class (explained rows) | top features, most relevant first |", "|---|---|---|"]
-        for method, r in rel.items():
-            lines += [f"| {method} | {name} ({n}) | {', '.join(feats) if feats else '—'} |"
-                      for (name, feats), n in zip(r["top_features"].items(), r["counts"])]
-        lines.append("")
-        planted = [f"- {method}: planted features' ranks (of 49): {r['planted_ranks']}; all in top "
-                   f"{cfg.explain.top_k}: {r['planted_in_top_k']}" for method, r in rel.items() if "planted_ranks" in r]
-        lines += planted + ([""] if planted else [])
+    lines += _trust_lines(metrics, cfg) + _relevance_lines(metrics, cfg)
     lines += ["## Where this run differs from the code, and why", ""] + [f"- {x}" for x in differences(cfg)] + [""]
     lines += ["## The paper's qualitative claims", ""] + [f"- {p.value} ({p.source}; {p.note or 'qualitative'})"
                                                          for p in PAPER.values()]
-    lines += ["", "Figures: `figures/f1_vs_exclusion.png`, `figures/relevance_<k>class.png`. "
+    lines += ["", "Figures: `figures/f1_vs_exclusion.png`, `figures/relevance_<k>class.png`, "
+              "`figures/trust_*_<k>class.png`. "
               "Models: " + ", ".join(f"`{e['model']}` + `{e['transforms']}`" for e in metrics["final_models"].values()), ""]
     return "\n".join(lines)
