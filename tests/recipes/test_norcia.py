@@ -48,8 +48,15 @@ def test_classes_and_explanations_quick_path(tmp_path):
         assert cm.shape == (n, n) and cm.sum() == run0["counts"]["test"]
         assert run0["accuracy"] == pytest.approx(np.trace(cm) / cm.sum())
         # the config's values reach the data module: its defaults are the code's, as the TOML says
-        assert run0["counts"] == labelled_split(meta, np.ones(len(meta), bool), n, seed=m["seed"]).counts()
+        assert run0["counts"] == labelled_split(meta, np.ones(len(meta), bool), n, seed=m["seed"],
+                                                labels="file").counts()
         assert run0["class_names"] == nd.class_names(n)
+        # the authors' performance ratio: mean per-class recall, from the confusion matrix
+        assert run0["performance_ratio"] == pytest.approx(np.mean(np.diag(cm) / cm.sum(axis=1)))
+    # labels from the files (period), checked against the time rule
+    q = m["data"]["label_check"]
+    assert m["data"]["labels"] == "file" and q["n_traces"] == len(meta)
+    assert q["n_disagree"] == int(((meta.period == "post").to_numpy() != nd.pre_post_labels(meta)).sum())
     two = m["classes"]["NRCA"]["2"]["runs"][0]
     assert two["accuracy"] >= 0.8  # chance is 0.5: the planted 30-40 Hz change is learnt (0.94 at 3 epochs)
     e = m["explain"]
@@ -61,6 +68,7 @@ def test_classes_and_explanations_quick_path(tmp_path):
         assert (run / "figures" / f"{name}.png").stat().st_size > 1000
     report = (run / "report.md").read_text()
     assert "| NRCA | paper | 99.19 ± 0.12 |" in report and "| NRCA | ours |" in report  # paper beside ours
+    assert "performance ratio" in report and f"{q['n_disagree']} of {len(meta)} traces disagree" in report
     assert m["paper"]["table1.NRCA.2"] == {"value": "99.19 ± 0.12", "source": "Table 1",
                                            "note": "test accuracy %, mean ± std over 3 runs"}
     # the exported serving model, fed through the exported contract, scores the test traces as reported
@@ -86,12 +94,20 @@ def test_wrong_dates_bandpass_and_explanations_without_the_classes_part(tmp_path
     assert rows[1]["NM"] == 0 and rows[1]["FP"] is None
     fake = rows[0]
     meta = pd.read_csv(run / "data" / "norcia_builtin" / "metadata.csv")
-    base = labelled_split(meta, np.ones(len(meta), bool), 2, exclude_visso=False, seed=m["seed"])
-    test = base.rows("test")
-    t = pd.to_datetime(meta.trace_start_time.iloc[test], utc=True)
-    expected_nm = int(((t >= pd.Timestamp("2016-10-30T06:40:17Z")) & (t < pd.Timestamp("2016-11-09", tz="UTC"))).sum())
-    assert fake["NM"] == expected_nm > 0 and fake["n_test"] == len(test)
+
+    def nm(kind):  # test events between the true and the fake date, counted independently of the recipe
+        base = labelled_split(meta, np.ones(len(meta), bool), 2, exclude_visso=False, seed=m["seed"], split=kind,
+                              random_fractions=(0.7, 0.1, 0.2), labels="file")
+        t = pd.to_datetime(meta.trace_start_time.iloc[base.rows("test")], utc=True)
+        inside = (t >= pd.Timestamp("2016-10-30T06:40:17Z")) & (t < pd.Timestamp("2016-11-09", tz="UTC"))
+        return int(inside.sum()), len(base.rows("test"))
+
+    # the default test events are a random split by event (Table 2 needs them spread through time);
+    # the temporal-middle split's NM is counted beside it
+    assert m["wrong_dates"]["test_events"] == "random" and (fake["NM"], fake["n_test"]) == nm("random")
+    assert fake["NM"] > 0 and fake["NM_temporal_split"] == nm("temporal")[0]
     assert fake["FP"] == pytest.approx(100 * (fake["NM"] - fake["NC"]) / fake["NM"])
+    assert fake["performance_ratio"] >= 0 and rows[1]["performance_ratio"] is not None
     b = m["bandpass"]
     assert [(r["band_low_hz"], r["band_high_hz"]) for r in b["table"]] == [(33.0, 36.0)]
     assert b["raw_accuracy"] is None and b["mean_accuracy_in_band"] == b["table"][0]["accuracy"]
@@ -99,8 +115,9 @@ def test_wrong_dates_bandpass_and_explanations_without_the_classes_part(tmp_path
     assert (run / "figures" / "wrong_dates.png").exists() and (run / "figures" / "bandpass.png").exists()
     report = (run / "report.md").read_text()
     assert "| 2016-11-09 | " in report and "| 93.42 | 121/45 | 62.8 |" in report  # Table 2 beside ours
+    assert f"| {fake['NM']}/{fake['NC']} |" in report and "random split by event" in report
     # without the classes part, the explanations train their own 2-class model, which is exported
-    meta_test = labelled_split(meta, np.ones(len(meta), bool), 2, seed=m["seed"]).rows("test")
+    meta_test = labelled_split(meta, np.ones(len(meta), bool), 2, seed=m["seed"], labels="file").rows("test")
     assert m["explain_model_scores"]["n"] == len(meta_test) and "Model explained" in report
     assert max(m["explain"]["n_per_class"]) <= 2 and (run / m["exported"]["input_contract"]).is_file()
 
@@ -169,7 +186,10 @@ def test_the_toml_loads_and_its_bands_are_the_papers():
     bands = cfg.bandpass.band_list()
     assert len(bands) == 17 and bands[0] == (0.0, 3.0) and bands[-1] == (48.0, 50.0)
     assert cfg.data.sampling_rate == 100.0 and cfg.parts == ["classes", "wrong_dates", "bandpass", "pairs", "explain"]
+    assert cfg.data.station_list is None  # Table 1: all nine stations (the quick profile: NRCA)
+    assert cfg.classes.labels == "file" and cfg.wrong_dates.test_events == "random"
     quick = _config()
+    assert quick.data.station_list == ["NRCA"]
     assert quick.train.epochs == 6 and quick.train.batch_size == 16 and quick.bandpass.band_list()[0] == (6.0, 9.0)
     assert _config('run.parts=["explain", "classes"]').parts == ["classes", "explain"]  # the study's order
 
@@ -198,6 +218,8 @@ def test_station_and_part_flags_are_config_overrides():
     ('run.parts=["classes", "pairz"]', "[run] parts = ['classes', 'pairz']: expected one of 'classes'"),
     ('split.kind="middle"', "[split] kind = 'middle': expected one of 'temporal', 'random'"),
     ('wrong_dates.split="same"', "expected one of 'same_events', 'refit'"),
+    ('wrong_dates.test_events="middle"', "expected one of 'random', 'temporal'"),
+    ('classes.labels="files"', "expected one of 'file', 'time'"),
     ('wrong_dates.dates=["2016-13-45"]', "expected ISO times"),
     ("classes.counts=[2, 3]", "each 2 or >= 4"),
     ("model.dilation=[1, 2]", "dilation has 2 values for 7 blocks"),

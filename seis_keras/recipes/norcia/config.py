@@ -82,6 +82,7 @@ class Data:
 
 @dataclasses.dataclass(frozen=True)
 class Classes:
+    labels: Literal["file", "time"]
     counts: list[int] = setting(check=_class_counts)
     exclude_visso_even: bool
     balance: bool
@@ -134,6 +135,7 @@ class WrongDates:
     exclude_visso: bool
     runs: int = setting(min=1)
     split: Literal["same_events", "refit"]
+    test_events: Literal["random", "temporal"]
 
 
 @dataclasses.dataclass(frozen=True)
