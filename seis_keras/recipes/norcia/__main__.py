@@ -8,6 +8,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf
 
+from seis_keras.explain.lrp import LRPSession
 from seis_keras.recipes import norcia as package
 from seis_keras.recipes.norcia import report
 from seis_keras.recipes.norcia.bandpass import bandpass
@@ -15,6 +16,7 @@ from seis_keras.recipes.norcia.classes import class_models, explain_model
 from seis_keras.recipes.norcia.config import PARTS, NorciaConfig
 from seis_keras.recipes.norcia.explanations import explanations
 from seis_keras.recipes.norcia.pairs import pairs
+from seis_keras.recipes.norcia.trust import trust_section
 from seis_keras.recipes.norcia.study import NAME, PAPER, load_data
 from seis_keras.recipes.norcia.wrong_dates import wrong_dates
 from seis_keras.recipes.runner import RunFolder, recipe_main
@@ -40,7 +42,9 @@ def run(cfg: NorciaConfig, args) -> RunFolder:
         if "pairs" in parts:
             folder.section("pairs", pairs, data, cfg, folder)
         if "explain" in parts:
-            folder.section("explain", explanations, data, two_class, cfg, folder)
+            with LRPSession(two_class.model) as session:  # one innvestigate worker for every LRP method and check
+                explained = folder.section("explain", explanations, data, two_class, cfg, folder, session)
+                folder.section("trust", trust_section, explained, two_class, cfg, folder, cfg.seed)
         if two_class is not None:
             folder.metrics["exported"] = report.export(two_class, folder, station)
         folder.finish(lambda metrics: report.markdown(metrics, cfg), config=cfg, paper=PAPER)

@@ -45,6 +45,9 @@ def _paper(key: str):
 _LABEL_WORDS = {"file": "the file each trace came from, `_pre`/`_post`, as the authors' code",
                 "time": "trace time vs the mainshock"}
 
+_INIT_WORDS = {"pytorch": "PyTorch's layer defaults, weights and biases U(±1/√fan_in), as the code",
+               "keras": "Keras's Glorot-uniform kernels and zero biases; the code uses PyTorch's defaults"}
+
 
 def _settings(metrics: dict, cfg: NorciaConfig) -> list[str]:
     t, m, c, s = cfg.train, cfg.model, cfg.classes, cfg.split
@@ -52,7 +55,8 @@ def _settings(metrics: dict, cfg: NorciaConfig) -> list[str]:
             f"- Profile `{metrics['profile']}`, seed {metrics['seed']} (run i: seed + i); parts: "
             f"{', '.join(metrics['parts'])}.",
             f"- Model: 7 conv blocks {[list(b) for b in m.blocks]} (paper: 32..256 filters), dilation "
-            f"{m.dilation or 'none'}, dropout {m.dropout}; input L2-normalised per channel.",
+            f"{m.dilation or 'none'}, dropout {m.dropout}; input L2-normalised per channel; initial weights "
+            f"{m.init} ({_INIT_WORDS[m.init]}).",
             f"- Training: {t.optimizer} lr {t.learning_rate}, {t.weight_decay_mode} L2 {t.weight_decay}, batch "
             f"{t.batch_size} (last partial dropped), {t.epochs} epochs, lowest validation loss kept "
             f"= {t.keep_best}, {t.runs} run(s).",
@@ -170,13 +174,47 @@ def _fig6(metrics: dict, cfg: NorciaConfig) -> list[str]:
     return lines + [""]
 
 
+def _frequency(e: dict) -> list[str]:
+    band = e["band"]
+    lines = ["### Relevance per frequency (DFT-LRP) — beside Fig. 5 and Fig. 6", "",
+             f"Relevance propagated from the time samples into the DFT bins (virtual inspection layer, Vielhaben et "
+             f"al. 2024); share of positive relevance in the {e['band_kind']} band {band[0]:g}–{band[1]:g} Hz "
+             "(0 Hz left out) against the bins' uniform share and the input's energy share.", "",
+             "| method | role | pre | post | all | uniform | input | ÷ uniform | ÷ input |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in e["frequency"].values():
+        pc = r["per_class"]
+        lines.append(f"| {r['label']} | {r['role']} | {_fmt(pc.get('pre', {}).get('relevance'), 3)} | "
+                     f"{_fmt(pc.get('post', {}).get('relevance'), 3)} | {_fmt(r['relevance'], 3)} | "
+                     f"{_fmt(r['uniform'], 3)} | {_fmt(r['input'], 3)} | {_fmt(r['relevance_over_uniform'], 2)} | "
+                     f"{_fmt(r['relevance_over_input'], 2)} |")
+    figures = ", ".join(f"`{r['figure']}` ({r['label']})" for r in e["frequency"].values())
+    return lines + ["", f"Figures (class-mean relevance per frequency beside the class-mean input spectra): {figures}. "
+                    "Compare with Fig. 5 (which bands the network can classify from) and Fig. 6 (where post/pre "
+                    "spectra differ).", ""]
+
+
 def _explanations(metrics: dict) -> list[str]:
     e = metrics["explain"]
     lines = ["## Explanations (ours) — does the network look at 30–40 Hz?", "",
-             f"Correctly classified test traces explained: {e['n_per_class'][0]} pre, {e['n_per_class'][1]} post. "
-             f"Share of spectral power in the {e['band_kind']} band {e['band'][0]:g}–{e['band'][1]:g} Hz "
-             f"(``band_power_fraction``, 0 Hz left out); uniform share {e['uniform_share']:.3f}.", "",
-             "| method | pre | post | all | ÷ input share | ÷ uniform share |", "|---|---|---|---|---|---|"]
+             f"Correctly classified test traces explained: {e['n_per_class'][0]} pre, {e['n_per_class'][1]} post."]
+    if "trust" in metrics and metrics["trust"].get("headline"):
+        t = metrics["trust"]
+        head = e["frequency"][t["headline"]]
+        lines += [f"Headline (the best method the trust section passes): **{head['label']}**, "
+                  f"{head['relevance']:.3f} of its positive relevance in {e['band'][0]:g}–{e['band'][1]:g} Hz = "
+                  f"{head['relevance_over_uniform']:.2f}× the uniform share and {head['relevance_over_input']:.2f}× "
+                  "the input's share."]
+    elif "trust" in metrics:
+        lines += ["No method passed the trust checks: the numbers below are shown with their verdicts, none as the "
+                  "answer."]
+    lines += [""]
+    if e.get("frequency"):
+        lines += _frequency(e)
+    lines += ["### Time-domain maps and the spectra of their relevance", "",
+              f"Share of spectral power of the relevance traces in the band (``band_power_fraction``; the spectrum of "
+              f"a relevance map, not the relevance of a frequency); uniform share {e['uniform_share']:.3f}.", "",
+              "| method | pre | post | all | ÷ input share | ÷ uniform share |", "|---|---|---|---|---|---|"]
     if "input_share" in e:
         lines.append(f"| input traces | {_fmt(e['input_share'].get('pre'), 3)} | "
                      f"{_fmt(e['input_share'].get('post'), 3)} | | | |")
@@ -191,6 +229,21 @@ def _explanations(metrics: dict) -> list[str]:
                   f"(uniform {e['uniform_share']:.3f})."]
     return lines + ["", "Figures: `figures/explain_relevance_spectra.png`, "
                     "`figures/explain_<method>_<class>_example.png`.", ""]
+
+
+def _trust(metrics: dict) -> list[str]:
+    t = metrics["trust"]
+    if not t.get("methods"):
+        return ["## Trust", "", t.get("note", "not run"), ""]
+    rule = t["methods"][t["recipe_rule"]]
+    head = t["methods"][t["headline"]]["method"] if t["headline"] else "none (no method passed)"
+    return ["## Trust — can these explanations be believed?", "",
+            "Each method: cascading randomisation (re-initialised from the logits down, Spearman |R| with the trained "
+            "map), localisation (positive DFT-LRP relevance in the ground-truth band vs the bins' uniform share; "
+            f"ground truth: {t['localisation_ground_truth']}), faithfulness (deletion of time samples most relevant "
+            "first vs random orders, on the explained logit).", "", t["table"], "",
+            f"Headline: {head}. The recipe's rule ({rule['method']}): **{rule['verdict']}** — {rule['rule']}.",
+            "Figures: `figures/trust_randomisation.png`, `figures/trust_deletion.png`.", ""]
 
 
 def markdown(metrics: dict, cfg: NorciaConfig) -> str:
@@ -213,6 +266,8 @@ def markdown(metrics: dict, cfg: NorciaConfig) -> str:
         lines += _fig6(metrics, cfg)
     if "explain" in metrics:
         lines += _explanations(metrics)
+    if "trust" in metrics:
+        lines += _trust(metrics)
     if "exported" in metrics:
         lines += [f"Exported model: {', '.join(metrics['exported'].values())}.", ""]
     lines += ["## Wall times (s)", "", ", ".join(f"{k}: {v:.1f}" for k, v in metrics["timings_s"].items()), ""]

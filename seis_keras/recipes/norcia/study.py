@@ -199,7 +199,7 @@ def build_model(cfg: NorciaConfig, contract: InputContract, n_classes: int) -> k
     """
     m = cfg.model
     return get_model("norcia", contract=contract, n_classes=n_classes, blocks=[tuple(b) for b in m.blocks],
-                     dilation=list(m.dilation) or None, dropout=m.dropout)
+                     dilation=list(m.dilation) or None, dropout=m.dropout, init=m.init)
 
 
 @dataclasses.dataclass
