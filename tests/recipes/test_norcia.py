@@ -74,7 +74,7 @@ def test_classes_and_explanations_quick_path(tmp_path):
     assert e["methods"]["saliency"]["enrichment_vs_uniform"] == pytest.approx(share / e["uniform_share"])
     # DFT-LRP per class for the recipe's rule and the recommended methods, against the uniform and input shares
     rule, methods = "lrp.epsilon(epsilon=1e-6)", ["lrp.epsilon(epsilon=1e-6)", "lrp.epsilon_plus", "gradient_x_input"]
-    assert list(e["frequency"]) == methods and e["frequency"][rule]["role"] == "recipe rule"
+    assert list(e["frequency"]) == methods and e["frequency"][rule]["role"] == "recipe rule" and e["target"] == "post"
     f = np.fft.rfftfreq(2500, 0.01)
     in_band = (f >= 30) & (f <= 40)
     for r in e["frequency"].values():
@@ -103,6 +103,7 @@ def test_classes_and_explanations_quick_path(tmp_path):
     assert "performance ratio" in report and f"{q['n_disagree']} of {len(meta)} traces disagree" in report
     assert "## Trust" in report and t["table"] in report and f"The recipe's rule (lrp.epsilon" in report
     assert "Relevance per frequency (DFT-LRP)" in report
+    assert "- Initial weights are Keras's (Glorot, zero biases)" in report  # this test's model.init, said plainly
     assert m["paper"]["table1.NRCA.2"] == {"value": "99.19 ± 0.12", "source": "Table 1",
                                            "note": "test accuracy %, mean ± std over 3 runs"}
     # the exported serving model, fed through the exported contract, scores the test traces as reported
@@ -119,7 +120,8 @@ def test_classes_and_explanations_quick_path(tmp_path):
 def test_wrong_dates_bandpass_and_explanations_without_the_classes_part(tmp_path):
     run, m = _run(tmp_path, "--wrong-dates", "--bandpass", "--explain", "--set", "data.builtin_events=140",
                   "--set", 'wrong_dates.dates=["2016-11-09"]', "--set", "bandpass.bands=[[33.0, 36.0]]",
-                  "--set", "explain.per_class=2", "--set", 'explain.methods=["saliency"]', *TRUST)
+                  "--set", "explain.per_class=2", "--set", 'explain.methods=["saliency"]',
+                  "--set", 'explain.recommended=["gradient_x_input"]', *TRUST)
     assert m["parts"] == ["wrong_dates", "bandpass", "explain"] and "classes" not in m
     rows = m["wrong_dates"]["table"]
     assert [r["date"] for r in rows] == ["2016-11-09", "2016-10-30"] and rows[1]["true_date"]
@@ -150,6 +152,7 @@ def test_wrong_dates_bandpass_and_explanations_without_the_classes_part(tmp_path
     report = (run / "report.md").read_text()
     assert "| 2016-11-09 | " in report and "| 93.42 | 121/45 | 62.8 |" in report  # Table 2 beside ours
     assert f"| {fake['NM']}/{fake['NC']} |" in report and "random split by event" in report
+    assert "Table 2's models use a random split by event" in report and "Initial weights are Keras" not in report
     # without the classes part, the explanations train their own 2-class model, which is exported
     meta_test = labelled_split(meta, np.ones(len(meta), bool), 2, seed=m["seed"], labels="file").rows("test")
     assert m["explain_model_scores"]["n"] == len(meta_test) and "Model explained" in report

@@ -183,6 +183,7 @@ class Explain:
     methods: list[Literal["lrp", "saliency"]]
     lrp_rule: str = setting(check=_lrp_method)
     recommended: list[str] = setting(check=_methods)
+    target: Literal["post", "predicted"]
     per_class: int = setting(min=1)
     band_hz: tuple[float, float] = setting(check=_band)
 

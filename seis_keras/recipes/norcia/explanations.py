@@ -1,7 +1,8 @@
 """§ Explanations (ours; the paper has none): does the 2-class network look at 30–40 Hz?
 
 On up to ``explain.per_class`` correctly classified pre and post test traces of the first
-2-class model of the experiment station, toward their (predicted = true) class:
+2-class model of the experiment station, toward the class ``explain.target`` names: the aftershock
+(``"post"``) logit of every trace, or each trace's own (predicted = true) class (``"predicted"``):
 
 * **relevance per frequency** (DFT-LRP, the virtual inspection layer of Vielhaben et al. 2024,
   :mod:`seis_keras.explain.frequency`): each method of ``explain.frequency_methods`` (the
@@ -93,6 +94,7 @@ class Explained:
     Attributes:
         X: the explained traces (model input, transforms applied), (N, T, 3).
         classes: their class (predicted = true).
+        targets: the class explained for each (``explain.target``: all 1 for ``"post"``, else ``classes``).
         maps: time-domain relevance per method text (``explain.frequency_methods``), (N, T, 3).
         freqs: DFT bins (Hz); ``relevance_f``: DFT-LRP per method, (N, F, 3).
         band, band_kind: the band scored (``"planted"`` on built-in data, else ``"paper"``).
@@ -102,6 +104,7 @@ class Explained:
 
     X: np.ndarray
     classes: np.ndarray
+    targets: np.ndarray
     maps: dict
     freqs: np.ndarray
     relevance_f: dict
@@ -111,7 +114,7 @@ class Explained:
     metrics: dict
 
 
-def _time_domain(out, X, classes, session, trained, cfg, folder, band):
+def _time_domain(out, X, classes, targets, session, trained, cfg, folder, band):
     fs, names = cfg.data.sampling_rate, nd.class_names(2)
     share_x = band_power_fraction(X, band, fs)
     out["input_share"] = {names[c]: float(share_x[classes == c].mean()) for c in (0, 1) if (classes == c).any()}
@@ -119,7 +122,7 @@ def _time_domain(out, X, classes, session, trained, cfg, folder, band):
     curves = {"input traces": spec_x}
     for method in cfg.explain.methods:
         text = cfg.explain.lrp_rule if method == "lrp" else "saliency"
-        R = explain(trained.model, X, text, class_index=classes, session=session)
+        R = explain(trained.model, X, text, class_index=targets, session=session)
         share = band_power_fraction(R, band, fs)
         per_class = {}
         for c in (0, 1):
@@ -143,13 +146,13 @@ def _time_domain(out, X, classes, session, trained, cfg, folder, band):
                        "explain_relevance_spectra")
 
 
-def _frequency(X, classes, session, trained, cfg, folder, band) -> tuple[np.ndarray, dict, dict, dict]:
+def _frequency(X, classes, targets, session, trained, cfg, folder, band) -> tuple[np.ndarray, dict, dict, dict]:
     """DFT-LRP of every ``explain.frequency_methods`` method: per-class band shares and figures."""
     fs, names = cfg.data.sampling_rate, nd.class_names(2)
     maps, rel_f, out = {}, {}, {}
     freqs = np.fft.rfftfreq(X.shape[1], 1.0 / fs)
     for k, method in enumerate(cfg.explain.frequency_methods):
-        R = explain(trained.model, X, method, class_index=classes, session=session)
+        R = explain(trained.model, X, method, class_index=targets, session=session)
         freqs, R_f = frequency_relevance(R, X, fs=fs)  # the closed-form virtual layer (relevance conserved)
         maps[method], rel_f[method] = R, R_f
         shares = band_shares(R_f, freqs, X, band, fs=fs)
@@ -187,14 +190,16 @@ def explanations(data: NorciaData, trained: Trained, cfg: NorciaConfig, folder, 
     fs = cfg.data.sampling_rate
     rows, classes = correct_examples(trained, cfg.explain.per_class, cfg.seed)
     band, kind = planted_band(data.store.metadata, cfg.explain.band_hz)
+    targets = np.ones_like(classes) if cfg.explain.target == "post" else classes
     out = {"band": list(band), "band_kind": kind, "n_per_class": [int((classes == c).sum()) for c in (0, 1)],
+           "target": cfg.explain.target,
            "uniform_share": (band[1] - band[0]) / (fs / 2), "methods": {}, "frequency": {}}
     if len(rows) == 0:
         folder.log("explain: no correctly classified test trace")
-        return Explained(np.zeros((0, 1, 1)), classes, {}, np.zeros(0), {}, band, kind, session, out)
+        return Explained(np.zeros((0, 1, 1)), classes, targets, {}, np.zeros(0), {}, band, kind, session, out)
     X = trained.contract.transform()(data.store.get_waveforms(rows))
-    freqs, maps, rel_f, out["frequency"] = _frequency(X, classes, session, trained, cfg, folder, band)
+    freqs, maps, rel_f, out["frequency"] = _frequency(X, classes, targets, session, trained, cfg, folder, band)
     for k, method in enumerate(cfg.explain.frequency_methods):
         out["frequency"][method]["figure"] = f"figures/explain_frequency_{k}.png"
-    _time_domain(out, X, classes, session, trained, cfg, folder, band)
-    return Explained(X, classes, maps, freqs, rel_f, band, kind, session, out)
+    _time_domain(out, X, classes, targets, session, trained, cfg, folder, band)
+    return Explained(X, classes, targets, maps, freqs, rel_f, band, kind, session, out)

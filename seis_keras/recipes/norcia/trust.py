@@ -76,11 +76,11 @@ def trust_section(ex: Explained, trained, cfg: NorciaConfig, folder, seed: int) 
     planted = ex.band_kind == "planted"
     results = {}
     for method, R in ex.maps.items():
-        rand = randomisation_check(trained.model, ex.X, _explainer(method, ex.session, ex.classes),
+        rand = randomisation_check(trained.model, ex.X, _explainer(method, ex.session, ex.targets),
                                    layers=s.randomisation_layers, samples=s.randomisation_samples, seed=s.seed)
         loc = (localisation_check(ex.relevance_f[method], band_mask(ex.freqs, ex.band, len(ex.X)))
                if planted else None)
-        faith = faithfulness_check(trained.model, ex.X, R, class_index=ex.classes, steps=s.steps, fill=s.fill,
+        faith = faithfulness_check(trained.model, ex.X, R, class_index=ex.targets, steps=s.steps, fill=s.fill,
                                    unit=s.unit, score=s.score, random_orders=s.random_orders,
                                    samples=s.faithfulness_samples, seed=s.seed)
         results[method] = judge(method_label(method), randomisation=rand, localisation=loc, faithfulness=faith,
