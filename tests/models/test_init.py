@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 from scipy import stats
+from tensorflow import keras
 
 from seis_keras.models import get_model
 from seis_keras.models.init import layer_initializers, torch_default_bound
@@ -21,6 +22,7 @@ def _weighted(model):
 @pytest.mark.parametrize("name, settings", [("norcia", {"blocks": BLOCKS, "input_length": 200}),
                                             ("spectrogram", {"filters": (8, 16, 16), "hidden_units": 32})])
 def test_pytorch_init_draws_weights_and_biases_uniform_on_one_over_root_fan_in(name, settings):
+    keras.utils.set_random_seed(0)  # the draws are unseeded, as Keras's defaults: fix them for the test
     model = get_model(name, **settings)  # the default: PyTorch's layer defaults
     layers = _weighted(model)
     assert len(layers) == (len(BLOCKS) + 1 if name == "norcia" else 5)
@@ -34,7 +36,9 @@ def test_pytorch_init_draws_weights_and_biases_uniform_on_one_over_root_fan_in(n
         assert kernel.var() == pytest.approx(bound ** 2 / 3, rel=0.2 if kernel.size > 500 else 0.5)
         assert np.abs(kernel).max() > 0.9 * bound
         assert stats.kstest(kernel.ravel() / bound, stats.uniform(-1, 2).cdf).pvalue > 1e-3
-        assert np.abs(bias).max() > 0.3 * bound  # Keras's default bias is zero
+        if bias.size >= 8:  # Keras's default bias is zero; 8 draws all below 0.3 b: probability 0.3^8
+            assert np.abs(bias).max() > 0.3 * bound
+        assert bias.any()
     # Keras's own defaults stay a setting: Glorot kernels (a wider bound at these sizes), zero biases
     keras_model = get_model(name, init="keras", **settings)
     for layer in _weighted(keras_model):
@@ -51,6 +55,7 @@ def test_pytorch_init_draws_weights_and_biases_uniform_on_one_over_root_fan_in(n
 def test_the_distributions_match_torch_nn_layers():
     torch = pytest.importorskip("torch")  # the test extra (requirements/torch.txt)
     torch.manual_seed(0)
+    keras.utils.set_random_seed(0)
     ours = get_model("norcia", blocks=[(64, 5, 1)], input_length=50, n_classes=64)
     ref = {"conv1": torch.nn.Conv1d(3, 64, 5), "logits": torch.nn.Linear(64, 64)}
     for name, layer in ref.items():
