@@ -94,9 +94,12 @@ def test_classes_and_explanations_quick_path(tmp_path):
         assert loc["uniform_share"] == pytest.approx(in_band.sum() / len(f)) and loc["n_samples"] == 8
         assert r["randomisation_curves"]["layers"] == ["logits", "conv7"]
     assert t["headline"] is None or t["methods"][t["headline"]]["verdict"] == "trusted"
+    fe = m["frequency_evidence"]  # one frequency axis: (Fig. 5,) the relevance per frequency (, Fig. 6)
+    assert fe["panels"] == ["relevance"] and fe["method"] == (t["headline"] or rule)
+    assert fe["method_trusted"] == (t["headline"] is not None)
     assert "planted band (checks the pipeline" in t["localisation_ground_truth"]
     for name in ("confusion_NRCA", "explain_relevance_spectra", "explain_saliency_post_example", "explain_frequency_0",
-                 "explain_frequency_2", "trust_randomisation", "trust_deletion"):
+                 "explain_frequency_2", "trust_randomisation", "trust_deletion", "frequency_evidence"):
         assert (run / "figures" / f"{name}.png").stat().st_size > 1000
     report = (run / "report.md").read_text()
     assert "| NRCA | paper | 99.19 ± 0.12 |" in report and "| NRCA | ours |" in report  # paper beside ours
@@ -157,6 +160,8 @@ def test_wrong_dates_bandpass_and_explanations_without_the_classes_part(tmp_path
     meta_test = labelled_split(meta, np.ones(len(meta), bool), 2, seed=m["seed"], labels="file").rows("test")
     assert m["explain_model_scores"]["n"] == len(meta_test) and "Model explained" in report
     assert max(m["explain"]["n_per_class"]) <= 2 and (run / m["exported"]["input_contract"]).is_file()
+    assert m["frequency_evidence"]["panels"] == ["bandpass", "relevance"]  # Fig. 5 beside the DFT-LRP curves
+    assert (run / "figures" / "frequency_evidence.png").stat().st_size > 1000
 
 
 def test_fake_interval_scores_count_the_mislabelled_test_traces():

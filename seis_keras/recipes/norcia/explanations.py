@@ -20,18 +20,20 @@ BatchNorm folded), which the trust section reuses.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+import pandas as pd
 
 from seis_keras.data import norcia as nd
 from seis_keras.data.norcia_experiments import planted_band
-import dataclasses
 
 from seis_keras.explain.frequency import band_share, band_shares, frequency_relevance
 from seis_keras.explain.methods import explain, parse_method
 from seis_keras.explain.spectral import amplitude_spectrum, band_power_fraction
 from seis_keras.plots.explanations import waveform_relevance
 from seis_keras.plots.frequency import relevance_spectra
-from seis_keras.plots.norcia import class_spectra
+from seis_keras.plots.norcia import class_spectra, frequency_evidence
 from seis_keras.recipes.norcia.config import NorciaConfig
 from seis_keras.recipes.norcia.study import NorciaData, Trained
 
@@ -203,3 +205,41 @@ def explanations(data: NorciaData, trained: Trained, cfg: NorciaConfig, folder, 
         out["frequency"][method]["figure"] = f"figures/explain_frequency_{k}.png"
     _time_domain(out, X, classes, targets, session, trained, cfg, folder, band)
     return Explained(X, classes, targets, maps, freqs, rel_f, band, kind, session, out)
+
+
+def evidence_figure(ex: Explained, headline: str | None, bandpass: dict | None, pair_result, cfg: NorciaConfig,
+                    folder) -> dict:
+    """One figure, one frequency axis: Fig. 5's accuracies, DFT-LRP per class, Fig. 6's mean pair ratio.
+
+    Args:
+        ex: the explanations.
+        headline: the trust section's headline method (None: the recipe's rule is drawn, so labelled).
+        bandpass: the bandpass section's metrics, or None (not run).
+        pair_result: the pairs section's :class:`~seis_keras.recipes.norcia.pairs.PairsResult`, or None.
+        cfg: the recipe config.
+        folder: the run folder (``figures/frequency_evidence.png``).
+
+    Returns:
+        ``{"figure", "method", "method_trusted", "panels"}``.
+    """
+    method = headline or cfg.explain.lrp_rule
+    if method not in ex.relevance_f:
+        return {"figure": None, "note": "no explained trace"}
+    names = nd.class_names(2)
+    R = ex.relevance_f[method].sum(axis=2)
+    curves = {}
+    for c in (0, 1):
+        if (ex.classes == c).any():
+            curve = R[ex.classes == c].mean(axis=0)
+            curves[f"{names[c]} traces"] = (ex.freqs, curve / (np.abs(curve).sum() or 1.0))
+    table = pd.DataFrame(bandpass["table"]) if bandpass and bandpass.get("table") else None
+    ratio = None
+    if pair_result is not None and pair_result.mean_ratio is not None:
+        ratio = (pair_result.freqs, pair_result.mean_ratio)
+    label = method_label(method) + ("" if headline else " (the recipe's rule; no method passed the trust checks)")
+    fig = frequency_evidence(curves, bandpass=table, raw_accuracy=bandpass.get("raw_accuracy") if bandpass else None,
+                             ratio=ratio, band=ex.band, title=f"relevance per frequency: {label}")
+    folder.save_figure(fig, "frequency_evidence")
+    panels = ["bandpass"] * (table is not None) + ["relevance"] + ["pairs"] * (ratio is not None)
+    return {"figure": "figures/frequency_evidence.png", "method": method, "method_trusted": headline is not None,
+            "panels": panels}
