@@ -105,7 +105,7 @@ def test_classes_and_explanations_quick_path(tmp_path):
     assert "| NRCA | paper | 99.19 ± 0.12 |" in report and "| NRCA | ours |" in report  # paper beside ours
     assert "performance ratio" in report and f"{q['n_disagree']} of {len(meta)} traces disagree" in report
     assert "## Trust" in report and t["table"] in report and f"The recipe's rule (lrp.epsilon" in report
-    assert "Relevance per frequency (DFT-LRP)" in report
+    assert "Relevance per frequency (DFT-LRP)" in report and "`figures/frequency_evidence.png` — DFT-LRP" in report
     assert "- Initial weights are Keras's (Glorot, zero biases)" in report  # this test's model.init, said plainly
     assert m["paper"]["table1.NRCA.2"] == {"value": "99.19 ± 0.12", "source": "Table 1",
                                            "note": "test accuracy %, mean ± std over 3 runs"}

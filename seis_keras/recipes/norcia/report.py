@@ -194,6 +194,17 @@ def _frequency(e: dict) -> list[str]:
                     "spectra differ).", ""]
 
 
+def _evidence(metrics: dict) -> list[str]:
+    fe = metrics.get("frequency_evidence") or {}
+    if not fe.get("figure"):
+        return []
+    what = {"bandpass": "Fig. 5's band-pass accuracies", "relevance": "DFT-LRP relevance per class",
+            "pairs": "Fig. 6's mean post/pre ratio of the co-located pairs"}
+    trusted = "trusted" if fe["method_trusted"] else "the recipe's rule, not trusted (see Trust)"
+    return [f"One frequency axis for the three answers: `{fe['figure']}` — "
+            + ", ".join(what[p] for p in fe["panels"]) + f" (relevance of {fe['method']}: {trusted}).", ""]
+
+
 def _explanations(metrics: dict) -> list[str]:
     e = metrics["explain"]
     lines = ["## Explanations (ours) — does the network look at 30–40 Hz?", "",
@@ -212,7 +223,7 @@ def _explanations(metrics: dict) -> list[str]:
                   "answer."]
     lines += [""]
     if e.get("frequency"):
-        lines += _frequency(e)
+        lines += _frequency(e) + _evidence(metrics)
     lines += ["### Time-domain maps and the spectra of their relevance", "",
               f"Share of spectral power of the relevance traces in the band (``band_power_fraction``; the spectrum of "
               f"a relevance map, not the relevance of a frequency); uniform share {e['uniform_share']:.3f}.", "",
