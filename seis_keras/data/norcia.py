@@ -103,7 +103,8 @@ def class_names(n_classes: int) -> list[str]:
 
 def time_to_failure_classes(meta: pd.DataFrame, n_classes: int, *, mainshock_time=MAINSHOCK_TIME,
                             visso_interval: Sequence = VISSO_INTERVAL, exclude_visso: bool | None = None,
-                            time_column: str = "trace_start_time", group: str | None = "source_id") -> np.ndarray:
+                            time_column: str = "trace_start_time", group: str | None = "source_id",
+                            post: np.ndarray | None = None) -> np.ndarray:
     """Class labels by time to failure (Laurenti Fig. 2 and S2).
 
     Args:
@@ -117,6 +118,9 @@ def time_to_failure_classes(meta: pd.DataFrame, n_classes: int, *, mainshock_tim
             earthquake"); must be False (Visso is a class) for odd N.
         time_column: time that orders events (code: trace start time).
         group: the event column (``source_id``): chunks count events; ``None`` counts traces.
+        post: pre/post per trace (0/1) from elsewhere (the authors' ``_pre``/``_post`` files,
+            :func:`seis_keras.data.norcia_experiments.file_labels`); an event is post when most
+            of its traces are. ``None``: event time >= ``mainshock_time``.
 
     Returns:
         int64 labels, one per trace (0 = earliest class), ``-1`` for excluded traces.
@@ -134,7 +138,14 @@ def time_to_failure_classes(meta: pd.DataFrame, n_classes: int, *, mainshock_tim
     main = _timestamp(mainshock_time, "mainshock_time")
     v0, v1 = (_timestamp(t, "visso_interval") for t in visso_interval)
     ev_times = pd.DatetimeIndex(ev_times, tz="UTC") if getattr(ev_times, "tz", None) is None else ev_times
-    post = np.asarray(ev_times >= main)
+    if post is None:
+        post = np.asarray(ev_times >= main)
+    else:  # per trace -> per event (majority of its traces)
+        given = np.asarray(post, np.float64).reshape(-1)
+        if len(given) != len(event):
+            raise ValueError(f"post: {len(given)} labels for {len(event)} metadata rows")
+        counts = np.bincount(event, minlength=len(ev_times))
+        post = np.bincount(event, weights=given, minlength=len(ev_times)) >= 0.5 * counts
     visso = np.asarray((ev_times >= v0) & (ev_times < v1)) & ~post
     ev_label = np.full(len(ev_times), -1, np.int64)
     half = n_classes // 2

@@ -10,6 +10,10 @@ sequence left out, truncated by balancing).
   random by event): Table 1, Table 2, Fig. 5.
 * :meth:`LabelledSplit.relabelled` — the same traces and split with other labels (Table 2:
   "we retrain the entire model on the same events, but we modify the labels").
+* :func:`file_labels` / :func:`label_check` — pre/post as the authors' code reads it (the file
+  a trace came from, ``{STA}_waveforms_{pre|post}.hdf5``: the ``period`` column) and where
+  that disagrees with the time rule (trace time vs the mainshock), with the traces a one-hour
+  UTC/local shift would move.
 * :func:`bandpass_bands` — Fig. 5's 3 Hz steps over 0–50 Hz.
 * :func:`planted_band` — the band to look at: on built-in data the planted one (from the
   metadata), else the paper's 30–40 Hz.
@@ -22,8 +26,57 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from seis_keras.data.norcia import (MAINSHOCK_TIME, SPLITS, VISSO_INTERVAL, balance_classes, class_names,
-                                    random_split, temporal_middle_split, time_to_failure_classes)
+from seis_keras.data.norcia import (MAINSHOCK_TIME, SPLITS, VISSO_INTERVAL, _timestamp, balance_classes,
+                                    class_names, pre_post_labels, random_split, temporal_middle_split,
+                                    time_to_failure_classes, trace_times)
+
+#: Where labels come from: ``"file"`` (the ``period`` column, the authors' code) or ``"time"``.
+LABEL_SOURCES = ("file", "time")
+
+
+def file_labels(meta: pd.DataFrame, column: str = "period") -> np.ndarray:
+    """0/1 per trace from the file it was read from (``"pre"`` / ``"post"`` in ``column``), as the authors' code.
+
+    Raises:
+        ValueError: ``column`` missing or holding other values (one line, naming them).
+    """
+    if column not in meta.columns:
+        raise ValueError(f"metadata: column {column!r} missing (expected 'pre'/'post' from the {{STA}}_waveforms_"
+                         "{pre|post}.hdf5 file of each trace; set classes.labels = \"time\" to label by trace time)")
+    values = meta[column].astype(str).str.lower().to_numpy()
+    bad = sorted(set(values) - {"pre", "post"})
+    if bad:
+        raise ValueError(f"metadata: column {column!r} holds {bad[:5]} (expected 'pre' or 'post')")
+    return (values == "post").astype(np.int64)
+
+
+def label_check(meta: pd.DataFrame, mainshock_time=MAINSHOCK_TIME, *, time_column: str = "trace_start_time",
+                shift_hours: float = 1.0, column: str = "period", examples: int = 5) -> dict:
+    """Do the file labels agree with the time rule? Disagreements, and what an hour's shift would move.
+
+    The authors' code writes the mainshock as 07:40:17 (Italian local time, UTC+1) where the
+    paper says 06:40:17 UTC: a file split made at the local time puts the first hour of
+    aftershocks into the ``_pre`` files. Counted here: disagreements of each kind, the traces
+    within ``shift_hours`` after (before) the mainshock, and how many disagreements lie there.
+
+    Returns:
+        ``n_traces``, ``n_disagree``, ``file_pre_time_post``, ``file_post_time_pre``,
+        ``n_within_shift_after``, ``n_within_shift_before``, ``disagree_within_shift``,
+        ``shift_hours``, ``examples`` (first trace names, or row numbers).
+    """
+    by_file = file_labels(meta, column)
+    by_time = pre_post_labels(meta, mainshock_time, time_column=time_column)
+    dt = (trace_times(meta, time_column) - _timestamp(mainshock_time, "mainshock_time")).dt.total_seconds()
+    dt = dt.to_numpy() / 3600.0
+    after, before = (dt >= 0) & (dt < shift_hours), (dt < 0) & (dt >= -shift_hours)
+    wrong = by_file != by_time
+    names = meta["trace_name"].astype(str).to_numpy() if "trace_name" in meta.columns else np.arange(len(meta))
+    return {"n_traces": int(len(meta)), "n_disagree": int(wrong.sum()),
+            "file_pre_time_post": int((wrong & (by_time == 1)).sum()),
+            "file_post_time_pre": int((wrong & (by_time == 0)).sum()),
+            "n_within_shift_after": int(after.sum()), "n_within_shift_before": int(before.sum()),
+            "disagree_within_shift": int((wrong & (after | before)).sum()), "shift_hours": float(shift_hours),
+            "examples": [str(v) for v in names[wrong][:examples]]}
 
 
 @dataclasses.dataclass
@@ -63,7 +116,7 @@ def labelled_split(meta: pd.DataFrame, mask: np.ndarray, n_classes: int, *, main
                    balance: bool = True, split: str = "temporal", train_head: float = 0.35,
                    validation: float = 0.10, test: float = 0.20,
                    random_fractions: Sequence[float] = (0.7, 0.1, 0.2), time_column: str = "trace_start_time",
-                   seed: int = 0) -> LabelledSplit:
+                   seed: int = 0, labels: str = "time") -> LabelledSplit:
     """Labels, balancing and split of the traces in ``mask`` (Laurenti's code, event-grouped).
 
     Args:
@@ -80,6 +133,8 @@ def labelled_split(meta: pd.DataFrame, mask: np.ndarray, n_classes: int, *, main
         random_fractions: train/dev/test shares of the random split.
         time_column: the time that orders events.
         seed: balancing (and random split) seed.
+        labels: pre/post from ``"time"`` (event time vs ``mainshock_time``) or ``"file"``
+            (:func:`file_labels`, the authors' code); time-to-failure chunks are in time order either way.
 
     Returns:
         A :class:`LabelledSplit` over every row of ``meta`` (rows outside ``mask``: -1 / "").
@@ -87,9 +142,12 @@ def labelled_split(meta: pd.DataFrame, mask: np.ndarray, n_classes: int, *, main
     mask = np.asarray(mask, bool)
     if len(mask) != len(meta):
         raise ValueError(f"labelled_split: mask of {len(mask)} values for {len(meta)} metadata rows")
+    if labels not in LABEL_SOURCES:
+        raise ValueError(f"labelled_split: labels {labels!r} unknown (expected one of {LABEL_SOURCES})")
     sub = meta.iloc[np.flatnonzero(mask)].reset_index(drop=True)
     y = time_to_failure_classes(sub, n_classes, mainshock_time=mainshock_time, visso_interval=visso_interval,
-                                exclude_visso=exclude_visso, time_column=time_column)
+                                exclude_visso=exclude_visso, time_column=time_column,
+                                post=file_labels(sub) if labels == "file" else None)
     if balance:
         y = balance_classes(y, sub, seed=seed)
     if split == "temporal":

@@ -15,6 +15,8 @@ sequence lengths after conv/pool 2494/2492, 1243/1241, 1237/1235, 1231/1229, 122
 The paper's text says dilation grows after block 2 and dropout 0.2; the code has neither,
 and the code produced the published numbers, so both are settings defaulting to the code.
 BatchNormalization uses PyTorch's defaults (eps 1e-5, momentum 0.1 = Keras momentum 0.9).
+Initial weights: PyTorch's layer defaults (``init="pytorch"``, :mod:`seis_keras.models.init`:
+conv and dense weights and biases U(±1/√fan_in)) or Keras's (``"keras"``: Glorot, zero bias).
 
 Parameter count with the defaults (n_classes=2): 396 674 (of which 1 728 non-trainable
 BatchNorm moving statistics).
@@ -27,6 +29,7 @@ from tensorflow import keras
 from tensorflow.keras import layers
 
 from seis_keras.models.contract import InputContract
+from seis_keras.models.init import check_init, layer_initializers
 
 CITATION = ("Laurenti, L., Paoletti, G., Tinti, E., Galasso, F., Collettini, C. & Marone, C. (2024). "
             "Probing the evolution of fault properties during the seismic cycle with deep learning. "
@@ -50,7 +53,7 @@ def norcia(*, n_classes: int = 2, input_length: int = 2500, n_components: int = 
            blocks: Sequence[tuple[int, int, int]] = NORCIA_BLOCKS,
            dilation: Sequence[int] | None = None, pool_size: int = 3, dropout: float = 0.3,
            bn_momentum: float = 0.9, bn_epsilon: float = 1e-5, bn_fused: bool = True,
-           name: str = "norcia") -> keras.Model:
+           init: str = "pytorch", name: str = "norcia") -> keras.Model:
     """Build the Laurenti et al. classifier (logits output).
 
     Args:
@@ -69,6 +72,7 @@ def norcia(*, n_classes: int = 2, input_length: int = 2500, n_components: int = 
             never (False, for shap's DeepExplainer). Keras fuses only 4D inputs, so for this
             1D model both give the same graph; the setting is kept for symmetry with
             ``spectrogram``.
+        init: initial weights: ``"pytorch"`` (the code's framework defaults, default) or ``"keras"``.
         name: model name.
 
     Returns:
@@ -83,16 +87,17 @@ def norcia(*, n_classes: int = 2, input_length: int = 2500, n_components: int = 
                          "(expected one dilation per block)")
     if n_classes < 2:
         raise ValueError(f"norcia: n_classes={n_classes} (expected >= 2; softmax logits)")
+    check_init(init)
     inputs = keras.Input((input_length, n_components), name="waveform")
     x = inputs
     for i, ((filters, kernel, stride), rate) in enumerate(zip(blocks, dilation), start=1):
-        x = layers.Conv1D(filters, kernel, strides=stride, dilation_rate=rate, padding="valid",
-                          name=f"conv{i}")(x)
+        x = layers.Conv1D(filters, kernel, strides=stride, dilation_rate=rate, padding="valid", name=f"conv{i}",
+                          **layer_initializers(init, kernel * int(x.shape[-1])))(x)
         x = layers.BatchNormalization(momentum=bn_momentum, epsilon=bn_epsilon,
                                       fused=None if bn_fused else False, name=f"bn{i}")(x)
         x = layers.MaxPooling1D(pool_size, strides=1, name=f"pool{i}")(x)
         x = layers.Activation("relu", name=f"relu{i}")(x)
     x = layers.GlobalAveragePooling1D(name="global_pool")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
-    outputs = layers.Dense(n_classes, name="logits")(x)
+    outputs = layers.Dense(n_classes, name="logits", **layer_initializers(init, int(x.shape[-1])))(x)
     return keras.Model(inputs, outputs, name=name)

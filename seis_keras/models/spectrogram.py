@@ -27,6 +27,7 @@ from tensorflow import keras
 from tensorflow.keras import layers
 
 from seis_keras.models.contract import InputContract
+from seis_keras.models.init import check_init, layer_initializers
 
 CITATION = ("Magrini, F. & Marrocco, G., explainable AI for seismic foreshock/aftershock classification "
             "(EQML project slides and public PyTorch code CNN2D)")
@@ -45,7 +46,7 @@ SPECTROGRAM_SHAPES = ((33, 153), (16, 76), (8, 38), (4, 19), (4, 19))
 def spectrogram(*, n_classes: int = 2, n_frequencies: int = 33, n_times: int = 153,
                 n_components: int = 3, filters: tuple[int, int, int] = (32, 64, 128),
                 hidden_units: int = 128, bn_momentum: float = 0.9, bn_epsilon: float = 1e-5,
-                bn_fused: bool = True, name: str = "spectrogram") -> keras.Model:
+                bn_fused: bool = True, init: str = "pytorch", name: str = "spectrogram") -> keras.Model:
     """Build the Magrini & Marrocco spectrogram CNN (logits output).
 
     Args:
@@ -59,6 +60,9 @@ def spectrogram(*, n_classes: int = 2, n_frequencies: int = 33, n_times: int = 1
         bn_epsilon: BatchNormalization epsilon; PyTorch's 1e-5.
         bn_fused: use Keras's fused BatchNorm kernel (True, default, faster) or not (False:
             needed by shap's DeepExplainer, which has no gradient for FusedBatchNormV3).
+        init: initial weights: ``"pytorch"`` (the code's framework defaults: conv and dense
+            weights and biases U(±1/√fan_in), :mod:`seis_keras.models.init`; default) or
+            ``"keras"`` (Glorot-uniform, zero biases).
         name: model name.
 
     Returns:
@@ -67,26 +71,33 @@ def spectrogram(*, n_classes: int = 2, n_frequencies: int = 33, n_times: int = 1
         ``bn1``…``bn3``, ``pool1``, ``pool2``, ``relu1``…``relu3``, ``fc1``, ``logits``.
     """
     fused = None if bn_fused else False
+    check_init(init)
+
+    def conv(x, filters, i, **kw):
+        return layers.Conv2D(filters, 3, name=f"conv{i}", **kw, **layer_initializers(init, 9 * int(x.shape[-1])))(x)
+
+    def dense(x, units, name):
+        return layers.Dense(units, name=name, **layer_initializers(init, int(x.shape[-1])))(x)
 
     def batch_norm(i):
         return layers.BatchNormalization(momentum=bn_momentum, epsilon=bn_epsilon, fused=fused,
                                          name=f"bn{i}")
 
     inputs = keras.Input((n_frequencies, n_times, n_components), name="spectrogram")
-    x = layers.Conv2D(filters[0], 3, padding="same", name="conv1")(inputs)
+    x = conv(inputs, filters[0], 1, padding="same")
     x = batch_norm(1)(x)
     x = layers.MaxPooling2D(2, name="pool1")(x)
     x = layers.Activation("relu", name="relu1")(x)
     x = layers.ZeroPadding2D(1, name="pad2")(x)
-    x = layers.Conv2D(filters[1], 3, strides=2, padding="valid", name="conv2")(x)
+    x = conv(x, filters[1], 2, strides=2, padding="valid")
     x = batch_norm(2)(x)
     x = layers.MaxPooling2D(2, name="pool2")(x)
     x = layers.Activation("relu", name="relu2")(x)
-    x = layers.Conv2D(filters[2], 3, padding="same", name="conv3")(x)
+    x = conv(x, filters[2], 3, padding="same")
     x = batch_norm(3)(x)
     x = layers.Activation("relu", name="relu3")(x)
     x = layers.Flatten(name="flatten")(x)
-    x = layers.Dense(hidden_units, name="fc1")(x)
+    x = dense(x, hidden_units, "fc1")
     x = layers.Activation("relu", name="fc1_relu")(x)
-    outputs = layers.Dense(n_classes, name="logits")(x)
+    outputs = dense(x, n_classes, "logits")
     return keras.Model(inputs, outputs, name=name)

@@ -236,3 +236,54 @@ def spectrogram_maps(maps: Mapping[str, np.ndarray], freqs: np.ndarray, times: n
     if title:
         fig.suptitle(title)
     return fig
+
+
+def frequency_evidence(relevance: Mapping[str, tuple[np.ndarray, np.ndarray]], *,
+                       bandpass: pd.DataFrame | None = None, raw_accuracy: float | None = None,
+                       ratio: tuple[np.ndarray, np.ndarray] | None = None, band: tuple[float, float] | None = None,
+                       title: str = "") -> Figure:
+    """The three frequency answers on one frequency axis: Fig. 5, the relevance per frequency, Fig. 6.
+
+    Args:
+        relevance: ``{label: (freqs, curve)}``: class-mean relevance per frequency (e.g. DFT-LRP, each
+            curve normalised to unit absolute sum), drawn in the middle panel.
+        bandpass: Fig. 5's table (``band_low_hz``, ``band_high_hz``, ``accuracy`` %), top panel; None: left out.
+        raw_accuracy: unfiltered traces' accuracy (%), dashed.
+        ratio: ``(freqs, geometric-mean post/pre amplitude ratio)`` of the co-located pairs, bottom
+            panel (log scale); None: left out.
+        band: band to shade in every panel.
+        title: figure title.
+
+    Returns:
+        Figure with one to three axes sharing the frequency axis.
+    """
+    panels = ["bandpass"] * (bandpass is not None) + ["relevance"] + ["ratio"] * (ratio is not None)
+    fig = Figure(figsize=(7.5, 2.4 * len(panels) + 0.6), layout="constrained")
+    axes = dict(zip(panels, np.atleast_1d(fig.subplots(len(panels), 1, sharex=True))))
+    for ax in axes.values():
+        _shade(ax, band)
+    if bandpass is not None:
+        ax = axes["bandpass"]
+        lo, hi = bandpass["band_low_hz"].to_numpy(float), bandpass["band_high_hz"].to_numpy(float)
+        ax.errorbar((lo + hi) / 2, bandpass["accuracy"], xerr=(hi - lo) / 2, fmt="o", color="k", capsize=2)
+        if raw_accuracy is not None:
+            ax.axhline(raw_accuracy, color="red", ls="--", label="raw traces")
+            ax.legend(fontsize=8)
+        ax.set_ylabel("accuracy (%)\nband-passed (Fig. 5)")
+    ax = axes["relevance"]
+    for label, (freqs, curve) in relevance.items():
+        ax.plot(freqs, curve, lw=1.0, label=label)
+    ax.axhline(0.0, color="k", lw=0.6)
+    ax.set_ylabel("relevance share per bin\n(DFT-LRP)")
+    ax.legend(fontsize=8)
+    if ratio is not None:
+        ax = axes["ratio"]
+        ax.plot(ratio[0], ratio[1], color="tab:green", lw=1.0)
+        ax.axhline(1.0, color="k", lw=0.6)
+        ax.set_yscale("log")
+        ax.set_ylabel("post/pre amplitude\n(pairs, Fig. 6)")
+    axes[panels[-1]].set_xlabel("frequency (Hz)")
+    axes[panels[-1]].set_xlim(0, 50)
+    if title:
+        fig.suptitle(title)
+    return fig

@@ -18,6 +18,7 @@ import tensorflow as tf
 from tensorflow import keras
 
 from seis_keras.data.subduction import balanced_sample
+from seis_keras.models.init import INITS, torch_default_bound
 from seis_keras.train.schedules import OneCycle
 
 
@@ -63,7 +64,7 @@ class MLPSettings:
     def __post_init__(self):
         for name, allowed in (("loss", ("bce_onehot", "softmax_ce")), ("lr_schedule", ("one_cycle", "constant")),
                               ("balance", ("sampling", "class_weight", "none")), ("lr_schedule_step", ("epoch", "batch")),
-                              ("validation_sampling", ("balanced", "none")), ("init", ("pytorch", "keras"))):
+                              ("validation_sampling", ("balanced", "none")), ("init", INITS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"MLPSettings.{name}: expected one of {allowed}, got {getattr(self, name)!r}")
         if not self.learning_rate > 0 or self.batch_size < 1 or self.epochs < 1:
@@ -226,17 +227,19 @@ class MLPTrainer:
     def _initial(weights: list, rng: np.random.Generator, init: str) -> list:
         """Fresh Dense weights drawn from ``rng`` (``weights``: kernel, bias, kernel, bias ...).
 
-        ``"pytorch"``: ``nn.Linear.reset_parameters`` — kernel and bias U(−1/√fan_in, 1/√fan_in);
+        ``"pytorch"``: ``nn.Linear.reset_parameters`` — kernel and bias U(−1/√fan_in, 1/√fan_in)
+        (:func:`seis_keras.models.init.torch_default_bound`, the bound the Keras layers use too);
         ``"keras"``: Glorot-uniform kernels, zero biases.
         """
         out, fan_in = [], 1
         for w in weights:
             if w.ndim == 2:
                 fan_in = w.shape[0]
-                limit = 1.0 / math.sqrt(fan_in) if init == "pytorch" else math.sqrt(6.0 / (w.shape[0] + w.shape[1]))
+                limit = torch_default_bound(fan_in) if init == "pytorch" else math.sqrt(6.0 / (w.shape[0] + w.shape[1]))
                 out.append(rng.uniform(-limit, limit, size=w.shape).astype(np.float32))
             elif init == "pytorch":
-                out.append(rng.uniform(-1.0 / math.sqrt(fan_in), 1.0 / math.sqrt(fan_in), size=w.shape).astype(np.float32))
+                bound = torch_default_bound(fan_in)
+                out.append(rng.uniform(-bound, bound, size=w.shape).astype(np.float32))
             else:
                 out.append(np.zeros(w.shape, np.float32))
         return out

@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from seis_keras.data import norcia as nd
-from seis_keras.data.norcia_experiments import LabelledSplit, bandpass_bands, labelled_split, planted_band
+from seis_keras.data.norcia_experiments import (LabelledSplit, bandpass_bands, file_labels, label_check, labelled_split,
+                                               planted_band)
 from tests.data.test_norcia import catalogue
 
 
@@ -86,3 +87,35 @@ def test_planted_band_is_read_from_built_in_metadata_else_the_default():
     meta = pd.DataFrame({"planted_band_low_hz": [30.0, 30.0], "planted_band_high_hz": [40.0, 40.0]})
     assert planted_band(meta, (1.0, 2.0)) == ((30.0, 40.0), "planted")
     assert planted_band(pd.DataFrame({"x": [1]}), (31, 39)) == ((31.0, 39.0), "paper")
+
+
+def test_labels_from_the_files_and_their_check_against_the_time_rule():
+    meta = catalogue(n_pre=40, n_visso=6, n_post=44, stations=2)
+    t = _event_time(meta)
+    hours = ((t - pd.Timestamp(nd.MAINSHOCK_TIME)).dt.total_seconds() / 3600).to_numpy()
+    # a file split made at 07:40:17 written as UTC (the code's mainshock): the first hour of aftershocks in _pre
+    meta["period"] = np.where(hours < 1.0, "pre", "post")
+    early = (hours >= 0) & (hours < 1)
+    assert early.sum() == 0  # the catalogue starts 0.01 d = 14 min after: move two events into the first hour
+    first_post = np.sort(np.unique(meta.source_id[hours > 0]))[:2]
+    shift = meta.source_id.isin(first_post).to_numpy()
+    meta.loc[shift, "trace_start_time"] = (pd.Timestamp(nd.MAINSHOCK_TIME) + pd.Timedelta(minutes=20)).strftime(
+        "%Y-%m-%dT%H:%M:%S.%fZ")
+    meta.loc[shift, "period"] = "pre"
+    np.testing.assert_array_equal(file_labels(meta), (meta.period == "post").to_numpy())
+    q = label_check(meta)
+    assert (q["n_disagree"], q["file_pre_time_post"], q["file_post_time_pre"]) == (4, 4, 0)  # 2 events x 2 stations
+    assert q["n_within_shift_after"] == 4 and q["disagree_within_shift"] == 4 and q["n_within_shift_before"] == 0
+    by_time = labelled_split(meta, np.ones(len(meta), bool), 2, balance=False)
+    by_file = labelled_split(meta, np.ones(len(meta), bool), 2, balance=False, labels="file")
+    assert (by_time.labels[shift] == 1).all() and (by_file.labels[shift] == 0).all()
+    np.testing.assert_array_equal(by_time.labels[~shift], by_file.labels[~shift])
+    # 4 classes from the files: the shifted events are the last foreshock chunk's, chunks still in time order
+    four = labelled_split(meta, np.ones(len(meta), bool), 4, balance=False, labels="file")
+    assert (four.labels[shift] == 1).all()
+    with pytest.raises(ValueError, match="column 'period' missing"):
+        file_labels(meta.drop(columns="period"))
+    with pytest.raises(ValueError, match=r"holds \['during'\]"):
+        file_labels(meta.assign(period="during"))
+    with pytest.raises(ValueError, match="labels 'files' unknown"):
+        labelled_split(meta, np.ones(len(meta), bool), 2, labels="files")

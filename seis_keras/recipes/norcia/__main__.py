@@ -8,13 +8,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf
 
+from seis_keras.explain.lrp import LRPSession
 from seis_keras.recipes import norcia as package
 from seis_keras.recipes.norcia import report
 from seis_keras.recipes.norcia.bandpass import bandpass
 from seis_keras.recipes.norcia.classes import class_models, explain_model
 from seis_keras.recipes.norcia.config import PARTS, NorciaConfig
-from seis_keras.recipes.norcia.explanations import explanations
+from seis_keras.recipes.norcia.explanations import evidence_figure, explanations
 from seis_keras.recipes.norcia.pairs import pairs
+from seis_keras.recipes.norcia.trust import trust_section
 from seis_keras.recipes.norcia.study import NAME, PAPER, load_data
 from seis_keras.recipes.norcia.wrong_dates import wrong_dates
 from seis_keras.recipes.runner import RunFolder, recipe_main
@@ -34,13 +36,18 @@ def run(cfg: NorciaConfig, args) -> RunFolder:
             two_class = folder.section("explain_model_scores", explain_model, data, cfg, folder)
         if "wrong_dates" in parts:
             folder.section("wrong_dates", wrong_dates, data, cfg, folder)
+        band_passed = pair_result = None
         if "bandpass" in parts:
-            folder.section("bandpass", bandpass, data, cfg, folder,
-                           classes.two_class_accuracy(station) if classes else None)
+            band_passed = folder.section("bandpass", bandpass, data, cfg, folder,
+                                         classes.two_class_accuracy(station) if classes else None)
         if "pairs" in parts:
-            folder.section("pairs", pairs, data, cfg, folder)
+            pair_result = folder.section("pairs", pairs, data, cfg, folder)
         if "explain" in parts:
-            folder.section("explain", explanations, data, two_class, cfg, folder)
+            with LRPSession(two_class.model) as session:  # one innvestigate worker for every LRP method and check
+                explained = folder.section("explain", explanations, data, two_class, cfg, folder, session)
+                trust = folder.section("trust", trust_section, explained, two_class, cfg, folder, cfg.seed)
+            folder.section("frequency_evidence", evidence_figure, explained, trust.headline, band_passed,
+                           pair_result, cfg, folder)
         if two_class is not None:
             folder.metrics["exported"] = report.export(two_class, folder, station)
         folder.finish(lambda metrics: report.markdown(metrics, cfg), config=cfg, paper=PAPER)

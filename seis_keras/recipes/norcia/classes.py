@@ -15,7 +15,7 @@ from seis_keras.recipes.norcia.config import NorciaConfig
 from seis_keras.recipes.norcia.study import NorciaData, Trained, make_split, train_and_test
 from seis_keras.train.evaluate import summarise_runs
 
-_SUMMARISED = ("accuracy", "per_class_accuracy", "confusion_matrix")
+_SUMMARISED = ("accuracy", "performance_ratio", "per_class_accuracy", "confusion_matrix")
 
 
 @dataclasses.dataclass

@@ -9,7 +9,7 @@ import pandas as pd
 from seis_keras.data.norcia_experiments import bandpass_bands
 from seis_keras.data.synthetic.norcia import NORCIA_STATIONS
 from seis_keras.data.transforms import Bandpass
-from seis_keras.explain.lrp import RULES as LRP_RULES
+from seis_keras.explain.methods import parse_method
 from seis_keras.recipes.config import setting
 
 #: The parts of the study, in the order ``run()`` takes them (``[run] parts``, or the part flags).
@@ -54,8 +54,25 @@ def _bands(bands) -> str | None:
     return next((f"band {list(b)}: {_band(b)}" for b in bands if _band(b)), None)
 
 
-def _lrp_rule(rule) -> str | None:
-    return None if rule in LRP_RULES else f"expected one of {list(LRP_RULES)} (seis_keras.explain.lrp.RULES)"
+def _method(text) -> str | None:
+    try:
+        parse_method(text)
+    except ValueError as err:
+        return f"expected a method of seis_keras.explain.methods ({err})"
+    return None
+
+
+def _lrp_method(text) -> str | None:
+    bad = _method(text)
+    if bad is None and parse_method(text).backend != "lrp":
+        return "expected an LRP method (lrp.*)"
+    return bad
+
+
+def _methods(texts) -> str | None:
+    if not texts:
+        return "expected at least one method"
+    return next((f"{t!r}: {_method(t)}" for t in texts if _method(t)), None)
 
 
 def _parts(parts) -> str | None:
@@ -82,6 +99,7 @@ class Data:
 
 @dataclasses.dataclass(frozen=True)
 class Classes:
+    labels: Literal["file", "time"]
     counts: list[int] = setting(check=_class_counts)
     exclude_visso_even: bool
     balance: bool
@@ -106,6 +124,7 @@ class Model:
     blocks: list[tuple[int, int, int]] = setting(check=_blocks)
     dilation: list[int] = setting(min=1)
     dropout: float = setting(min=0, lt=1)
+    init: Literal["pytorch", "keras"]
 
     def __post_init__(self):
         if self.dilation and len(self.dilation) != len(self.blocks):
@@ -134,6 +153,7 @@ class WrongDates:
     exclude_visso: bool
     runs: int = setting(min=1)
     split: Literal["same_events", "refit"]
+    test_events: Literal["random", "temporal"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,10 +181,38 @@ class Pairs:
 @dataclasses.dataclass(frozen=True)
 class Explain:
     methods: list[Literal["lrp", "saliency"]]
-    lrp_rule: str = setting(check=_lrp_rule)
-    lrp_epsilon: float = setting(gt=0)
+    lrp_rule: str = setting(check=_lrp_method)
+    recommended: list[str] = setting(check=_methods)
+    target: Literal["post", "predicted"]
     per_class: int = setting(min=1)
     band_hz: tuple[float, float] = setting(check=_band)
+
+    @property
+    def frequency_methods(self) -> list[str]:
+        """The recipe's rule, then the recommended methods (no repeats): DFT-LRP and trust run on each."""
+        return list(dict.fromkeys([self.lrp_rule, *self.recommended]))
+
+
+@dataclasses.dataclass(frozen=True)
+class Trust:
+    """The :class:`seis_keras.explain.trust.TrustSettings` this recipe sets (same names)."""
+
+    randomisation_layers: list[str]
+    randomisation_layer: str
+    randomisation_max: float = setting(gt=0)
+    randomisation_samples: int = setting(min=1)
+    localisation_min_ratio: float = setting(gt=0)
+    steps: int = setting(min=1)
+    fill: float | Literal["mean", "linear"]
+    score: Literal["logit", "probability"]
+    random_orders: int = setting(min=1)
+    deletion_max_ratio: float = setting(gt=0)
+    faithfulness_samples: int = setting(min=1)
+
+    def __post_init__(self):
+        if self.randomisation_layer not in self.randomisation_layers:
+            raise ValueError(f"randomisation_layer = {self.randomisation_layer!r} is not in randomisation_layers "
+                             f"{self.randomisation_layers}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -184,10 +232,16 @@ class NorciaConfig:
     bandpass: BandpassSection
     pairs: Pairs
     explain: Explain
+    trust: Trust
     run: Run
     profile: str = setting(loader=True)
 
     def __post_init__(self):
+        names = {"logits", *(f"conv{i}" for i in range(1, len(self.model.blocks) + 1))}
+        bad = [n for n in self.trust.randomisation_layers if n not in names]
+        if bad:
+            raise ValueError(f"[trust] randomisation_layers: {bad} are not layers with weights of the model "
+                             f"(expected some of logits, conv{len(self.model.blocks)} … conv1)")
         for lo, hi in self.bandpass.band_list():  # a band the filter cannot make fails now, not after training
             try:
                 Bandpass(lo, hi, self.data.sampling_rate, order=self.bandpass.order)

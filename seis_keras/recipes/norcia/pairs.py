@@ -10,6 +10,8 @@ relatively richer in the band (on built-in data, beside the planted gain ratio).
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from seis_keras.data import norcia as nd
@@ -20,7 +22,16 @@ from seis_keras.recipes.norcia.config import NorciaConfig
 from seis_keras.recipes.norcia.study import NorciaData
 
 
-def pairs(data: NorciaData, cfg: NorciaConfig, folder) -> dict:
+@dataclasses.dataclass
+class PairsResult:
+    """Fig. 6's numbers (``metrics``) and the mean post/pre amplitude ratio per frequency (None: no pair)."""
+
+    metrics: dict
+    freqs: np.ndarray | None = None
+    mean_ratio: np.ndarray | None = None
+
+
+def pairs(data: NorciaData, cfg: NorciaConfig, folder) -> PairsResult:
     """Fig. 6 at the experiment station: the pairs, their mean spectral ratios, one pair's spectra drawn.
 
     Args:
@@ -29,9 +40,9 @@ def pairs(data: NorciaData, cfg: NorciaConfig, folder) -> dict:
         folder: the run folder (``figures/pairs_spectral_ratio.png``).
 
     Returns:
-        ``n_pairs``, ``n_events``, the band, and with pairs found the mean ratios in the band and the
-        reference band, the share of pairs richer in the band, the first 50 pairs (and on built-in
-        data ``planted_gain_ratio``).
+        :class:`PairsResult`; its metrics: ``n_pairs``, ``n_events``, the band, and with pairs found the
+        mean ratios in the band and the reference band, the share of pairs richer in the band, the first
+        50 pairs (and on built-in data ``planted_gain_ratio``).
     """
     p, d = cfg.pairs, cfg.data
     fs = d.sampling_rate
@@ -46,7 +57,7 @@ def pairs(data: NorciaData, cfg: NorciaConfig, folder) -> dict:
            "n_events": int(sub.source_id.nunique())}
     folder.log(f"co-located pairs: {len(found)}")
     if found.empty:
-        return out
+        return PairsResult(out)
     first_row = dict(zip(sub.source_id.astype(str), rows))  # one trace per event at one station
     pre_rows = np.array([first_row[str(i)] for i in found.pre_id])
     post_rows = np.array([first_row[str(i)] for i in found.post_id])
@@ -73,4 +84,4 @@ def pairs(data: NorciaData, cfg: NorciaConfig, folder) -> dict:
     fig = pair_spectra(f, np.sqrt(pre_psd[0]), np.sqrt(post_psd[0]), ratio, pre_trace=pre_x[0], post_trace=post_x[0],
                        fs=fs, band=band, title=title)
     folder.save_figure(fig, "pairs_spectral_ratio")
-    return out
+    return PairsResult(out, f, np.exp(log_ratio.mean(axis=(0, 2))))  # geometric mean over pairs and components

@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from sklearn.metrics import balanced_accuracy_score
 from tensorflow import keras
 
 from seis_keras.data import norcia as nd
-from seis_keras.data.norcia_experiments import LabelledSplit, labelled_split
+from seis_keras.data.norcia_experiments import LabelledSplit, file_labels, label_check, labelled_split
 from seis_keras.data.pipeline import make_dataset
 from seis_keras.data.store import WaveformStore
 from seis_keras.data.transforms import Bandpass
@@ -64,6 +65,9 @@ class NorciaData:
         stations: station codes modelled one at a time (``["all"]``: a store without stations).
         experiment_station: the station of Table 2, Figs. 5 and 6 and the explanations
             (NRCA if modelled, else the first).
+        labels: ``classes.labels``: pre/post from the ``"file"`` (``period``) or the ``"time"`` rule.
+        label_check: :func:`~seis_keras.data.norcia_experiments.label_check` of the file labels
+            against the time rule (None: the data carry no ``period`` column).
     """
 
     store: WaveformStore
@@ -71,6 +75,15 @@ class NorciaData:
     skipped: list
     stations: list[str]
     experiment_station: str
+    labels: str = "file"
+    label_check: dict | None = None
+
+    def true_labels(self, mainshock_time, time_column: str) -> np.ndarray:
+        """The true pre/post label of every trace, from the configured source."""
+        meta = self.store.metadata
+        if self.labels == "file":
+            return file_labels(meta)
+        return nd.pre_post_labels(meta, mainshock_time, time_column=time_column)
 
     def station_mask(self, station: str) -> np.ndarray:
         """The traces of one station (``"all"``: every trace)."""
@@ -85,7 +98,8 @@ class NorciaData:
     def metrics(self) -> dict:
         return {"source": self.source, "n_traces": len(self.store), "stations": self.stations,
                 "n_skipped": len(self.skipped), "skipped_examples": [list(s) for s in self.skipped[:20]],
-                "experiment_station": self.experiment_station}
+                "experiment_station": self.experiment_station, "labels": self.labels,
+                "label_check": self.label_check}
 
 
 def load_data(data, cfg: NorciaConfig, workdir, seed: int) -> NorciaData:
@@ -101,7 +115,8 @@ def load_data(data, cfg: NorciaConfig, workdir, seed: int) -> NorciaData:
         :class:`NorciaData`.
 
     Raises:
-        ValueError: a station not in the data, or a store whose rate is not ``data.sampling_rate``.
+        ValueError: a station not in the data, a store whose rate is not ``data.sampling_rate``, or
+            ``classes.labels = "file"`` without a ``period`` column.
     """
     d = cfg.data
     stations = d.station_list
@@ -116,11 +131,15 @@ def load_data(data, cfg: NorciaConfig, workdir, seed: int) -> NorciaData:
     nd.select_stations(meta, stations)  # clear error for a station not in the data
     present = sorted(set(meta.station_code.astype(str))) if "station_code" in meta.columns else ["all"]
     stations = stations or present
-    return NorciaData(store, desc, skipped, stations, "NRCA" if "NRCA" in stations else stations[0])
+    check = None
+    if cfg.classes.labels == "file" or "period" in meta.columns:  # "file" without the column: error here
+        check = label_check(meta, d.mainshock_time, time_column=d.time_column)
+    return NorciaData(store, desc, skipped, stations, "NRCA" if "NRCA" in stations else stations[0],
+                      cfg.classes.labels, check)
 
 
 def make_split(meta, mask: np.ndarray, n_classes: int, cfg: NorciaConfig, seed: int, *, mainshock_time=None,
-               exclude_visso: bool | None = None) -> LabelledSplit:
+               exclude_visso: bool | None = None, kind: str | None = None) -> LabelledSplit:
     """The configured labelled split (:func:`seis_keras.data.norcia_experiments.labelled_split`).
 
     Args:
@@ -131,6 +150,7 @@ def make_split(meta, mask: np.ndarray, n_classes: int, cfg: NorciaConfig, seed: 
         seed: balancing (and random split) seed.
         mainshock_time: the pre/post boundary (a wrong date for Table 2); default ``data.mainshock_time``.
         exclude_visso: override of ``classes.exclude_visso_even`` (even class counts; odd ones keep Visso).
+        kind: override of ``split.kind`` (``"temporal"`` / ``"random"``; Table 2: ``wrong_dates.test_events``).
 
     Returns:
         The :class:`~seis_keras.data.norcia_experiments.LabelledSplit` over every trace of the store.
@@ -138,10 +158,12 @@ def make_split(meta, mask: np.ndarray, n_classes: int, cfg: NorciaConfig, seed: 
     d, c, s = cfg.data, cfg.classes, cfg.split
     if exclude_visso is None and n_classes % 2 == 0:
         exclude_visso = c.exclude_visso_even
+    wrong_date = mainshock_time is not None and mainshock_time != d.mainshock_time  # a fake date: the time rule
     return labelled_split(meta, mask, n_classes, mainshock_time=mainshock_time or d.mainshock_time,
                           visso_interval=(d.visso_start, d.mainshock_time), exclude_visso=exclude_visso,
-                          balance=c.balance, split=s.kind, train_head=s.train_head, validation=s.validation,
-                          test=s.test, random_fractions=s.random_fractions, time_column=d.time_column, seed=seed)
+                          balance=c.balance, split=kind or s.kind, train_head=s.train_head, validation=s.validation,
+                          test=s.test, random_fractions=s.random_fractions, time_column=d.time_column, seed=seed,
+                          labels="time" if wrong_date else c.labels)
 
 
 def input_contract(data: NorciaData, cfg: NorciaConfig, n_classes: int, band=None) -> InputContract:
@@ -177,7 +199,7 @@ def build_model(cfg: NorciaConfig, contract: InputContract, n_classes: int) -> k
     """
     m = cfg.model
     return get_model("norcia", contract=contract, n_classes=n_classes, blocks=[tuple(b) for b in m.blocks],
-                     dilation=list(m.dilation) or None, dropout=m.dropout)
+                     dilation=list(m.dilation) or None, dropout=m.dropout, init=m.init)
 
 
 @dataclasses.dataclass
@@ -243,5 +265,7 @@ def train_and_test(data: NorciaData, split: LabelledSplit, cfg: NorciaConfig, se
     truth = np.asarray(true_labels)[test] if scored else labels[test]
     scores = classification_metrics(truth, pred, n_classes=2 if scored else split.n_classes,
                                     class_names=nd.class_names(2) if scored else split.class_names)
+    # the authors' "performance ratio": mean per-class recall (= accuracy on balanced classes)
+    scores["performance_ratio"] = float(balanced_accuracy_score(truth, pred))
     scores["best_epoch"] = result.best_epoch
     return Trained(result.model, contract, split, scores, test, pred)

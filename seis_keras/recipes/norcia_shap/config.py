@@ -81,6 +81,7 @@ class Split:
 class Model:
     filters: tuple[int, int, int] = setting(min=1)
     hidden_units: int = setting(min=1)
+    init: Literal["pytorch", "keras"]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -41,7 +41,7 @@ def train_and_test(data: NorciaData, contract: InputContract, cfg: NorciaShapCon
                           batch_size=t.batch_size)
     settings = TrainSettings.from_config(t, weight_decay_mode="coupled", seed=seed)
     result = fit(lambda: get_model("spectrogram", contract=contract, n_classes=2, filters=tuple(m.filters),
-                                   hidden_units=m.hidden_units), train_ds, val_ds, settings, run_dir)
+                                   hidden_units=m.hidden_units, init=m.init), train_ds, val_ds, settings, run_dir)
     test = data.rows("test")
     pred = predict(result.model, data.store, test, transforms).argmax(axis=1)
     meta = data.store.metadata
