@@ -29,7 +29,8 @@ carry DC offsets); the model, the training pipeline, the scan and the exported
 Sections, in the paper's order (``__main__.run``): 1 data (:mod:`.data`), 2 training and
 3 evaluation (:mod:`.training`), 4 the chosen samples (:mod:`.samples`), 5 feature maps
 (:mod:`.feature_maps`), 6 backward optimisation (:mod:`.backward_optimisation`), 7 LRP
-(:mod:`.relevance`), 8 explanation quality (:mod:`.quality`), 9 the scan and 10 the exported
+(:mod:`.relevance`), 8 the trust checks of every
+explanation method (:mod:`.trust`), 9 the scan and 10 the exported
 model (:mod:`.scan`); the report in :mod:`.report`, shared data classes and the paper's numbers
 in :mod:`.study`.
 """

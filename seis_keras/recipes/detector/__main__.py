@@ -4,16 +4,17 @@ from __future__ import annotations
 import argparse
 
 from seis_keras.recipes import detector as package  # the docstring is the --help text
+from seis_keras.explain.lrp import LRPSession
 from seis_keras.recipes.detector import report
 from seis_keras.recipes.detector.backward_optimisation import backward_optimisation
 from seis_keras.recipes.detector.config import DetectorConfig
 from seis_keras.recipes.detector.data import load_data
 from seis_keras.recipes.detector.feature_maps import feature_map_visualisation
-from seis_keras.recipes.detector.quality import explanation_quality
 from seis_keras.recipes.detector.relevance import relevance_propagation
 from seis_keras.recipes.detector.samples import chosen_samples
 from seis_keras.recipes.detector.scan import export_reference, scan_record
 from seis_keras.recipes.detector.study import NAME, PAPER, input_contract
+from seis_keras.recipes.detector.trust import trust_section
 from seis_keras.recipes.detector.training import evaluate_runs, train_runs
 from seis_keras.recipes.runner import RunFolder, recipe_main
 
@@ -33,8 +34,9 @@ def run(cfg: DetectorConfig, args: argparse.Namespace) -> RunFolder:
         chosen = folder.section("chosen_samples", chosen_samples, data, training, evaluation, cfg)  # §3
         folder.section("fmv", feature_map_visualisation, data, training, chosen, cfg, folder)   # §2.5.1, §3.1
         folder.section("backward_optimisation", backward_optimisation, data, training, chosen, cfg, folder)  # §3.2
-        relevance = folder.section("lrp", relevance_propagation, data, training, chosen, cfg, folder)  # §3.3
-        folder.section("quality", explanation_quality, data, training, relevance, cfg, folder)  # ours
+        with LRPSession(training.reference.h5_path, batch_size=cfg.lrp.batch_size) as session:  # one worker
+            folder.section("lrp", relevance_propagation, data, training, chosen, cfg, folder, session)  # §3.3
+            folder.section("trust", trust_section, data, training, cfg, folder, session)  # ours (issue 13)
         folder.section("scan", scan_record, training, contract, cfg, folder)                     # ours
         folder.section("exported_model", export_reference, training.reference, contract, folder)
         folder.finish(lambda metrics: report.markdown(metrics, cfg), config=cfg, paper=PAPER)

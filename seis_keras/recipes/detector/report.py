@@ -2,8 +2,8 @@
 
 Each findings table is *quantity | paper | ours | source* (rows as
 :func:`seis_keras.recipes.runner.paper_rows` writes them); rows without a paper value say
-"ours". When the σ_LRP rule's maps fail the cascading randomisation test
-(:func:`randomisation_verdict`), the report says so in words.
+"ours". The trust section gives every explanation method's verdict; the paper's rule is
+labelled with its verdict, and a method is recommended only when it passed.
 """
 from __future__ import annotations
 
@@ -16,11 +16,6 @@ from seis_keras.recipes.config import to_dict
 from seis_keras.recipes.detector.config import DetectorConfig
 from seis_keras.recipes.detector.study import PAPER
 from seis_keras.recipes.runner import paper_rows
-
-#: The maps fail the randomisation test when every randomisation above the first layer leaves
-#: them rank-correlated above this with the trained model's (Adebayo et al. 2018; Sixt et al. 2020).
-RANDOMISATION_FAIL_SPEARMAN = 0.8
-
 
 def _f(v, digits: int = 4) -> str:
     if v is None or (isinstance(v, float) and not np.isfinite(v)):
@@ -37,27 +32,6 @@ def _table(rows: list[tuple[str | None, str, str]]) -> list[str]:
         else:
             lines.append(paper_rows({key: PAPER[key]}, {key: ours}, {key: label}, digits=2).splitlines()[-1])
     return lines + [""]
-
-
-def randomisation_verdict(by_layer: dict[str, float] | None, rule: str) -> str | None:
-    """A warning when ``rule``'s maps survive the randomisation of every layer above the first.
-
-    Args:
-        by_layer: mean Spearman r with the trained model's maps after randomising down to each
-            layer, top first (``logits``, ``fc1``, ``conv7`` … ``conv1``).
-        rule: the rule's name (``beta_0``).
-
-    Returns:
-        The paragraph, or ``None`` when the maps pass (or no test was run).
-    """
-    above_first = list((by_layer or {}).values())[:-1]
-    if not above_first or min(above_first) <= RANDOMISATION_FAIL_SPEARMAN:
-        return None
-    return (f"Read the LRP figures with care: the {rule} maps stay rank-correlated "
-            f"(Spearman ≥ {min(above_first):.2f}) with the trained model's even after every layer above "
-            "the first is re-initialised, i.e. they show the input seen through the first convolution "
-            "more than what the upper layers learned (the failure of αβ / z⁺ rules described by "
-            "Sixt et al. 2020, 'When explanations lie'). The σ_LRP and P–S numbers inherit this.")
 
 
 def _header(metrics: dict, cfg: DetectorConfig) -> list[str]:
@@ -139,24 +113,29 @@ def _relevance(lrp: dict) -> list[str]:
     return ["## LRP (§3.3)", ""] + _table(rows)
 
 
-def _quality(q: dict, rule: str) -> list[str]:
-    lines = ["## Explanation quality (ours; ground truth: the P–S window)", ""]
-    if "skipped" in q:
-        return lines + [f"Skipped: {q['skipped']}.", ""]
-    lines += [f"{q['n_samples']} evaluation earthquakes, window {q['window']}.", "", "| metric | value |", "|---|---|",
-              f"| pointing game hit rate | {_f(q['pointing_game_hit_rate'], 3)} |",
-              f"| relevance mass inside the window (uniform relevance would give) | "
-              f"{_f(q['relevance_mass_accuracy_mean'], 3)} ({_f(q['window_fraction_of_samples_mean'], 3)}) |",
-              f"| deletion AUC, LRP order / random order (lower = better) | "
-              f"{_f(q['deletion_auc']['relevance_order_mean'], 3)} / {_f(q['deletion_auc']['random_order_mean'], 3)} |"]
-    rnd = q.get("randomisation_spearman_by_layer")
-    if rnd:
-        lines.append("| randomisation test, Spearman r after randomising down to each layer | "
-                     + ", ".join(f"{k} {v:.2f}" for k, v in rnd.items()) + " |")
-        verdict = randomisation_verdict(rnd, rule)
-        if verdict:
-            lines += ["", verdict]
-    return lines + [""]
+def _trust(t: dict) -> list[str]:
+    lines = ["## Can the explanations be trusted? (ours; issue 13)", "",
+             f"Every method is checked on {t['n_samples']} evaluation earthquakes of model A "
+             "(`seis_keras.explain.trust`, thresholds in `[trust]`): cascading randomisation from the logits down "
+             "(Adebayo et al. 2018; Spearman of |R| with the trained map), localisation (share of the positive "
+             f"relevance in the ground truth: {t['ground_truth']}, beside its uniform share; pointing game), "
+             "faithfulness (deletion of whole time steps, most relevant first, vs random orders, on the logit). "
+             "A method is *trusted* only when every check that ran passed.", "", t["table"]]
+    paper, head = t["paper_rule"], t["headline"]
+    lines.append(f"The paper's σ_LRP rule ({paper}) is **{t['paper_rule_verdict']}**; its figures (Figs 7, 8) are "
+                 "the paper's and are labelled with this verdict.")
+    if head is None:
+        lines.append("**No method passed every check: none is recommended**, and no map in this report should be "
+                     "read as what the network learned.")
+    else:
+        lines.append(f"Recommended method (best trusted): **{head}** (`{t['methods'][head]['text']}`).")
+    real = t.get("real_windows")
+    if real:
+        lines += ["", f"Real earthquake windows ({real['n_samples']}; ground truth {real['window']}):", "",
+                  "| method | mass in window (uniform) | pointing game |", "|---|---|---|"]
+        lines += [f"| {name} | {_f(q['mass_accuracy'], 2)} ({_f(q['uniform_share'], 2)}) | "
+                  f"{_f(q['pointing_game'], 2)} |" for name, q in real["methods"].items()]
+    return lines + ["", "Curves: `figures/trust_randomisation.png`, `figures/trust_deletion.png`.", ""]
 
 
 def _scan(sc: dict) -> list[str]:
@@ -172,7 +151,7 @@ def markdown(metrics: dict, cfg: DetectorConfig) -> str:
     timings = metrics["timings_s"]
     lines = (_header(metrics, cfg) + _detection(metrics) + _feature_maps(metrics["fmv"])
              + _backward_optimisation(metrics["backward_optimisation"]) + _relevance(metrics["lrp"])
-             + _quality(metrics["quality"], metrics["lrp"]["sigma_rule"]) + _scan(metrics["scan"]))
+             + _trust(metrics["trust"]) + _scan(metrics["scan"]))
     exported = metrics["exported_model"]
     lines += ["## Files", "",
               "`metrics.json` (every number above, the paper's with their sources under `paper`), `figures/*.png`, "

@@ -1,0 +1,80 @@
+"""The detector's trust section on constructed models with known answers (issue 13).
+
+The quick-path test (test_detector.py) checks the section on a tiny trained model, where no
+method need pass; here the verdict logic of the recipe's own functions (masks, the class
+explained, the settings from ``[trust]``) is checked where the answer is known.
+"""
+import numpy as np
+import pytest
+from tensorflow import keras
+
+from seis_keras.recipes.config import load_config
+from seis_keras.recipes.detector.config import DetectorConfig
+from seis_keras.recipes.detector.trust import (assess_methods, compared_methods, p_window_mask, real_localisation,
+                                               settings_of, window_mask)
+
+T, C = 500, 3
+WINDOW = (150, 250)  # the constructed "P-S window" the model looks at
+
+
+def _model(looks_everywhere: bool) -> keras.Model:
+    """logit = sum over time (and a |x|-like pair of conv channels) of w_t * relu(±x), w_t = 0 outside WINDOW."""
+    inp = keras.Input((T, C))
+    h = keras.layers.Conv1D(2 * C, 1, name="conv1")(inp)
+    h = keras.layers.Activation("relu")(h)
+    h = keras.layers.Flatten()(h)
+    out = keras.layers.Dense(1, name="logits")(h)
+    model = keras.Model(inp, out)
+    k = np.concatenate([np.eye(C), -np.eye(C)], axis=1)[None]  # relu(x), relu(-x) per component
+    model.get_layer("conv1").set_weights([k.astype(np.float32), np.zeros(2 * C, np.float32)])
+    w = np.zeros((T, 2 * C), np.float32)
+    w[slice(None) if looks_everywhere else slice(*WINDOW)] = 1.0
+    model.get_layer("logits").set_weights([w.reshape(-1, 1), np.zeros(1, np.float32)])
+    return model
+
+
+def test_the_verdict_finds_the_model_that_looks_at_the_window_and_flags_the_one_that_does_not():
+    cfg = load_config(DetectorConfig, "detector", "quick", [
+        "trust.randomisation_layers=['logits', 'conv1']", "trust.randomisation_layer=logits",
+        "trust.randomisation_samples=8", "trust.n_samples=16", "trust.faithfulness_samples=16"])
+    settings = settings_of(cfg)
+    assert (settings.randomisation_layer, settings.randomisation_max, settings.localisation_min_ratio) == (
+        "logits", 0.3, 1.8)
+    rng = np.random.default_rng(0)
+    x = (0.1 * rng.standard_normal((16, T, C))).astype(np.float32)
+    # no amplitude cue: the window is where the model looks, not where the input is large (a map that
+    # follows |x| would survive the randomisation of the logits)
+    mask = window_mask(T, np.full(16, WINDOW[0]), np.full(16, WINDOW[1] - 1))
+    methods = {"gradient_x_input": "gradient_x_input"}
+    _, good = assess_methods(methods, _model(False), x, mask, settings, None, log=lambda *_: None)
+    r = good["gradient_x_input"]
+    assert r.verdict == "trusted", r.rule
+    assert r.checks["localisation"].numbers["mass_accuracy"] == pytest.approx(1.0)
+    assert r.checks["localisation"].numbers["uniform_share"] == pytest.approx(0.2)
+    _, bad = assess_methods(methods, _model(True), x, mask, settings, None, log=lambda *_: None)
+    r = bad["gradient_x_input"]
+    assert r.checks["localisation"].verdict == "fail" and "localisation" in r.verdict
+    assert r.checks["localisation"].numbers["mass_accuracy"] == pytest.approx(0.2, abs=0.03)
+
+
+def test_real_window_localisation_counts_the_mass_in_p_minus_1_to_p_plus_12_s():
+    fs, p = 20.0, np.array([100, 140])
+    m = p_window_mask(T, p, fs, 1.0, 12.0)
+    assert m.sum(axis=1).tolist() == [261, 261] and m[0, 80] and not m[0, 79] and m[0, 340] and not m[0, 341]
+    maps = np.zeros((2, T, C))
+    maps[0, 90:300, 0] = 1.0      # inside
+    maps[1, :60, 1] = 1.0         # before P - 1 s: outside
+    maps[1, 200, 2] = 3.0         # inside: 3 of 63
+    q = real_localisation(maps, p, fs, 1.0, 12.0)
+    assert q["mass_accuracy"] == pytest.approx((1.0 + 3 / 63) / 2)
+    assert q["uniform_share"] == pytest.approx(261 / 500) and q["pointing_game"] == pytest.approx(1.0)
+
+
+def test_the_compared_methods_are_the_papers_rules_then_the_configured_ones():
+    cfg = load_config(DetectorConfig, "detector", "full", ["lrp.stabilised=false"])
+    methods = compared_methods(cfg)
+    assert list(methods)[:4] == ["beta_0", "beta_0.5", "beta_1", "epsilon"]
+    assert methods["beta_0.5"] == "lrp.alpha_beta(beta=0.5, bias=false, stabilised=false, epsilon=1e-06)"
+    assert methods["epsilon"] == "lrp.epsilon(epsilon=1e-06, bias=false, relative=false)"
+    assert len(methods) == 4 + len(cfg.trust.methods)
+    assert "integrated_gradients(steps=32, baseline=0.0, rule=riemann_trapezoid)" in methods.values()
