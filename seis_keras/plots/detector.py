@@ -6,7 +6,7 @@ Arrays are channels-last: one window ``(T, C)``, a batch ``(N, T, C)``.
 - :func:`training_curves`: loss / accuracy per epoch of every run.
 - :func:`layer_feature_maps`: one layer's maps, channels × samples, one y-scale per channel (Fig. 4).
 - :func:`cross_run_matching`: share of run A's channels reproduced by each run (Fig. S14).
-- :func:`optimal_inputs`, :func:`loss_histories`, :func:`real_init_ratio`, :func:`waveforms`:
+- :func:`optimal_inputs`, :func:`loss_histories`, :func:`real_init_ratio`, :func:`real_init_changes`, :func:`waveforms`:
   backward optimisation (Figs 5, S15, 6, S16).
 - :func:`relevance_samples`, :func:`cross_run_relevance`, :func:`sigma_lrp_figure`: LRP
   (Figs 7, S23, 8).
@@ -161,6 +161,34 @@ def real_init_ratio(x_in: np.ndarray, x_out: np.ndarray, ratio_t: np.ndarray, fr
     ax[3].plot(np.asarray(freqs)[f], np.asarray(ratio_f)[f, k], color="C0", lw=0.8)
     ax[3].axhline(2, color="k", ls=":", lw=1)
     ax[3].set(xlabel="frequency (Hz)", ylabel="log ratio")
+    fig.tight_layout()
+    return fig
+
+
+def real_init_changes(x_in: np.ndarray, x_out: np.ndarray, names: Sequence[str], fs: float,
+                      components: str = "ENZ", component: str = "Z", title: str = "") -> Figure:
+    """Figs 6 / S19: per row (a sample, or a run), the raw component, the optimised one and their difference.
+
+    Args:
+        x_in, x_out: (n, T, C) raw and optimised windows.
+        names: row labels (sample letters or run names).
+    """
+    k = components.index(component) if component in components else len(components) - 1
+    x_in, x_out = np.asarray(x_in), np.asarray(x_out)
+    n, t_len, _ = x_in.shape
+    t = _t(t_len, fs)
+    fig = Figure(figsize=(10, 1.2 + 1.1 * n))
+    axes = np.atleast_1d(fig.subplots(n, 2, sharex=True, squeeze=False))
+    for i in range(n):
+        axes[i, 0].plot(t, x_in[i, :, k], color="k", lw=0.6)
+        axes[i, 0].plot(t, x_out[i, :, k], color="C3", lw=0.5)
+        axes[i, 0].set_ylabel(str(names[i]), rotation=0, ha="right")
+        axes[i, 1].plot(t, x_out[i, :, k] - x_in[i, :, k], color="C0", lw=0.5)
+    axes[0, 0].set_title(f"raw (black) and optimal input (red), {components[k]}")
+    axes[0, 1].set_title("change (optimal − raw)")
+    for a in axes[-1]:
+        a.set_xlabel("time (s)")
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
 

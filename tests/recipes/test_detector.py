@@ -36,7 +36,7 @@ def test_full_profile_holds_the_papers_settings_and_quick_stays_small():
     t = full.train
     assert (t.optimizer, t.learning_rate, t.momentum, t.batch_size, t.early_stopping_patience, t.runs) == (
         "sgd", 1e-2, 0.9, 512, 50, 10)
-    assert full.bo.steps == 5000 and full.lrp.betas == [0.0, 0.5, 1.0] and full.lrp.epsilon == 1e-6
+    assert full.bo.steps == 5000 and (full.bo.optimizer, full.bo.learning_rate) == ("sgd", 6.0) and full.lrp.betas == [0.0, 0.5, 1.0] and full.lrp.epsilon == 1e-6
     assert full.lrp.sigma_samples == 0 and full.fmv.layer == "conv5" and full.fmv.threshold == 0.8
     assert (full.evaluation.threshold, full.evaluation.distance_bins_km) == (0.5, [25.0, 50.0, 75.0])
     quick = _cfg("quick")
@@ -260,6 +260,13 @@ def test_quick_path_end_to_end(tmp_path):
     bo = m["backward_optimisation"]
     assert set(bo["per_run"]) == {"A", "B"}
     assert bo["per_run"]["A"]["final_loss_zero_init"] < bo["per_run"]["A"]["initial_loss_zero_init"]
+    # issue 15.12-13: the authors' plain SGD (lr 6); real init of every Fig. 4 earthquake and of B by every run
+    assert (bo["optimizer"], bo["learning_rate"], bo["momentum"]) == ("sgd", 6.0, 0.0)
+    assert list(bo["real_init_samples"]) == ["A", "B", "C"] and set(bo["real_init_sample_B_runs"]) == {"A", "B"}
+    assert all(v["final_loss"] <= v["initial_loss"] for v in bo["real_init_samples"].values())
+    assert bo["real_init_sample_B_runs"]["A"]["mean_abs_change_first_5s"] == pytest.approx(
+        bo["real_init"]["mean_abs_change_first_5s"]) == pytest.approx(
+        bo["real_init_samples"]["B"]["mean_abs_change_first_5s"])
     # lrp.sigma_samples=0: sigma_LRP over the whole evaluation split (80 windows), as Fig. 8
     assert m["lrp"]["n_sigma_samples"] == 80 and m["lrp"]["rules"] == ["beta_0"]
     assert -1.0 <= m["lrp"]["cross_run_pearson_reference_sample"]["beta_0"]["B"] <= 1.0
@@ -270,6 +277,7 @@ def test_quick_path_end_to_end(tmp_path):
     expected = {"training_curves", "confusion_matrix_run_A", "fig3_feature_maps_earthquake", "fig3_feature_maps_noise",
                 "fig4_layer5_feature_maps", "figS12_channel_correlation", "figS14_cross_run_matching",
                 "fig5_optimal_inputs_zero_init", "figS15_bo_loss", "fig6_real_init_log_ratio",
+                "fig6_real_init_samples", "figS19_real_init_runs",
                 "figS16_noise_prototype", "fig7_lrp_beta_0", "figS23_cross_run_lrp", "fig8_sigma_lrp",
                 "trust_randomisation", "trust_deletion", "scan_continuous_record"}
     assert expected <= {f[:-4] for f in figures}

@@ -123,7 +123,9 @@ class Bo:
     """[bo]: backward optimisation (§2.5.2, §3.2)."""
 
     steps: int = setting(min=1)
+    optimizer: Literal["sgd", "adam"]
     learning_rate: float = setting(gt=0)
+    momentum: float = setting(min=0, lt=1)
     real_init_learning_rate: float = setting(gt=0)
     objective: Literal["loss", "logit"]
     random_std: float = setting(min=0)

@@ -86,11 +86,28 @@ def _backward_optimisation(bo: dict) -> list[str]:
              f"{_f(ri['initial_loss'])} → {_f(ri['final_loss'])}"),
             ("real_init_first_5s", "real init: mean abs change 0–5 s / 5–10 s",
              f"{_f(ri['mean_abs_change_first_5s'])} / {_f(ri['mean_abs_change_5_to_10s'])}")]
+    samples = bo.get("real_init_samples", {})
+    if samples:
+        rows.append(("real_init_first_5s", f"real init, the {len(samples)} Fig. 4 earthquakes (model A): share with more "
+                     "change in 0–5 s than in 5–10 s", _f(bo["real_init_samples_more_change_first_5s"], 2)))
+        rows.append((None, "real init, the Fig. 4 earthquakes: loss before → after (mean)",
+                     f"{_f(float(np.mean([v['initial_loss'] for v in samples.values()])))} → "
+                     f"{_f(float(np.mean([v['final_loss'] for v in samples.values()])))}"))
+    others = [v["pearson_change_with_run_A"] for k, v in bo.get("real_init_sample_B_runs", {}).items()
+              if k != "A" and v["pearson_change_with_run_A"] is not None]
+    if others:
+        rows.append((None, f"Fig. S19: sample {ri['sample']} optimised by every run, Pearson r of the change with "
+                     "run A's (mean over runs)", _f(float(np.mean(others)), 2)))
     if "noise_prototype" in bo:
         npt = bo["noise_prototype"]
         rows.append(("noise_prototype", "max amplitude: noise prototype / earthquake prototypes",
                      f"{_f(npt['max_abs'], 3)} / {_f(npt['earthquake_prototype_max_abs_mean'], 3)}"))
-    return ["## Backward optimisation (§3.2)", ""] + _table(rows)
+    how = (f"{bo['optimizer'].upper()} on the input, lr {bo['learning_rate']:g}"
+           + (f", momentum {bo['momentum']:g}" if bo["momentum"] else "")) if "optimizer" in bo else "n/a"
+    return ["## Backward optimisation (§3.2)", "",
+            f"Optimiser: {how} ({'as' if bo.get('optimizer') == 'sgd' else 'unlike'} the authors' "
+            "pytorch-cnn-visualizations class-sample generator: plain SGD, lr 6), the training loss toward the class, "
+            f"{bo['steps']} iterations.", ""] + _table(rows)
 
 
 def _relevance(lrp: dict) -> list[str]:

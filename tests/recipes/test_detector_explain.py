@@ -1,4 +1,4 @@
-"""The detector's trust section on constructed models with known answers (issue 13).
+"""The detector's explanation sections on constructed models with known answers (issues 13, 15.12).
 
 The quick-path test (test_detector.py) checks the section on a tiny trained model, where no
 method need pass; here the verdict logic of the recipe's own functions (masks, the class
@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from tensorflow import keras
 
+from seis_keras.explain.optimal_input import optimal_input
 from seis_keras.recipes.config import load_config
+from seis_keras.recipes.detector.backward_optimisation import bo_settings
 from seis_keras.recipes.detector.config import DetectorConfig
 from seis_keras.recipes.detector.trust import (assess_methods, compared_methods, p_window_mask, real_localisation,
                                                settings_of, window_mask)
@@ -78,3 +80,22 @@ def test_the_compared_methods_are_the_papers_rules_then_the_configured_ones():
     assert methods["epsilon"] == "lrp.epsilon(epsilon=1e-06, bias=false, relative=false)"
     assert len(methods) == 4 + len(cfg.trust.methods)
     assert "integrated_gradients(steps=32, baseline=0.0, rule=riemann_trapezoid)" in methods.values()
+
+
+def test_backward_optimisation_is_the_authors_plain_sgd_with_lr_6_by_default():
+    """One step from zeros on a linear logit z = w.x + b is x1 = 6 (1 - sigmoid(b)) w (SGD on -BCE); Adam's first
+    step would be ~lr * sign(w) whatever the gradient's size."""
+    b = load_config(DetectorConfig, "detector", "full").bo
+    assert (b.optimizer, b.learning_rate, b.momentum, b.real_init_learning_rate, b.objective) == (
+        "sgd", 6.0, 0.0, 6.0, "loss")
+    inp = keras.Input((8, 1))
+    model = keras.Model(inp, keras.layers.Dense(1)(keras.layers.Flatten()(inp)))
+    w = np.linspace(-0.02, 0.03, 8).astype(np.float32)
+    model.layers[-1].set_weights([w[:, None], np.array([0.5], np.float32)])
+    x1, loss = optimal_input(model, 1, **{**bo_settings(b), "steps": 1})
+    expected = 6.0 * (1 - 1 / (1 + np.exp(-0.5))) * w
+    np.testing.assert_allclose(x1[0, :, 0], expected, rtol=1e-5, atol=1e-7)
+    assert loss[1, 0] < loss[0, 0] == pytest.approx(np.log1p(np.exp(-0.5)), rel=1e-5)
+    adam, _ = optimal_input(model, 1, **{**bo_settings(load_config(DetectorConfig, "detector", "full", [
+        "bo.optimizer=adam", "bo.learning_rate=0.01"]).bo), "steps": 1})
+    assert not np.allclose(adam[0, :, 0], expected, atol=1e-4)
