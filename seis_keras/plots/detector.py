@@ -10,7 +10,7 @@ Arrays are channels-last: one window ``(T, C)``, a batch ``(N, T, C)``.
   backward optimisation (Figs 5, S15, 6, S16).
 - :func:`relevance_samples`, :func:`cross_run_relevance`, :func:`sigma_lrp_figure`: LRP
   (Figs 7, S23, 8).
-- :func:`deletion_curves`, :func:`randomisation`: explanation quality.
+- :func:`relevance_vs_optimal_spectra`: DFT-LRP relevance spectra beside the Fig. 5B spectra.
 - :func:`scan_figure`: a scanned continuous record with its probability trace and detections.
 """
 from __future__ import annotations
@@ -239,7 +239,7 @@ def cross_run_relevance(x: np.ndarray, maps: Mapping[str, np.ndarray], fs: float
 
 
 def sigma_lrp_figure(distance_km: np.ndarray, sigma_eq: np.ndarray, sigma_noise: np.ndarray,
-                     spearman: float) -> Figure:
+                     spearman: float, title: str = "") -> Figure:
     """Fig. 8: σ_LRP against epicentral distance (earthquakes), and its distribution for both classes."""
     fig = Figure(figsize=(11, 4))
     ax_d, ax_h = fig.subplots(1, 2)
@@ -257,31 +257,40 @@ def sigma_lrp_figure(distance_km: np.ndarray, sigma_eq: np.ndarray, sigma_noise:
             ax_h.hist(v, bins=bins, alpha=0.6, color=c, label=f"{label} (median {np.median(v):.2f} s)", density=True)
     ax_h.set(xlabel="σ_LRP (s)", ylabel="density", title="Fig. 8B: earthquakes vs noise")
     ax_h.legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+        fig.tight_layout()
     return fig
 
 
-def deletion_curves(fractions: np.ndarray, relevance_order: np.ndarray, random_order: np.ndarray) -> Figure:
-    """Mean earthquake probability as the most relevant time steps are removed, vs a random order."""
-    fig = Figure(figsize=(6, 4))
-    ax = fig.subplots()
-    ax.plot(fractions, relevance_order, "o-", ms=3, label="most relevant first (LRP)")
-    ax.plot(fractions, random_order, "s--", ms=3, color="0.4", label="random order")
-    ax.set(xlabel="fraction of time steps removed", ylabel="mean earthquake probability", title="deletion curve")
-    ax.legend(fontsize=8)
-    return fig
+def relevance_vs_optimal_spectra(freqs: np.ndarray, relevance: Mapping[str, np.ndarray], f_amp: np.ndarray,
+                                 optimal: np.ndarray, training: np.ndarray, split_hz: float) -> Figure:
+    """Relevance per frequency (DFT-LRP, earthquakes) of each method beside the Fig. 5B spectra.
 
-
-def randomisation(names: Sequence[str], corr: np.ndarray) -> Figure:
-    """Cascading randomisation: Spearman r (mean ± std over samples) after randomising down to each layer."""
-    corr = np.asarray(corr)
-    fig = Figure(figsize=(7, 3.5))
-    ax = fig.subplots()
-    x = np.arange(len(names))
-    ax.errorbar(x, corr.mean(axis=1), yerr=corr.std(axis=1), fmt="o-", capsize=3)
-    ax.axhline(0, color="k", lw=0.5)
-    ax.set_xticks(x, list(names), rotation=45)
-    ax.set(ylim=(-1, 1.05), ylabel="Spearman r with the trained model's |R|",
-           title="model randomisation test (top layer first)")
+    Args:
+        freqs: (F,) bins of the relevance spectra.
+        relevance: ``{label: (F,) mean positive relevance per bin}`` (normalised here to sum 1).
+        f_amp: (F',) bins of the amplitude spectra.
+        optimal: (F',) mean amplitude spectrum of the optimal inputs (zero init, all runs, components summed).
+        training: (F',) mean amplitude spectrum of the training earthquakes.
+        split_hz: the "high frequency" split, drawn on both panels.
+    """
+    fig = Figure(figsize=(12, 4))
+    ax_r, ax_a = fig.subplots(1, 2)
+    for i, (label, curve) in enumerate(relevance.items()):
+        c = np.asarray(curve, dtype=np.float64)
+        ax_r.plot(freqs, c / (c.sum() or 1.0), color=f"C{i}", lw=1.0, label=label)
+    ax_r.set(xlabel="frequency (Hz)", ylabel="positive relevance share per bin",
+             title="relevance per frequency (DFT-LRP virtual layer), earthquakes")
+    for curve, label, c in ((optimal, "optimal inputs (zero init, all runs)", "C3"),
+                            (training, "training earthquakes", "k")):
+        a = np.asarray(curve, dtype=np.float64)
+        ax_a.semilogy(f_amp[1:], a[1:] / (a[1:].sum() or 1.0), color=c, lw=1.2, label=label)
+    ax_a.set(xlabel="frequency (Hz)", ylabel="amplitude share per bin", title="Fig. 5B: amplitude spectra")
+    for ax in (ax_r, ax_a):
+        ax.axvline(split_hz, color="0.5", ls=":", lw=1)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
     return fig
 
 

@@ -271,6 +271,14 @@ def test_quick_path_end_to_end(tmp_path):
     assert m["lrp"]["n_sigma_samples"] == 80 and m["lrp"]["rules"] == ["beta_0"]
     assert -1.0 <= m["lrp"]["cross_run_pearson_reference_sample"]["beta_0"]["B"] <= 1.0
     _check_trust_section(m["trust"], cfg, folder)
+    c = m["lrp_compared"]  # issues 13.4, 14: the paper's conclusions with the compared method beside the rule
+    assert c["compared_method"] == (m["trust"]["headline"] or c["compared_method"]) and list(c["verdicts"])[0] == "beta_0"
+    assert c["role"].startswith("recommended") == (m["trust"]["headline"] is not None)
+    assert c["methods"]["beta_0"]["sigma_lrp_s"] == m["lrp"]["sigma_lrp_s"]  # same maps, same numbers
+    assert c["methods"]["beta_0"]["noise_relevance_sum_mean"] == pytest.approx(m["lrp"]["noise_relevance_sum_mean"])
+    shares = c["frequency"]["relevance_share_above_split"]
+    assert set(shares) == set(c["methods"]) and c["frequency"]["band_hz"] == [5.0, 10.0]
+    assert shares["beta_0"]["uniform"] == pytest.approx(np.mean(np.fft.rfftfreq(500, 1 / 20)[1:] >= 5.0))
     assert m["scan"]["n_events"] == 1 and m["scan"]["recall"] == 1.0  # the planted event is found
     assert m["paper"]["accuracy"]["value"] == "0.9758 ± 0.0008" and m["paper"]["accuracy"]["source"]
     figures = sorted(p.name for p in folder.figures_dir.glob("*.png"))
@@ -279,7 +287,8 @@ def test_quick_path_end_to_end(tmp_path):
                 "fig5_optimal_inputs_zero_init", "figS15_bo_loss", "fig6_real_init_log_ratio",
                 "fig6_real_init_samples", "figS19_real_init_runs",
                 "figS16_noise_prototype", "fig7_lrp_beta_0", "figS23_cross_run_lrp", "fig8_sigma_lrp",
-                "trust_randomisation", "trust_deletion", "scan_continuous_record"}
+                "trust_randomisation", "trust_deletion", "scan_continuous_record", "fig7_lrp_paper_rule",
+                "fig7_lrp_compared_method", "fig8_sigma_lrp_compared_method", "fig5_relevance_spectra"}
     assert expected <= {f[:-4] for f in figures}
     empty = [f for f in figures if not _non_trivial_png(folder.figures_dir / f)]
     assert not empty, f"empty figures: {empty}"

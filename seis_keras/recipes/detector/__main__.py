@@ -11,6 +11,7 @@ from seis_keras.recipes.detector.config import DetectorConfig
 from seis_keras.recipes.detector.data import load_data
 from seis_keras.recipes.detector.feature_maps import feature_map_visualisation
 from seis_keras.recipes.detector.relevance import relevance_propagation
+from seis_keras.recipes.detector.recommended import recommended_relevance
 from seis_keras.recipes.detector.samples import chosen_samples
 from seis_keras.recipes.detector.scan import export_reference, scan_record
 from seis_keras.recipes.detector.study import NAME, PAPER, input_contract
@@ -33,10 +34,12 @@ def run(cfg: DetectorConfig, args: argparse.Namespace) -> RunFolder:
         evaluation = folder.section("evaluation", evaluate_runs, training, data, cfg, folder)    # §2.4, Table S1
         chosen = folder.section("chosen_samples", chosen_samples, data, training, evaluation, cfg)  # §3
         folder.section("fmv", feature_map_visualisation, data, training, chosen, cfg, folder)   # §2.5.1, §3.1
-        folder.section("backward_optimisation", backward_optimisation, data, training, chosen, cfg, folder)  # §3.2
+        bo = folder.section("backward_optimisation", backward_optimisation, data, training, chosen, cfg, folder)  # §3.2
         with LRPSession(training.reference.h5_path, batch_size=cfg.lrp.batch_size) as session:  # one worker
-            folder.section("lrp", relevance_propagation, data, training, chosen, cfg, folder, session)  # §3.3
-            folder.section("trust", trust_section, data, training, cfg, folder, session)  # ours (issue 13)
+            relevance = folder.section("lrp", relevance_propagation, data, training, chosen, cfg, folder, session)  # §3.3
+            trust = folder.section("trust", trust_section, data, training, cfg, folder, session)  # ours (issue 13)
+            folder.section("lrp_compared", recommended_relevance, data, training, chosen, relevance, trust, bo, cfg,
+                           folder, session)  # §3.3 / Fig. 5 with the recommended method (issues 13.4, 14)
         folder.section("scan", scan_record, training, contract, cfg, folder)                     # ours
         folder.section("exported_model", export_reference, training.reference, contract, folder)
         folder.finish(lambda metrics: report.markdown(metrics, cfg), config=cfg, paper=PAPER)

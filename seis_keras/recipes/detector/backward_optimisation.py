@@ -18,6 +18,8 @@ for the real initialisation (``bo.real_init_learning_rate``).
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from seis_keras.explain.optimal_input import log_amplitude_ratio, optimal_input, spectrum_vs_training
@@ -39,6 +41,16 @@ def high_frequency_share(x: np.ndarray, fs: float, split_hz: float) -> float:
     return float(a[..., f >= split_hz].sum() / max(a.sum(), 1e-30))
 
 
+@dataclasses.dataclass(frozen=True)
+class BackwardOptimisation:
+    """The zero-init optimal inputs of every run (n_runs, T, C), the training earthquakes they are compared
+    with (Fig. 5B) and ``metrics.json["backward_optimisation"]``."""
+
+    optimal_zero_init: np.ndarray
+    training_positives: np.ndarray
+    metrics: dict
+
+
 def bo_settings(b: Bo) -> dict:
     """``optimal_input`` settings of ``[bo]`` (zero and random initialisations)."""
     return dict(steps=b.steps, learning_rate=b.learning_rate, objective=b.objective, optimizer=b.optimizer,
@@ -55,7 +67,7 @@ def change_summary(x_in: np.ndarray, x_out: np.ndarray, fs: float) -> dict:
 
 
 def backward_optimisation(data: DetectorData, training: Training, chosen: ChosenSamples, cfg: DetectorConfig,
-                          folder: RunFolder) -> dict:
+                          folder: RunFolder) -> BackwardOptimisation:
     """Optimal inputs (zero, random, real initialisation) of every run, and the noise prototype."""
     b, fs, comps = cfg.bo, cfg.data.sampling_rate, cfg.data.component_order
     kw = bo_settings(b)
@@ -142,4 +154,4 @@ def backward_optimisation(data: DetectorData, training: Training, chosen: Chosen
                                                                    "(zero init, model A)"), "figS16_noise_prototype")
         result["noise_prototype"] = {"final_loss": float(hn[-1, 0]), "max_abs": float(np.abs(xn).max()),
                                      "earthquake_prototype_max_abs_mean": float(np.abs(zeros).max(axis=(1, 2)).mean())}
-    return result
+    return BackwardOptimisation(zeros, x_pos, result)

@@ -127,7 +127,13 @@ def _relevance(lrp: dict) -> list[str]:
         rows.append((None, "model A logit mean ± std, earthquakes / noise (active fc1 units)",
                      f"{_f(e['logit_mean'], 2)} ± {_f(e['logit_std'], 2)} ({_f(e['active_fc1_units_mean'], 1)}) / "
                      f"{_f(n['logit_mean'], 2)} ± {_f(n['logit_std'], 2)} ({_f(n['active_fc1_units_mean'], 1)})"))
-    return ["## LRP (§3.3)", ""] + _table(rows)
+    rule = ("the authors' Pytorch-LRP αβ rule (`lrp.stabilised`): denominators z ± ε (ε = "
+            f"{lrp['epsilon']:g}), a neuron receiving contributions of one sign only passes its relevance R on"
+            if lrp.get("stabilised") else
+            "innvestigate's αβ rule: no stabiliser in the denominators (ε is not used), and a neuron receiving "
+            "contributions of one sign only passes α·R (Pytorch-LRP, the authors' library, passes R)")
+    return ["## LRP (§3.3)", "", f"αβ rules (α = 1 + β, biases left out as in the authors' code): {rule}. "
+            "Their verdicts are in the trust section; the paper's figures are drawn as the paper did.", ""] + _table(rows)
 
 
 def _trust(t: dict) -> list[str]:
@@ -155,6 +161,35 @@ def _trust(t: dict) -> list[str]:
     return lines + ["", "Curves: `figures/trust_randomisation.png`, `figures/trust_deletion.png`.", ""]
 
 
+def _compared(c: dict) -> list[str]:
+    paper, name = list(c["verdicts"])[0], c["compared_method"]
+    both = [paper] if name == paper else [paper, name]
+    lines = ["## Does a conclusion depend on the rule? (issues 13.4, 14)", "",
+             f"The paper's rule **{paper}** ({c['verdicts'][paper]}) beside **{name}** — {c['role']}; "
+             f"`{c['text']}` — on the same {c['n_windows']} evaluation windows (Figs 7, 8: "
+             "`fig7_lrp_paper_rule`, `fig7_lrp_compared_method`, `fig8_sigma_lrp_compared_method`).", "",
+             "| quantity | " + " | ".join(both) + " |", "|---|" + "---|" * len(both)]
+    m = c["methods"]
+    rows = [("σ_LRP vs epicentral distance, Spearman (paper: positive)",
+             lambda n: _f(m[n]["sigma_lrp_s"]["spearman_vs_distance"], 2)),
+            ("σ_LRP median, earthquakes / noise, s (paper: noise larger)",
+             lambda n: f"{_f(m[n]['sigma_lrp_s']['earthquake_median'], 2)} / {_f(m[n]['sigma_lrp_s']['noise_median'], 2)}"),
+            ("total relevance of noise windows, mean (paper: negative)", lambda n: _f(m[n]["noise_relevance_sum_mean"], 3)),
+            ("total relevance of earthquake windows, mean", lambda n: _f(m[n]["earthquake_relevance_sum_mean"], 3)),
+            ("positive relevance in the P–S window", lambda n: _f(c["mass_in_p_s_window"][n], 2))]
+    f = c["frequency"]
+    lo = f["band_hz"][0]
+    rows.append((f"positive DFT-LRP relevance above {lo:g} Hz (earthquakes; energy of those windows; flat spectrum)",
+                 lambda n: f"{_f(f['relevance_share_above_split'][n]['relevance'], 2)} "
+                           f"({_f(f['relevance_share_above_split'][n]['input'], 2)}; "
+                           f"{_f(f['relevance_share_above_split'][n]['uniform'], 2)})"))
+    lines += [f"| {label} | " + " | ".join(fn(n) for n in both) + " |" for label, fn in rows]
+    lines += ["", f"Energy above {lo:g} Hz: optimal inputs (zero init, all runs) {_f(f['optimal_inputs_energy_share'], 3)}, "
+              f"training earthquakes {_f(f['training_earthquakes_energy_share'], 3)} (Fig. 5B: optimal inputs richer "
+              "in high frequencies); the relevance spectra beside them: `fig5_relevance_spectra`.", ""]
+    return lines
+
+
 def _scan(sc: dict) -> list[str]:
     return ["## Scan of a continuous record (seis_keras.scan)", "",
             f"Model A over the built-in {sc['record_s']:.0f} s record ({sc['n_events']} events), stride "
@@ -168,7 +203,8 @@ def markdown(metrics: dict, cfg: DetectorConfig) -> str:
     timings = metrics["timings_s"]
     lines = (_header(metrics, cfg) + _detection(metrics) + _feature_maps(metrics["fmv"])
              + _backward_optimisation(metrics["backward_optimisation"]) + _relevance(metrics["lrp"])
-             + _trust(metrics["trust"]) + _scan(metrics["scan"]))
+             + _trust(metrics["trust"])
+             + (_compared(metrics["lrp_compared"]) if "lrp_compared" in metrics else []) + _scan(metrics["scan"]))
     exported = metrics["exported_model"]
     lines += ["## Files", "",
               "`metrics.json` (every number above, the paper's with their sources under `paper`), `figures/*.png`, "
