@@ -185,6 +185,8 @@ def test_chosen_earthquakes_are_correct_and_spread_over_distance():
 TINY = ["data.synthetic_n=800", "train.runs=2", "train.epochs=6", "train.batch_size=32", "bo.steps=5",
         "lrp.betas=[0.0]", "lrp.epsilon_rule=false", "lrp.cross_run_betas=[0.0]", "lrp.sigma_samples=0",
         "trust.n_samples=12", "trust.randomisation_samples=3", "trust.steps=5", "trust.faithfulness_samples=12",
+        "trust.methods=['lrp.composite(dense=epsilon(epsilon=0.25, relative=true), conv=gamma(gamma=0.25), "
+        "input=zbox(low=-1, high=1))', 'integrated_gradients(steps=4)', 'smoothgrad(samples=4, noise=0.05)']",
         "scan.duration_s=150.0", "scan.n_events=1", "fmv.n_earthquakes=3"]
 
 
