@@ -9,10 +9,12 @@ import pytest
 from tensorflow import keras
 
 from seis_keras.explain.optimal_input import optimal_input
+from seis_keras.explain.trust import LocalisationResult, RandomisationResult, TrustSettings, judge
 from seis_keras.recipes.config import load_config
 from seis_keras.recipes.detector.backward_optimisation import bo_settings
 from seis_keras.recipes.detector.config import DetectorConfig
-from seis_keras.recipes.detector.trust import (assess_methods, compared_methods, p_window_mask, real_localisation,
+from seis_keras.recipes.detector.recommended import comparison_method, frequency_summary
+from seis_keras.recipes.detector.trust import (Trust, assess_methods, compared_methods, p_window_mask, real_localisation,
                                                settings_of, window_mask)
 
 T, C = 500, 3
@@ -99,3 +101,35 @@ def test_backward_optimisation_is_the_authors_plain_sgd_with_lr_6_by_default():
     adam, _ = optimal_input(model, 1, **{**bo_settings(load_config(DetectorConfig, "detector", "full", [
         "bo.optimizer=adam", "bo.learning_rate=0.01"]).bo), "steps": 1})
     assert not np.allclose(adam[0, :, 0], expected, atol=1e-4)
+
+
+def test_relevance_spectra_of_a_linear_model_put_its_relevance_at_the_frequency_it_weighs():
+    """Gradient x input of a linear logit <w, x> in the frequency domain (DFT-LRP) is Re(X_f conj(W_f)): all of it
+    at 8 Hz when w is an 8 Hz tone, none above the 5 Hz split when w is a 1 Hz tone; the input is half and half."""
+    fs, t = 20.0, np.arange(T) / 20.0
+    high, low = np.sin(2 * np.pi * 8.0 * t + 0.3), np.sin(2 * np.pi * 1.0 * t + 0.7)
+    x = (high + low)[None, :, None].repeat(C, axis=2)
+    maps = {"w at 8 Hz": x * high[None, :, None], "w at 1 Hz": x * low[None, :, None]}
+    freqs, curves, shares = frequency_summary(maps, x, fs, 5.0)
+    assert freqs[-1] == 10.0 and curves["w at 8 Hz"].argmax() == np.argmin(np.abs(freqs - 8.0))
+    assert curves["w at 1 Hz"].argmax() == np.argmin(np.abs(freqs - 1.0))
+    assert shares["w at 8 Hz"]["relevance"] == pytest.approx(1.0, abs=1e-4)
+    assert shares["w at 1 Hz"]["relevance"] == pytest.approx(0.0, abs=1e-4)
+    assert shares["w at 8 Hz"]["input"] == pytest.approx(0.5, abs=1e-3)
+    assert shares["w at 8 Hz"]["uniform"] == pytest.approx(np.mean(np.fft.rfftfreq(T, 1 / fs)[1:] >= 5.0))
+
+
+def test_without_a_trusted_method_the_comparison_is_the_least_failing_other_method_labelled_flagged():
+    def result(name, sim, mass):
+        rand = RandomisationResult(["logits"], {"spearman_abs": np.array([[sim]]), "spearman": np.array([[sim]])})
+        loc = LocalisationResult(np.array([mass]), np.array([True]), np.array([0.4]))
+        return judge(name, randomisation=rand, localisation=loc, settings=TrustSettings(required=("randomisation",),
+                                                                                        localisation_min_ratio=1.8))
+    results = {"beta_0": result("beta_0", 0.9, 0.8), "a": result("a", 0.5, 0.9), "b": result("b", 0.4, 0.5),
+               "c": result("c", 0.6, 0.9)}
+    trust = Trust({n: n for n in results}, results, None, "beta_0", None, None, {}, {})
+    name, role = comparison_method(trust)
+    assert name == "a" and role.startswith("flagged")  # b fails two checks, c has a higher similarity
+    results["d"] = result("d", 0.1, 0.9)
+    trust = Trust({n: n for n in results}, results, "d", "beta_0", None, None, {}, {})
+    assert comparison_method(trust) == ("d", "recommended (trusted)") and results["d"].trusted

@@ -145,8 +145,8 @@ def _trust(t: dict) -> list[str]:
              "faithfulness (deletion of whole time steps, most relevant first, vs random orders, on the logit). "
              "A method is *trusted* only when every check that ran passed.", "", t["table"]]
     paper, head = t["paper_rule"], t["headline"]
-    lines.append(f"The paper's σ_LRP rule ({paper}) is **{t['paper_rule_verdict']}**; its figures (Figs 7, 8) are "
-                 "the paper's and are labelled with this verdict.")
+    lines.append(f"The paper's σ_LRP rule ({paper}) is **{t['paper_rule_verdict']}**; it is drawn as the paper "
+                 "did (Figs 7, 8) and, with this verdict in the title, in `fig7_lrp_paper_rule`.")
     if head is None:
         lines.append("**No method passed every check: none is recommended**, and no map in this report should be "
                      "read as what the network learned.")
