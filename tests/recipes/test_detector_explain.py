@@ -88,8 +88,8 @@ def test_backward_optimisation_is_the_authors_plain_sgd_with_lr_6_by_default():
     """One step from zeros on a linear logit z = w.x + b is x1 = 6 (1 - sigmoid(b)) w (SGD on -BCE); Adam's first
     step would be ~lr * sign(w) whatever the gradient's size."""
     b = load_config(DetectorConfig, "detector", "full").bo
-    assert (b.optimizer, b.learning_rate, b.momentum, b.real_init_learning_rate, b.objective) == (
-        "sgd", 6.0, 0.0, 6.0, "loss")
+    assert (b.optimizer, b.learning_rate, b.momentum, b.real_init_learning_rate, b.objective, b.weight_decay) == (
+        "sgd", 6.0, 0.0, 6.0, "loss", 1e-4)
     inp = keras.Input((8, 1))
     model = keras.Model(inp, keras.layers.Dense(1)(keras.layers.Flatten()(inp)))
     w = np.linspace(-0.02, 0.03, 8).astype(np.float32)
@@ -97,6 +97,12 @@ def test_backward_optimisation_is_the_authors_plain_sgd_with_lr_6_by_default():
     x1, loss = optimal_input(model, 1, **{**bo_settings(b), "steps": 1})
     expected = 6.0 * (1 - 1 / (1 + np.exp(-0.5))) * w
     np.testing.assert_allclose(x1[0, :, 0], expected, rtol=1e-5, atol=1e-7)
+    # from a real sample, PyTorch's SGD(lr=6, weight_decay=1e-4) step: x1 = x0 - 6 (1e-4 x0 - dlog sigmoid(z)/dx)
+    x0 = np.linspace(-1, 1, 8).astype(np.float32)[None, :, None]
+    z0 = float(w @ x0[0, :, 0]) + 0.5
+    x1r, _ = optimal_input(model, 1, init=x0, **{**bo_settings(b), "steps": 1})
+    np.testing.assert_allclose(x1r[0, :, 0], x0[0, :, 0] - 6.0 * (1e-4 * x0[0, :, 0] - (1 - 1 / (1 + np.exp(-z0))) * w),
+                               rtol=1e-5, atol=1e-7)
     assert loss[1, 0] < loss[0, 0] == pytest.approx(np.log1p(np.exp(-0.5)), rel=1e-5)
     adam, _ = optimal_input(model, 1, **{**bo_settings(load_config(DetectorConfig, "detector", "full", [
         "bo.optimizer=adam", "bo.learning_rate=0.01"]).bo), "steps": 1})

@@ -10,7 +10,8 @@ with run A's).
 
 Optimiser (issue 15.12): plain SGD on the input with lr 6 (``bo.optimizer = "sgd"``,
 ``bo.learning_rate``), as the authors' library (pytorch-cnn-visualizations' class-sample
-generator: ``SGD([image], lr=6)``, no momentum) and §2.2 ("quite similar to how the model is
+generator: ``SGD([image], lr=6)``, no momentum; ``bo.weight_decay`` as its regularised
+generator's ``weight_decay``) and §2.2 ("quite similar to how the model is
 originally trained"). SGD steps scale with the gradient, so a real earthquake the model already
 detects (small loss) changes little — §3.2's observation; Adam (``bo.optimizer = "adam"``, a
 setting) moves every sample by ~lr per step whatever the gradient, and needs its own small step
@@ -54,7 +55,7 @@ class BackwardOptimisation:
 def bo_settings(b: Bo) -> dict:
     """``optimal_input`` settings of ``[bo]`` (zero and random initialisations)."""
     return dict(steps=b.steps, learning_rate=b.learning_rate, objective=b.objective, optimizer=b.optimizer,
-                momentum=b.momentum)
+                momentum=b.momentum, weight_decay=b.weight_decay)
 
 
 def change_summary(x_in: np.ndarray, x_out: np.ndarray, fs: float) -> dict:
@@ -136,6 +137,7 @@ def backward_optimisation(data: DetectorData, training: Training, chosen: Chosen
             "training_positives": high_frequency_share(x_pos, fs, b.high_frequency_hz)},
         "random_init_final_loss_mean": float(np.mean([v["final_loss_random_init"] for v in per_run.values()])),
         "optimizer": b.optimizer, "learning_rate": b.learning_rate, "momentum": b.momentum,
+        "weight_decay": b.weight_decay,
         "real_init_samples": per_sample,
         "real_init_samples_more_change_first_5s": float(np.mean([v["mean_abs_change_first_5s"] >
                                                                   v["mean_abs_change_5_to_10s"]

@@ -126,6 +126,7 @@ class Bo:
     optimizer: Literal["sgd", "adam"]
     learning_rate: float = setting(gt=0)
     momentum: float = setting(min=0, lt=1)
+    weight_decay: float = setting(min=0)
     real_init_learning_rate: float = setting(gt=0)
     objective: Literal["loss", "logit"]
     random_std: float = setting(min=0)

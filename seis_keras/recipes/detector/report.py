@@ -103,7 +103,8 @@ def _backward_optimisation(bo: dict) -> list[str]:
         rows.append(("noise_prototype", "max amplitude: noise prototype / earthquake prototypes",
                      f"{_f(npt['max_abs'], 3)} / {_f(npt['earthquake_prototype_max_abs_mean'], 3)}"))
     how = (f"{bo['optimizer'].upper()} on the input, lr {bo['learning_rate']:g}"
-           + (f", momentum {bo['momentum']:g}" if bo["momentum"] else "")) if "optimizer" in bo else "n/a"
+           + (f", momentum {bo['momentum']:g}" if bo["momentum"] else "")
+           + (f", weight decay {bo['weight_decay']:g}" if bo.get("weight_decay") else "")) if "optimizer" in bo else "n/a"
     return ["## Backward optimisation (§3.2)", "",
             f"Optimiser: {how} ({'as' if bo.get('optimizer') == 'sgd' else 'unlike'} the authors' "
             "pytorch-cnn-visualizations class-sample generator: plain SGD, lr 6), the training loss toward the class, "
