@@ -117,7 +117,7 @@ def optimal_input(model, target_class, *, init: str | np.ndarray = "zeros", n_sa
                   steps: int = 5000, learning_rate: float = 0.01, objective: str = "loss",
                   tv_weight: float = 0.0, l2_weight: float = 0.0, jitter: int = 0,
                   input_range: tuple = (None, None), random_std: float = 0.1, seed: int = 0,
-                  optimizer: str = "adam", momentum: float = 0.0):
+                  optimizer: str = "adam", momentum: float = 0.0, weight_decay: float = 0.0):
     """Optimise the input of a frozen model toward ``target_class``.
 
     Args:
@@ -140,6 +140,9 @@ def optimal_input(model, target_class, *, init: str | np.ndarray = "zeros", n_sa
             (plain gradient steps, with ``momentum``; what "optimise the input with the
             training loss" means with the detector paper's own SGD optimiser).
         momentum: SGD momentum (ignored by Adam).
+        weight_decay: shrink the input by ``learning_rate * weight_decay * x`` every step (Keras'
+            optimizer ``weight_decay``; for plain SGD the same step as PyTorch's
+            ``SGD(weight_decay=...)``, which pytorch-cnn-visualizations' generators use); 0: off.
 
     Returns:
         (x_opt float32 shaped like the init batch, loss_history float64 (steps + 1, N)):
@@ -165,10 +168,13 @@ def optimal_input(model, target_class, *, init: str | np.ndarray = "zeros", n_sa
         raise ValueError(f"objective: expected 'loss' or 'logit', got {objective!r}")
     if steps < 1:
         raise ValueError(f"steps: expected >= 1, got {steps}")
+    if not weight_decay >= 0:
+        raise ValueError(f"weight_decay: expected >= 0, got {weight_decay!r}")
+    decay = float(weight_decay) or None
     if optimizer == "adam":
-        opt = tf.keras.optimizers.Adam(learning_rate)
+        opt = tf.keras.optimizers.Adam(learning_rate, weight_decay=decay)
     elif optimizer == "sgd":
-        opt = tf.keras.optimizers.SGD(learning_rate, momentum=momentum)
+        opt = tf.keras.optimizers.SGD(learning_rate, momentum=momentum, weight_decay=decay)
     else:
         raise ValueError(f"optimizer: expected 'adam' or 'sgd', got {optimizer!r}")
     n_units = int(model.output_shape[-1])

@@ -6,11 +6,11 @@ Arrays are channels-last: one window ``(T, C)``, a batch ``(N, T, C)``.
 - :func:`training_curves`: loss / accuracy per epoch of every run.
 - :func:`layer_feature_maps`: one layer's maps, channels × samples, one y-scale per channel (Fig. 4).
 - :func:`cross_run_matching`: share of run A's channels reproduced by each run (Fig. S14).
-- :func:`optimal_inputs`, :func:`loss_histories`, :func:`real_init_ratio`, :func:`waveforms`:
+- :func:`optimal_inputs`, :func:`loss_histories`, :func:`real_init_ratio`, :func:`real_init_changes`, :func:`waveforms`:
   backward optimisation (Figs 5, S15, 6, S16).
 - :func:`relevance_samples`, :func:`cross_run_relevance`, :func:`sigma_lrp_figure`: LRP
   (Figs 7, S23, 8).
-- :func:`deletion_curves`, :func:`randomisation`: explanation quality.
+- :func:`relevance_vs_optimal_spectra`: DFT-LRP relevance spectra beside the Fig. 5B spectra.
 - :func:`scan_figure`: a scanned continuous record with its probability trace and detections.
 """
 from __future__ import annotations
@@ -165,6 +165,34 @@ def real_init_ratio(x_in: np.ndarray, x_out: np.ndarray, ratio_t: np.ndarray, fr
     return fig
 
 
+def real_init_changes(x_in: np.ndarray, x_out: np.ndarray, names: Sequence[str], fs: float,
+                      components: str = "ENZ", component: str = "Z", title: str = "") -> Figure:
+    """Figs 6 / S19: per row (a sample, or a run), the raw component, the optimised one and their difference.
+
+    Args:
+        x_in, x_out: (n, T, C) raw and optimised windows.
+        names: row labels (sample letters or run names).
+    """
+    k = components.index(component) if component in components else len(components) - 1
+    x_in, x_out = np.asarray(x_in), np.asarray(x_out)
+    n, t_len, _ = x_in.shape
+    t = _t(t_len, fs)
+    fig = Figure(figsize=(10, 1.2 + 1.1 * n))
+    axes = np.atleast_1d(fig.subplots(n, 2, sharex=True, squeeze=False))
+    for i in range(n):
+        axes[i, 0].plot(t, x_in[i, :, k], color="k", lw=0.6)
+        axes[i, 0].plot(t, x_out[i, :, k], color="C3", lw=0.5)
+        axes[i, 0].set_ylabel(str(names[i]), rotation=0, ha="right")
+        axes[i, 1].plot(t, x_out[i, :, k] - x_in[i, :, k], color="C0", lw=0.5)
+    axes[0, 0].set_title(f"raw (black) and optimal input (red), {components[k]}")
+    axes[0, 1].set_title("change (optimal − raw)")
+    for a in axes[-1]:
+        a.set_xlabel("time (s)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def relevance_samples(x: np.ndarray, relevance: np.ndarray, names: Sequence[str], fs: float,
                       components: str = "ENZ", title: str = "", cmap: str = "RdBu_r") -> Figure:
     """Fig. 7: rows = samples, columns = components; the trace over its relevance (symmetric scale per row)."""
@@ -211,7 +239,7 @@ def cross_run_relevance(x: np.ndarray, maps: Mapping[str, np.ndarray], fs: float
 
 
 def sigma_lrp_figure(distance_km: np.ndarray, sigma_eq: np.ndarray, sigma_noise: np.ndarray,
-                     spearman: float) -> Figure:
+                     spearman: float, title: str = "") -> Figure:
     """Fig. 8: σ_LRP against epicentral distance (earthquakes), and its distribution for both classes."""
     fig = Figure(figsize=(11, 4))
     ax_d, ax_h = fig.subplots(1, 2)
@@ -229,31 +257,40 @@ def sigma_lrp_figure(distance_km: np.ndarray, sigma_eq: np.ndarray, sigma_noise:
             ax_h.hist(v, bins=bins, alpha=0.6, color=c, label=f"{label} (median {np.median(v):.2f} s)", density=True)
     ax_h.set(xlabel="σ_LRP (s)", ylabel="density", title="Fig. 8B: earthquakes vs noise")
     ax_h.legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+        fig.tight_layout()
     return fig
 
 
-def deletion_curves(fractions: np.ndarray, relevance_order: np.ndarray, random_order: np.ndarray) -> Figure:
-    """Mean earthquake probability as the most relevant time steps are removed, vs a random order."""
-    fig = Figure(figsize=(6, 4))
-    ax = fig.subplots()
-    ax.plot(fractions, relevance_order, "o-", ms=3, label="most relevant first (LRP)")
-    ax.plot(fractions, random_order, "s--", ms=3, color="0.4", label="random order")
-    ax.set(xlabel="fraction of time steps removed", ylabel="mean earthquake probability", title="deletion curve")
-    ax.legend(fontsize=8)
-    return fig
+def relevance_vs_optimal_spectra(freqs: np.ndarray, relevance: Mapping[str, np.ndarray], f_amp: np.ndarray,
+                                 optimal: np.ndarray, training: np.ndarray, split_hz: float) -> Figure:
+    """Relevance per frequency (DFT-LRP, earthquakes) of each method beside the Fig. 5B spectra.
 
-
-def randomisation(names: Sequence[str], corr: np.ndarray) -> Figure:
-    """Cascading randomisation: Spearman r (mean ± std over samples) after randomising down to each layer."""
-    corr = np.asarray(corr)
-    fig = Figure(figsize=(7, 3.5))
-    ax = fig.subplots()
-    x = np.arange(len(names))
-    ax.errorbar(x, corr.mean(axis=1), yerr=corr.std(axis=1), fmt="o-", capsize=3)
-    ax.axhline(0, color="k", lw=0.5)
-    ax.set_xticks(x, list(names), rotation=45)
-    ax.set(ylim=(-1, 1.05), ylabel="Spearman r with the trained model's |R|",
-           title="model randomisation test (top layer first)")
+    Args:
+        freqs: (F,) bins of the relevance spectra.
+        relevance: ``{label: (F,) mean positive relevance per bin}`` (normalised here to sum 1).
+        f_amp: (F',) bins of the amplitude spectra.
+        optimal: (F',) mean amplitude spectrum of the optimal inputs (zero init, all runs, components summed).
+        training: (F',) mean amplitude spectrum of the training earthquakes.
+        split_hz: the "high frequency" split, drawn on both panels.
+    """
+    fig = Figure(figsize=(12, 4))
+    ax_r, ax_a = fig.subplots(1, 2)
+    for i, (label, curve) in enumerate(relevance.items()):
+        c = np.asarray(curve, dtype=np.float64)
+        ax_r.plot(freqs, c / (c.sum() or 1.0), color=f"C{i}", lw=1.0, label=label)
+    ax_r.set(xlabel="frequency (Hz)", ylabel="positive relevance share per bin",
+             title="relevance per frequency (DFT-LRP virtual layer), earthquakes")
+    for curve, label, c in ((optimal, "optimal inputs (zero init, all runs)", "C3"),
+                            (training, "training earthquakes", "k")):
+        a = np.asarray(curve, dtype=np.float64)
+        ax_a.semilogy(f_amp[1:], a[1:] / (a[1:].sum() or 1.0), color=c, lw=1.2, label=label)
+    ax_a.set(xlabel="frequency (Hz)", ylabel="amplitude share per bin", title="Fig. 5B: amplitude spectra")
+    for ax in (ax_r, ax_a):
+        ax.axvline(split_hz, color="0.5", ls=":", lw=1)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
     return fig
 
 

@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from seis_keras.data.detector import built_in_store, earthquake_labels
+from seis_keras.data.store import WaveformStore
 from seis_keras.data.synthetic import detector_continuous
 from seis_keras.data.transforms import Demean, MaxNormalize
 from seis_keras.models import contract_of, get_model
@@ -19,7 +20,6 @@ from seis_keras.recipes.detector import data as data_section
 from seis_keras.recipes.detector.__main__ import add_arguments, main, run
 from seis_keras.recipes.detector.config import DetectorConfig
 from seis_keras.recipes.detector.real_data import eval_windows, evaluate_exported
-from seis_keras.recipes.detector.report import randomisation_verdict
 from seis_keras.recipes.detector.samples import choose_samples
 from seis_keras.recipes.detector.study import PAPER, input_contract
 from seis_keras.recipes.runner import RunFolder, recipe_parser
@@ -41,7 +41,7 @@ def test_full_profile_holds_the_papers_settings_and_quick_stays_small():
     t = full.train
     assert (t.optimizer, t.learning_rate, t.momentum, t.batch_size, t.early_stopping_patience, t.runs) == (
         "sgd", 1e-2, 0.9, 512, 50, 10)
-    assert full.bo.steps == 5000 and full.lrp.betas == [0.0, 0.5, 1.0] and full.lrp.epsilon == 1e-6
+    assert full.bo.steps == 5000 and (full.bo.optimizer, full.bo.learning_rate) == ("sgd", 6.0) and full.lrp.betas == [0.0, 0.5, 1.0] and full.lrp.epsilon == 1e-6
     assert full.lrp.sigma_samples == 0 and full.fmv.layer == "conv5" and full.fmv.threshold == 0.8
     assert (full.evaluation.threshold, full.evaluation.distance_bins_km) == (0.5, [25.0, 50.0, 75.0])
     quick = _cfg("quick")
@@ -66,7 +66,11 @@ def test_full_profile_holds_the_papers_settings_and_quick_stays_small():
     ("data.sampling_rate=2.0", "50 samples \\(expected >= 64"),
     ("data.component_order=EEZ", "expected distinct component codes"),
     ("scan.stride_s=0.33", "scan.stride_s = 0.33 s is not a whole number of samples"),
-    ("quality.randomisation_samples=500", "randomisation_samples = 500 > n_samples = 100"),
+    ("trust.randomisation_samples=500", "randomisation_samples = 500 > n_samples = 100"),
+    ("trust.methods=['lrp.epsilon(eps=1)']", "unknown parameter 'eps' for lrp.epsilon"),
+    ("trust.methods=['lrp.alpha_bta']", "unknown method 'lrp.alpha_bta'"),
+    ("trust.randomisation_layer=conv3", "randomisation_layer = 'conv3' is not in randomisation_layers"),
+    ("lrp.bias=true", "stabilised = true with bias = true"),
     ("evaluation.distance_bins_km=[50.0, 25.0]", "expected increasing edges"),
 ])
 def test_bad_values_are_one_line_errors_naming_the_key(override, message):
@@ -181,21 +185,14 @@ def test_chosen_earthquakes_are_correct_and_spread_over_distance():
     assert set(eq2) <= set(np.flatnonzero(p2 >= 0.95))
 
 
-def test_the_report_flags_maps_that_survive_the_randomisation_test():
-    survive = {"logits": 1.0, "fc1": 0.99, "conv7": 0.97, "conv2": 0.91, "conv1": 0.3}
-    text = randomisation_verdict(survive, "beta_0")
-    assert "beta_0 maps stay rank-correlated (Spearman ≥ 0.91)" in text and "Sixt et al. 2020" in text
-    assert randomisation_verdict({**survive, "conv2": 0.6}, "beta_0") is None  # conv2 randomised: maps change
-    assert randomisation_verdict({**survive, "conv1": 0.99}, "beta_0") is not None  # conv1 is not counted
-    assert randomisation_verdict(None, "beta_0") is None and randomisation_verdict({"conv1": 1.0}, "b") is None
-
-
 # --- the quick path end to end ------------------------------------------------------------------------
 #: A tiny study: 800 built-in windows and 6 epochs are enough to learn the planted P/S physics
 #: (2 epochs of 500 windows stay at the majority class, 0.58, which a range check would not catch).
 TINY = ["data.synthetic_n=800", "train.runs=2", "train.epochs=6", "train.batch_size=32", "bo.steps=5",
         "lrp.betas=[0.0]", "lrp.epsilon_rule=false", "lrp.cross_run_betas=[0.0]", "lrp.sigma_samples=0",
-        "quality.n_samples=12", "quality.randomisation_samples=3", "quality.deletion_steps=5",
+        "trust.n_samples=12", "trust.randomisation_samples=3", "trust.steps=5", "trust.faithfulness_samples=12",
+        "trust.methods=['lrp.composite(dense=epsilon(epsilon=0.25, relative=true), conv=gamma(gamma=0.25), "
+        "input=zbox(low=-1, high=1))', 'integrated_gradients(steps=4)', 'smoothgrad(samples=4, noise=0.05)']",
         "scan.duration_s=150.0", "scan.n_events=1", "fmv.n_earthquakes=3", "scan.glitch_record_s=600.0",
         "augment.enabled=false"]
 # augment.enabled=false: 6 epochs of 640 windows do not learn through the augmentations (run A 0.80, B 0.53 on the
@@ -237,6 +234,35 @@ def _check_eval_data(m: dict, folder, report: str, eval_store) -> None:
     assert "## Where this run differs from the paper" in report and "demeaned per component" in report
 
 
+def _check_trust_section(t, cfg, folder):
+    """The trust section of the quick path: every method checked, numbers consistent with the data."""
+    names = list(t["methods"])
+    assert names[0] == "beta_0" == t["paper_rule"] and len(names) == 1 + len(cfg.trust.methods)
+    assert t["methods"]["beta_0"]["text"] == ("lrp.alpha_beta(beta=0.0, bias=false, stabilised=true, "
+                                              "epsilon=1e-06)")  # the authors' stabilised rule (issue 15.15)
+    assert t["n_samples"] == 12
+    store = WaveformStore(folder.path / "data" / "detector_n800_seed0")
+    meta = store.metadata
+    test = meta[meta["split"] == "test"].reset_index(drop=True)
+    eq = test[test["label"] == 1].iloc[:12]
+    lo = np.floor(eq["trace_p_arrival_sample"].to_numpy() - 0.5 * 20)
+    hi = np.ceil(eq["trace_s_arrival_sample"].to_numpy() + 2.0 * 20)
+    share = np.mean([(np.minimum(h, 499) - max(l, 0) + 1) / 500 for l, h in zip(lo, hi)])
+    for name, r in t["methods"].items():
+        c = r["checks"]
+        assert r["verdict"] == "trusted" or r["verdict"].startswith("flagged: fails"), (name, r["verdict"])
+        assert list(c["randomisation"]["numbers"]["by_layer"]) == ["logits", "fc1", "conv7", "conv6", "conv5",
+                                                                    "conv4"]
+        assert c["randomisation"]["numbers"]["layer"] == "conv4"
+        assert c["randomisation"]["verdict"] == ("pass" if c["randomisation"]["numbers"]["similarity"] < 0.3 else "fail")
+        loc = c["localisation"]["numbers"]
+        assert loc["uniform_share"] == pytest.approx(share)  # the planted P-S window of the scored earthquakes
+        assert c["localisation"]["verdict"] == ("pass" if loc["mass_accuracy"] >= 1.8 * loc["uniform_share"] else "fail")
+        assert c["faithfulness"]["numbers"]["n_samples"] == 12
+    trusted = [n for n, r in t["methods"].items() if r["verdict"] == "trusted"]
+    assert (t["headline"] is None) == (not trusted) and (t["headline"] is None or t["headline"] in trusted)
+
+
 def _non_trivial_png(path) -> bool:
     import matplotlib.image as mpimg  # only to look at the figures written
 
@@ -258,7 +284,7 @@ def test_quick_path_end_to_end(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == [folder.path.name]  # no .partial left
     m = json.loads((folder.path / "metrics.json").read_text())
     for key in ("data", "training", "evaluation", "chosen_samples", "fmv", "backward_optimisation", "lrp",
-                "quality", "scan", "exported_model", "paper", "timings_s"):
+                "trust", "scan", "exported_model", "paper", "timings_s"):
         assert key in m, key
     assert m["data"]["n_windows"] == 800 and m["data"]["split_sizes"] == {"train": 640, "dev": 80, "test": 80}
     assert m["data"]["store"] == "data/detector_n800_seed0" and (folder.path / m["data"]["store"]).is_dir()
@@ -288,20 +314,35 @@ def test_quick_path_end_to_end(tmp_path):
     bo = m["backward_optimisation"]
     assert set(bo["per_run"]) == {"A", "B"}
     assert bo["per_run"]["A"]["final_loss_zero_init"] < bo["per_run"]["A"]["initial_loss_zero_init"]
+    # issue 15.12-13: the authors' plain SGD (lr 6); real init of every Fig. 4 earthquake and of B by every run
+    assert (bo["optimizer"], bo["learning_rate"], bo["momentum"]) == ("sgd", 6.0, 0.0)
+    assert list(bo["real_init_samples"]) == ["A", "B", "C"] and set(bo["real_init_sample_B_runs"]) == {"A", "B"}
+    assert all(v["final_loss"] <= v["initial_loss"] for v in bo["real_init_samples"].values())
+    assert bo["real_init_sample_B_runs"]["A"]["mean_abs_change_first_5s"] == pytest.approx(
+        bo["real_init"]["mean_abs_change_first_5s"]) == pytest.approx(
+        bo["real_init_samples"]["B"]["mean_abs_change_first_5s"])
     # lrp.sigma_samples=0: sigma_LRP over the whole evaluation split (80 windows), as Fig. 8
     assert m["lrp"]["n_sigma_samples"] == 80 and m["lrp"]["rules"] == ["beta_0"]
     assert -1.0 <= m["lrp"]["cross_run_pearson_reference_sample"]["beta_0"]["B"] <= 1.0
-    q = m["quality"]
-    assert q["n_samples"] == 12 and 0.0 < q["window_fraction_of_samples_mean"] < 1.0
-    assert len(q["randomisation_spearman_by_layer"]) >= 9  # conv1..7, fc1, logits
+    _check_trust_section(m["trust"], cfg, folder)
+    c = m["lrp_compared"]  # issues 13.4, 14: the paper's conclusions with the compared method beside the rule
+    assert c["compared_method"] == (m["trust"]["headline"] or c["compared_method"]) and list(c["verdicts"])[0] == "beta_0"
+    assert c["role"].startswith("recommended") == (m["trust"]["headline"] is not None)
+    assert c["methods"]["beta_0"]["sigma_lrp_s"] == m["lrp"]["sigma_lrp_s"]  # same maps, same numbers
+    assert c["methods"]["beta_0"]["noise_relevance_sum_mean"] == pytest.approx(m["lrp"]["noise_relevance_sum_mean"])
+    shares = c["frequency"]["relevance_share_above_split"]
+    assert set(shares) == set(c["methods"]) and c["frequency"]["band_hz"] == [5.0, 10.0]
+    assert shares["beta_0"]["uniform"] == pytest.approx(np.mean(np.fft.rfftfreq(500, 1 / 20)[1:] >= 5.0))
     assert m["scan"]["n_events"] == 1 and m["scan"]["recall"] == 1.0  # the planted event is found
     assert m["paper"]["accuracy"]["value"] == "0.9758 ± 0.0008" and m["paper"]["accuracy"]["source"]
     figures = sorted(p.name for p in folder.figures_dir.glob("*.png"))
     expected = {"training_curves", "confusion_matrix_run_A", "fig3_feature_maps_earthquake", "fig3_feature_maps_noise",
                 "fig4_layer5_feature_maps", "figS12_channel_correlation", "figS14_cross_run_matching",
                 "fig5_optimal_inputs_zero_init", "figS15_bo_loss", "fig6_real_init_log_ratio",
+                "fig6_real_init_samples", "figS19_real_init_runs",
                 "figS16_noise_prototype", "fig7_lrp_beta_0", "figS23_cross_run_lrp", "fig8_sigma_lrp",
-                "deletion_curve", "randomisation_test", "scan_continuous_record"}
+                "trust_randomisation", "trust_deletion", "scan_continuous_record", "fig7_lrp_paper_rule",
+                "fig7_lrp_compared_method", "fig8_sigma_lrp_compared_method", "fig5_relevance_spectra"}
     assert expected <= {f[:-4] for f in figures}
     empty = [f for f in figures if not _non_trivial_png(folder.figures_dir / f)]
     assert not empty, f"empty figures: {empty}"
@@ -310,8 +351,10 @@ def test_quick_path_end_to_end(tmp_path):
     assert "Profile `quick` is smaller than the paper's study" in report and "2 runs (paper: 10)" in report
     assert "at most 6 epochs" in report and "5 iterations (paper: 5000)" in report
     assert f"| run A | {runs['A']['accuracy']:.4f} |" in report
-    verdict = randomisation_verdict(q["randomisation_spearman_by_layer"], "beta_0")
-    assert (verdict is not None) == ("Read the LRP figures with care" in report)
+    t = m["trust"]
+    assert "## Can the explanations be trusted?" in report and t["table"] in report
+    assert f"The paper's σ_LRP rule (beta_0) is **{t['paper_rule_verdict']}**" in report
+    assert (t["headline"] is None) == ("No method passed every check: none is recommended" in report)
     for name in ("A", "B"):
         assert (folder.path / "runs" / name / "history.csv").is_file()
         assert any((folder.path / "runs" / name / "tensorboard").rglob("events.out.tfevents*"))
@@ -323,6 +366,17 @@ def test_quick_path_end_to_end(tmp_path):
     stored = InputContract.from_json(json.loads((folder.path / "model" / CONTRACT_FILE).read_text()))
     assert stored == input_contract(cfg) and stored.transforms == ("Demean", "MaxNormalize")
     _check_eval_data(m, folder, report, eval_store)
+    # the trust section localises on the --eval-data earthquakes with a P pick, in [P - 1 s, P + 12 s]
+    md = pd.read_csv(eval_store / "metadata.csv")
+    picked = (earthquake_labels(md, "eval") == 1) & md["trace_p_arrival_sample"].notna().to_numpy()
+    real = m["trust"]["real_windows"]
+    assert set(real["methods"]) == set(m["trust"]["methods"]) and real["window"] == "P − 1 s to P + 12 s"
+    if eval_store.parent == SHARED_DATA:  # 25 s at 20 Hz, P at sample 100: every earthquake keeps its pick
+        assert real["n_samples"] == int(picked.sum()) == 100
+        for r in real["methods"].values():  # [P - 1 s, P + 12 s] = samples 80..340 of 500
+            assert r["uniform_share"] == pytest.approx(261 / 500)
+    else:  # cropped from 30 s: picks that fall outside the 25 s window are dropped
+        assert 0 < real["n_samples"] <= int(picked.sum())
     fa = m["scan"]["false_alarm_rate"]["records"]
     assert set(fa) == {"built_in", "ref_STS2", "ref_unknown"}
     for key, r in fa.items():

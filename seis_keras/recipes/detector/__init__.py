@@ -10,8 +10,9 @@ each divided by its maximum) into earthquake and noise; ten runs differing only 
 sample order (run A is the reference) give accuracy mean ± std (paper: 0.9758 ± 8e-4 on
 AQULO); then the three explanations — feature maps of the 7 conv layers (Figs 3–4, channel
 correlations), the optimal input of each class by backward optimisation (Figs 5–6) and LRP-β
-/ LRP-ε relevance with σ_LRP against distance (Figs 7–8) — are computed and scored (pointing
-game, relevance mass in the P–S window, deletion curve, randomisation test). Model A scans a
+/ LRP-ε relevance with σ_LRP against distance (Figs 7–8) — are computed, and every explanation
+method is checked (cascading randomisation, relevance mass in the P–S window and pointing game,
+deletion vs random orders) with a verdict. Model A scans a
 continuous record (``seis_keras.scan``) and is exported with its input contract.
 
     python -m seis_keras.recipes.detector --profile quick          # `make run`: minutes on a CPU
@@ -30,8 +31,11 @@ the model, the training pipeline, ``--eval-data``, the scan and the exported
 
 Sections, in the paper's order (``__main__.run``): 1 data (:mod:`.data`), 2 training and
 3 evaluation (:mod:`.training`), 4 the chosen samples (:mod:`.samples`), 5 feature maps
-(:mod:`.feature_maps`), 6 backward optimisation (:mod:`.backward_optimisation`), 7 LRP
-(:mod:`.relevance`), 8 explanation quality (:mod:`.quality`), 9 the scan and 10 the exported
-model (:mod:`.scan`); the report in :mod:`.report`, shared data classes and the paper's numbers
-in :mod:`.study`.
+(:mod:`.feature_maps`), 6 backward optimisation (:mod:`.backward_optimisation`: the authors' plain
+SGD on the input, lr 6), 7 LRP (:mod:`.relevance`), 8 the trust checks of every explanation method
+(:mod:`.trust`: randomisation, P–S localisation, deletion; the recommended method), 9 the paper's
+LRP conclusions and relevance spectra with the recommended method beside the paper's rule
+(:mod:`.recommended`), 10 the scan and 11 the exported model (:mod:`.scan`); the report in
+:mod:`.report`, shared data classes and the paper's numbers in :mod:`.study`. Sections 7–9 share
+one LRP worker.
 """

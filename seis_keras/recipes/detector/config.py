@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
+from seis_keras.explain.methods import parse_method
 from seis_keras.recipes.config import setting
 
 #: The shortest window the detector takes: seven stride-2 blocks (``models/detector.py``) need >= 2**7 / 2 samples.
@@ -126,7 +127,10 @@ class Bo:
     """[bo]: backward optimisation (§2.5.2, §3.2)."""
 
     steps: int = setting(min=1)
+    optimizer: Literal["sgd", "adam"]
     learning_rate: float = setting(gt=0)
+    momentum: float = setting(min=0, lt=1)
+    weight_decay: float = setting(min=0)
     real_init_learning_rate: float = setting(gt=0)
     objective: Literal["loss", "logit"]
     random_std: float = setting(min=0)
@@ -143,6 +147,7 @@ class Lrp:
     epsilon: float = setting(gt=0)
     epsilon_rule: bool
     bias: bool
+    stabilised: bool
     sigma_noise: Literal["decision", "positive"]
     sigma_samples: int = setting(min=0)
     cross_run_betas: list[float] = setting(min=0, check=_distinct)
@@ -151,28 +156,65 @@ class Lrp:
     def __post_init__(self):
         if not self.betas:
             raise ValueError("betas = []: expected at least one beta (the first is the σ_LRP rule, §3.3)")
+        if self.stabilised and self.bias:
+            raise ValueError("stabilised = true with bias = true: the stabilised αβ rule (Pytorch-LRP) has no bias term")
         extra = [b for b in self.cross_run_betas if b not in self.betas]
         if extra:
             raise ValueError(f"cross_run_betas {extra} are not in betas {self.betas} (only computed rules can be "
                              "compared across runs)")
 
 
-@dataclasses.dataclass(frozen=True)
-class Quality:
-    """[quality]: explanation quality against the planted P–S window (ours)."""
+def _methods(values) -> str | None:
+    """Each entry must be a method of the one vocabulary (seis_keras.explain.methods: no TensorFlow import)."""
+    for text in values:
+        try:
+            parse_method(text)
+        except ValueError as err:
+            return f"expected methods of seis_keras.explain.methods ({err})"
+    return None
 
+
+CASCADE_LAYERS = ("logits", "fc1", "conv7", "conv6", "conv5", "conv4", "conv3", "conv2", "conv1")
+
+
+@dataclasses.dataclass(frozen=True)
+class Trust:
+    """[trust]: the trust checks of every shown explanation method (issue 13; ours).
+
+    The TrustSettings keys (``randomisation_*``, ``localisation_min_ratio``, ``steps``, ``fill``,
+    ``score``, ``random_orders``, ``deletion_max_ratio``, ``faithfulness_samples``) have the same
+    meaning as in :class:`seis_keras.explain.trust.TrustSettings`.
+    """
+
+    methods: list[str] = setting(check=_methods)
     n_samples: int = setting(min=1)
     p_margin_s: float = setting(min=0)
     s_margin_s: float = setting(min=0)
-    deletion_steps: int = setting(min=1)
-    deletion_fill: float
-    randomisation: bool
+    real_before_s: float = setting(min=0)
+    real_after_s: float = setting(gt=0)
+    randomisation_layers: list[str]
+    randomisation_layer: str
+    randomisation_max: float = setting(gt=0)
     randomisation_samples: int = setting(min=1)
+    localisation_min_ratio: float = setting(gt=0)
+    steps: int = setting(min=1)
+    fill: float | Literal["mean", "linear"]
+    score: Literal["logit", "probability"]
+    random_orders: int = setting(min=1)
+    deletion_max_ratio: float = setting(gt=0)
+    faithfulness_samples: int = setting(min=1)
 
     def __post_init__(self):
+        bad = [name for name in self.randomisation_layers if name not in CASCADE_LAYERS]
+        if bad or not self.randomisation_layers:
+            raise ValueError(f"randomisation_layers = {self.randomisation_layers}: expected some of "
+                             f"{list(CASCADE_LAYERS)} (top-down)")
+        if self.randomisation_layer not in self.randomisation_layers:
+            raise ValueError(f"randomisation_layer = {self.randomisation_layer!r} is not in randomisation_layers "
+                             f"{self.randomisation_layers}")
         if self.randomisation_samples > self.n_samples:
             raise ValueError(f"randomisation_samples = {self.randomisation_samples} > n_samples = "
-                             f"{self.n_samples} (the test explains some of the scored earthquakes)")
+                             f"{self.n_samples} (the test re-explains some of the scored earthquakes)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -325,7 +367,7 @@ class DetectorConfig:
     fmv: Fmv
     bo: Bo
     lrp: Lrp
-    quality: Quality
+    trust: Trust
     scan: Scan
     augment: Augment
     eval_data: EvalData

@@ -1,10 +1,12 @@
 """Section 7, layer-wise relevance propagation (§2.5.3, §3.3; Figs 7, 8, S21–S27).
 
-LRP runs in spawned innvestigate workers (:class:`seis_keras.explain.lrp.LRPAnalyzer`): each
-analyzer (one rule, one model) is built once and every batch is streamed through it. Rules:
-LRP-αβ with α = 1 + β for each ``lrp.betas`` (ignore-bias variant, as the authors'
-Pytorch-LRP leaves biases out) and LRP-ε (``lrp.epsilon_rule``); relevance starts at model
-A's single logit.
+LRP runs in one innvestigate worker (:class:`seis_keras.explain.lrp.LRPSession`, shared with
+the trust section): each rule's analyzer is built once, the other runs are explained by swapping
+their weights in. Rules (:func:`paper_methods`): LRP-αβ with α = 1 + β for each ``lrp.betas``
+(ignore-bias variant, as the authors' Pytorch-LRP leaves biases out; with ``lrp.stabilised`` its
+denominators are stabilised by ε·sign(z) and a neuron receiving contributions of one sign only
+passes R on, as in Pytorch-LRP, where innvestigate's αβ has no stabiliser and passes α·R) and
+LRP-ε (``lrp.epsilon_rule``); relevance starts at model A's single logit.
 
 σ_LRP (§3.3) is the standard deviation in time of the positive relevance
 (:func:`seis_keras.explain.spectral.sigma_lrp`), under the first β, over the evaluation
@@ -20,7 +22,7 @@ import numpy as np
 from scipy import stats
 
 from seis_keras.explain.feature_maps import feature_maps
-from seis_keras.explain.lrp import LRPAnalyzer
+from seis_keras.explain.methods import parse_method
 from seis_keras.explain.spectral import sigma_lrp
 from seis_keras.explain.targets import predict_logits
 from seis_keras.plots import detector as plots
@@ -29,12 +31,34 @@ from seis_keras.recipes.detector.study import ChosenSamples, DetectorData, Relev
 from seis_keras.recipes.runner import RunFolder
 
 
-def lrp_rules(lrp: Lrp) -> list[tuple[str, dict]]:
-    """``[(name, analyzer settings)]``: ``beta_<β>`` per β, then ``epsilon``."""
-    rules = [(f"beta_{b:g}", {"rule": "alpha_beta", "beta": float(b)}) for b in lrp.betas]
+def paper_methods(lrp: Lrp) -> dict[str, str]:
+    """``{name: method text}`` of the paper's rules: ``beta_<β>`` per β, then ``epsilon`` (§3.3)."""
+    flag = {True: "true", False: "false"}
+    rules = {f"beta_{b:g}": f"lrp.alpha_beta(beta={float(b)!r}, bias={flag[lrp.bias]}, "
+                            f"stabilised={flag[lrp.stabilised]}, epsilon={lrp.epsilon!r})" for b in lrp.betas}
     if lrp.epsilon_rule:
-        rules.append(("epsilon", {"rule": "epsilon"}))
-    return rules
+        rules["epsilon"] = f"lrp.epsilon(epsilon={lrp.epsilon!r}, bias={flag[lrp.bias]})"
+    return {name: parse_method(text).text for name, text in rules.items()}
+
+
+def sigma_summary(R: np.ndarray, logit: np.ndarray, y: np.ndarray, dist: np.ndarray, fs: float,
+                  sigma_noise: str) -> tuple[np.ndarray, float, dict]:
+    """σ_LRP of each window (earthquakes on R, noise on R·sign(logit) for ``"decision"``), its Spearman with distance.
+
+    Returns:
+        ``(sigma (n,), rho, metrics)``.
+    """
+    decision = R * np.sign(logit)[:, None, None] if sigma_noise == "decision" else R
+    sig = sigma_lrp(np.where((y == 1)[:, None, None], R, decision), fs=fs)
+    with_d = (y == 1) & np.isfinite(sig) & np.isfinite(dist)
+    rho = stats.spearmanr(dist[with_d], sig[with_d]).statistic if with_d.sum() > 2 else float("nan")
+    return sig, rho, {"earthquake_mean": finite_stat(np.mean, sig[y == 1]),
+                      "earthquake_median": finite_stat(np.median, sig[y == 1]),
+                      "noise_mean": finite_stat(np.mean, sig[y == 0]),
+                      "noise_median": finite_stat(np.median, sig[y == 0]),
+                      "n_undefined": int((~np.isfinite(sig)).sum()),
+                      "spearman_vs_distance": None if not np.isfinite(rho) else float(rho),
+                      "paper": "sigma grows with epicentral distance; noise larger than earthquakes"}
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -63,38 +87,38 @@ def logit_diagnostics(model, x: np.ndarray, y: np.ndarray, logit: np.ndarray) ->
 
 
 def relevance_propagation(data: DetectorData, training: Training, chosen: ChosenSamples, cfg: DetectorConfig,
-                          folder: RunFolder) -> Relevance:
-    """Relevance of the chosen samples per rule, σ_LRP over the evaluation split, cross-run consistency."""
+                          folder: RunFolder, session) -> Relevance:
+    """Relevance of the chosen samples per rule, σ_LRP over the evaluation split, cross-run consistency.
+
+    ``session``: an :class:`~seis_keras.explain.lrp.LRPSession` on model A (its weights are model A's on return).
+    """
     lrp, fs, comps = cfg.lrp, cfg.data.sampling_rate, cfg.data.component_order
     test, model_a = data.test, training.reference
-    settings = dict(epsilon=lrp.epsilon, bias=lrp.bias, batch_size=lrp.batch_size)
     rng = np.random.default_rng(cfg.seed)
     n_sigma = lrp.sigma_samples or len(test.x)  # 0: the whole evaluation split (Fig. 8)
     sig_idx = np.sort(rng.permutation(len(test.x))[:n_sigma])
     x_chosen, ref = test.x[chosen.positions], chosen.reference_index
-    rules = lrp_rules(lrp)
-    sigma_rule = rules[0][0]  # the first beta (paper: beta = 0)
-    relevance, r_sigma = {}, None
-    for name, kw in rules:
-        with LRPAnalyzer(model_a.h5_path, kw["rule"], beta=kw.get("beta", 0.0), **settings) as analyzer:
-            relevance[name] = analyzer.analyze(x_chosen)
-            if name == sigma_rule:
-                r_sigma = analyzer.analyze(test.x[sig_idx])
+    rules = paper_methods(lrp)
+    sigma_rule = next(iter(rules))  # the first beta (paper: beta = 0)
+    relevance = {name: session.analyze(x_chosen, text, neuron=0) for name, text in rules.items()}
+    r_sigma = session.analyze(test.x[sig_idx], rules[sigma_rule], neuron=0)
+    for name in rules:
         folder.save_figure(plots.relevance_samples(x_chosen, relevance[name], chosen.names, fs, comps,
                                                    title=f"Fig. 7: LRP {name.replace('_', ' ')} (model A)"),
                            f"fig7_lrp_{name}")
     compared = {f"beta_{b:g}" for b in lrp.cross_run_betas}
-    cross = {name: {} for name, _ in rules if name in compared}
+    cross = {name: {} for name in rules if name in compared}
     cross_maps = {}
-    for r in training.runs[1:]:
-        for name, kw in rules:
-            if name not in cross:
-                continue
-            with LRPAnalyzer(r.h5_path, kw["rule"], beta=kw.get("beta", 0.0), **settings) as analyzer:
-                rj = analyzer.analyze(test.x[[chosen.reference]])[0]
-            cross[name][r.name] = pearson(rj, relevance[name][ref])
-            if name == sigma_rule:
-                cross_maps[r.name] = rj
+    try:
+        for r in training.runs[1:]:
+            session.set_weights(r.model)
+            for name in cross:
+                rj = session.analyze(test.x[[chosen.reference]], rules[name], neuron=0)[0]
+                cross[name][r.name] = pearson(rj, relevance[name][ref])
+                if name == sigma_rule:
+                    cross_maps[r.name] = rj
+    finally:
+        session.set_weights(model_a.model)
     if cross_maps:
         maps = {model_a.name: relevance[sigma_rule][ref], **cross_maps}
         folder.save_figure(plots.cross_run_relevance(test.x[chosen.reference], maps, fs,
@@ -102,27 +126,18 @@ def relevance_propagation(data: DetectorData, training: Training, chosen: Chosen
                            "figS23_cross_run_lrp")
     logit = predict_logits(model_a.model, test.x[sig_idx], batch_size=1024)[:, 0].astype(np.float64)
     y = test.y[sig_idx]
-    decision = r_sigma * np.sign(logit)[:, None, None] if lrp.sigma_noise == "decision" else r_sigma
-    sig = sigma_lrp(np.where((y == 1)[:, None, None], r_sigma, decision), fs=fs)
     dist = (test.meta["source_distance_km"].to_numpy()[sig_idx]
             if "source_distance_km" in test.meta.columns else np.full(len(sig_idx), np.nan))
+    sig, rho, sigma_metrics = sigma_summary(r_sigma, logit, y, dist, fs, lrp.sigma_noise)
     eq = (y == 1) & np.isfinite(sig)
-    with_d = eq & np.isfinite(dist)
-    rho = stats.spearmanr(dist[with_d], sig[with_d]).statistic if with_d.sum() > 2 else float("nan")
     folder.save_figure(plots.sigma_lrp_figure(dist[eq], sig[eq], sig[(y == 0) & np.isfinite(sig)], rho),
                        "fig8_sigma_lrp")
     sums = {name: float(np.mean(R.reshape(len(R), -1).sum(axis=1)[: len(chosen.earthquakes)]))
             for name, R in relevance.items()}
     metrics = {
-        "rules": [n for n, _ in rules], "epsilon": lrp.epsilon, "bias": lrp.bias,
-        "sigma_rule": sigma_rule, "n_sigma_samples": int(len(sig_idx)),
-        "sigma_lrp_s": {"earthquake_mean": finite_stat(np.mean, sig[y == 1]),
-                        "earthquake_median": finite_stat(np.median, sig[y == 1]),
-                        "noise_mean": finite_stat(np.mean, sig[y == 0]),
-                        "noise_median": finite_stat(np.median, sig[y == 0]),
-                        "n_undefined": int((~np.isfinite(sig)).sum()),
-                        "spearman_vs_distance": None if not np.isfinite(rho) else float(rho),
-                        "paper": "sigma grows with epicentral distance; noise larger than earthquakes"},
+        "rules": list(rules), "methods": rules, "epsilon": lrp.epsilon, "bias": lrp.bias,
+        "stabilised": lrp.stabilised, "sigma_rule": sigma_rule, "n_sigma_samples": int(len(sig_idx)),
+        "sigma_lrp_s": sigma_metrics,
         "noise_relevance_sum_mean": float(np.mean(r_sigma[y == 0].reshape((y == 0).sum(), -1).sum(axis=1)))
         if (y == 0).any() else None,
         "chosen_earthquakes_relevance_sum_mean": sums,

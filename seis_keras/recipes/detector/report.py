@@ -2,8 +2,8 @@
 
 Each findings table is *quantity | paper | ours | source* (rows as
 :func:`seis_keras.recipes.runner.paper_rows` writes them); rows without a paper value say
-"ours". When the σ_LRP rule's maps fail the cascading randomisation test
-(:func:`randomisation_verdict`), the report says so in words.
+"ours". The trust section gives every explanation method's verdict; the paper's rule is
+labelled with its verdict, and a method is recommended only when it passed.
 """
 from __future__ import annotations
 
@@ -16,11 +16,6 @@ from seis_keras.recipes.config import to_dict
 from seis_keras.recipes.detector.config import DetectorConfig
 from seis_keras.recipes.detector.study import PAPER
 from seis_keras.recipes.runner import paper_rows
-
-#: The maps fail the randomisation test when every randomisation above the first layer leaves
-#: them rank-correlated above this with the trained model's (Adebayo et al. 2018; Sixt et al. 2020).
-RANDOMISATION_FAIL_SPEARMAN = 0.8
-
 
 def _f(v, digits: int = 4) -> str:
     if v is None or (isinstance(v, float) and not np.isfinite(v)):
@@ -37,27 +32,6 @@ def _table(rows: list[tuple[str | None, str, str]]) -> list[str]:
         else:
             lines.append(paper_rows({key: PAPER[key]}, {key: ours}, {key: label}, digits=2).splitlines()[-1])
     return lines + [""]
-
-
-def randomisation_verdict(by_layer: dict[str, float] | None, rule: str) -> str | None:
-    """A warning when ``rule``'s maps survive the randomisation of every layer above the first.
-
-    Args:
-        by_layer: mean Spearman r with the trained model's maps after randomising down to each
-            layer, top first (``logits``, ``fc1``, ``conv7`` … ``conv1``).
-        rule: the rule's name (``beta_0``).
-
-    Returns:
-        The paragraph, or ``None`` when the maps pass (or no test was run).
-    """
-    above_first = list((by_layer or {}).values())[:-1]
-    if not above_first or min(above_first) <= RANDOMISATION_FAIL_SPEARMAN:
-        return None
-    return (f"Read the LRP figures with care: the {rule} maps stay rank-correlated "
-            f"(Spearman ≥ {min(above_first):.2f}) with the trained model's even after every layer above "
-            "the first is re-initialised, i.e. they show the input seen through the first convolution "
-            "more than what the upper layers learned (the failure of αβ / z⁺ rules described by "
-            "Sixt et al. 2020, 'When explanations lie'). The σ_LRP and P–S numbers inherit this.")
 
 
 def _header(metrics: dict, cfg: DetectorConfig) -> list[str]:
@@ -172,11 +146,29 @@ def _backward_optimisation(bo: dict) -> list[str]:
              f"{_f(ri['initial_loss'])} → {_f(ri['final_loss'])}"),
             ("real_init_first_5s", "real init: mean abs change 0–5 s / 5–10 s",
              f"{_f(ri['mean_abs_change_first_5s'])} / {_f(ri['mean_abs_change_5_to_10s'])}")]
+    samples = bo.get("real_init_samples", {})
+    if samples:
+        rows.append(("real_init_first_5s", f"real init, the {len(samples)} Fig. 4 earthquakes (model A): share with more "
+                     "change in 0–5 s than in 5–10 s", _f(bo["real_init_samples_more_change_first_5s"], 2)))
+        rows.append((None, "real init, the Fig. 4 earthquakes: loss before → after (mean)",
+                     f"{_f(float(np.mean([v['initial_loss'] for v in samples.values()])))} → "
+                     f"{_f(float(np.mean([v['final_loss'] for v in samples.values()])))}"))
+    others = [v["pearson_change_with_run_A"] for k, v in bo.get("real_init_sample_B_runs", {}).items()
+              if k != "A" and v["pearson_change_with_run_A"] is not None]
+    if others:
+        rows.append((None, f"Fig. S19: sample {ri['sample']} optimised by every run, Pearson r of the change with "
+                     "run A's (mean over runs)", _f(float(np.mean(others)), 2)))
     if "noise_prototype" in bo:
         npt = bo["noise_prototype"]
         rows.append(("noise_prototype", "max amplitude: noise prototype / earthquake prototypes",
                      f"{_f(npt['max_abs'], 3)} / {_f(npt['earthquake_prototype_max_abs_mean'], 3)}"))
-    return ["## Backward optimisation (§3.2)", ""] + _table(rows)
+    how = (f"{bo['optimizer'].upper()} on the input, lr {bo['learning_rate']:g}"
+           + (f", momentum {bo['momentum']:g}" if bo["momentum"] else "")
+           + (f", weight decay {bo['weight_decay']:g}" if bo.get("weight_decay") else "")) if "optimizer" in bo else "n/a"
+    return ["## Backward optimisation (§3.2)", "",
+            f"Optimiser: {how} ({'as' if bo.get('optimizer') == 'sgd' else 'unlike'} the authors' "
+            "pytorch-cnn-visualizations class-sample generator: plain SGD, lr 6), the training loss toward the class, "
+            f"{bo['steps']} iterations.", ""] + _table(rows)
 
 
 def _relevance(lrp: dict) -> list[str]:
@@ -196,27 +188,67 @@ def _relevance(lrp: dict) -> list[str]:
         rows.append((None, "model A logit mean ± std, earthquakes / noise (active fc1 units)",
                      f"{_f(e['logit_mean'], 2)} ± {_f(e['logit_std'], 2)} ({_f(e['active_fc1_units_mean'], 1)}) / "
                      f"{_f(n['logit_mean'], 2)} ± {_f(n['logit_std'], 2)} ({_f(n['active_fc1_units_mean'], 1)})"))
-    return ["## LRP (§3.3)", ""] + _table(rows)
+    rule = ("the authors' Pytorch-LRP αβ rule (`lrp.stabilised`): denominators z ± ε (ε = "
+            f"{lrp['epsilon']:g}), a neuron receiving contributions of one sign only passes its relevance R on"
+            if lrp.get("stabilised") else
+            "innvestigate's αβ rule: no stabiliser in the denominators (ε is not used), and a neuron receiving "
+            "contributions of one sign only passes α·R (Pytorch-LRP, the authors' library, passes R)")
+    return ["## LRP (§3.3)", "", f"αβ rules (α = 1 + β, biases left out as in the authors' code): {rule}. "
+            "Their verdicts are in the trust section; the paper's figures are drawn as the paper did.", ""] + _table(rows)
 
 
-def _quality(q: dict, rule: str) -> list[str]:
-    lines = ["## Explanation quality (ours; ground truth: the P–S window)", ""]
-    if "skipped" in q:
-        return lines + [f"Skipped: {q['skipped']}.", ""]
-    lines += [f"{q['n_samples']} evaluation earthquakes, window {q['window']}.", "", "| metric | value |", "|---|---|",
-              f"| pointing game hit rate | {_f(q['pointing_game_hit_rate'], 3)} |",
-              f"| relevance mass inside the window (uniform relevance would give) | "
-              f"{_f(q['relevance_mass_accuracy_mean'], 3)} ({_f(q['window_fraction_of_samples_mean'], 3)}) |",
-              f"| deletion AUC, LRP order / random order (lower = better) | "
-              f"{_f(q['deletion_auc']['relevance_order_mean'], 3)} / {_f(q['deletion_auc']['random_order_mean'], 3)} |"]
-    rnd = q.get("randomisation_spearman_by_layer")
-    if rnd:
-        lines.append("| randomisation test, Spearman r after randomising down to each layer | "
-                     + ", ".join(f"{k} {v:.2f}" for k, v in rnd.items()) + " |")
-        verdict = randomisation_verdict(rnd, rule)
-        if verdict:
-            lines += ["", verdict]
-    return lines + [""]
+def _trust(t: dict) -> list[str]:
+    lines = ["## Can the explanations be trusted? (ours; issue 13)", "",
+             f"Every method is checked on {t['n_samples']} evaluation earthquakes of model A "
+             "(`seis_keras.explain.trust`, thresholds in `[trust]`): cascading randomisation from the logits down "
+             "(Adebayo et al. 2018; Spearman of |R| with the trained map), localisation (share of the positive "
+             f"relevance in the ground truth: {t['ground_truth']}, beside its uniform share; pointing game), "
+             "faithfulness (deletion of whole time steps, most relevant first, vs random orders, on the logit). "
+             "A method is *trusted* only when every check that ran passed.", "", t["table"]]
+    paper, head = t["paper_rule"], t["headline"]
+    lines.append(f"The paper's σ_LRP rule ({paper}) is **{t['paper_rule_verdict']}**; it is drawn as the paper "
+                 "did (Figs 7, 8) and, with this verdict in the title, in `fig7_lrp_paper_rule`.")
+    if head is None:
+        lines.append("**No method passed every check: none is recommended**, and no map in this report should be "
+                     "read as what the network learned.")
+    else:
+        lines.append(f"Recommended method (best trusted): **{head}** (`{t['methods'][head]['text']}`).")
+    real = t.get("real_windows")
+    if real:
+        lines += ["", f"Real earthquake windows ({real['n_samples']}; ground truth {real['window']}):", "",
+                  "| method | mass in window (uniform) | pointing game |", "|---|---|---|"]
+        lines += [f"| {name} | {_f(q['mass_accuracy'], 2)} ({_f(q['uniform_share'], 2)}) | "
+                  f"{_f(q['pointing_game'], 2)} |" for name, q in real["methods"].items()]
+    return lines + ["", "Curves: `figures/trust_randomisation.png`, `figures/trust_deletion.png`.", ""]
+
+
+def _compared(c: dict) -> list[str]:
+    paper, name = list(c["verdicts"])[0], c["compared_method"]
+    both = [paper] if name == paper else [paper, name]
+    lines = ["## Does a conclusion depend on the rule? (issues 13.4, 14)", "",
+             f"The paper's rule **{paper}** ({c['verdicts'][paper]}) beside **{name}** — {c['role']}; "
+             f"`{c['text']}` — on the same {c['n_windows']} evaluation windows (Figs 7, 8: "
+             "`fig7_lrp_paper_rule`, `fig7_lrp_compared_method`, `fig8_sigma_lrp_compared_method`).", "",
+             "| quantity | " + " | ".join(both) + " |", "|---|" + "---|" * len(both)]
+    m = c["methods"]
+    rows = [("σ_LRP vs epicentral distance, Spearman (paper: positive)",
+             lambda n: _f(m[n]["sigma_lrp_s"]["spearman_vs_distance"], 2)),
+            ("σ_LRP median, earthquakes / noise, s (paper: noise larger)",
+             lambda n: f"{_f(m[n]['sigma_lrp_s']['earthquake_median'], 2)} / {_f(m[n]['sigma_lrp_s']['noise_median'], 2)}"),
+            ("total relevance of noise windows, mean (paper: negative)", lambda n: _f(m[n]["noise_relevance_sum_mean"], 3)),
+            ("total relevance of earthquake windows, mean", lambda n: _f(m[n]["earthquake_relevance_sum_mean"], 3)),
+            ("positive relevance in the P–S window", lambda n: _f(c["mass_in_p_s_window"][n], 2))]
+    f = c["frequency"]
+    lo = f["band_hz"][0]
+    rows.append((f"positive DFT-LRP relevance above {lo:g} Hz (earthquakes; energy of those windows; flat spectrum)",
+                 lambda n: f"{_f(f['relevance_share_above_split'][n]['relevance'], 2)} "
+                           f"({_f(f['relevance_share_above_split'][n]['input'], 2)}; "
+                           f"{_f(f['relevance_share_above_split'][n]['uniform'], 2)})"))
+    lines += [f"| {label} | " + " | ".join(fn(n) for n in both) + " |" for label, fn in rows]
+    lines += ["", f"Energy above {lo:g} Hz: optimal inputs (zero init, all runs) {_f(f['optimal_inputs_energy_share'], 3)}, "
+              f"training earthquakes {_f(f['training_earthquakes_energy_share'], 3)} (Fig. 5B: optimal inputs richer "
+              "in high frequencies); the relevance spectra beside them: `fig5_relevance_spectra`.", ""]
+    return lines
 
 
 def _scan(sc: dict) -> list[str]:
@@ -256,7 +288,8 @@ def markdown(metrics: dict, cfg: DetectorConfig) -> str:
     lines = (_header(metrics, cfg) + _differences(metrics, cfg) + _detection(metrics) + _real_data(metrics)
              + _feature_maps(metrics["fmv"])
              + _backward_optimisation(metrics["backward_optimisation"]) + _relevance(metrics["lrp"])
-             + _quality(metrics["quality"], metrics["lrp"]["sigma_rule"]) + _scan(metrics["scan"]))
+             + _trust(metrics["trust"])
+             + (_compared(metrics["lrp_compared"]) if "lrp_compared" in metrics else []) + _scan(metrics["scan"]))
     exported = metrics["exported_model"]
     lines += ["## Files", "",
               "`metrics.json` (every number above, the paper's with their sources under `paper`), `figures/*.png`, "
