@@ -19,8 +19,8 @@ $(STAMP): requirements/lock.txt requirements/torch.txt requirements/no-deps.txt 
 
 venv: $(STAMP)
 
-run: $(STAMP)
-	$(PY) -m seis_keras.recipes.detector --profile quick
+run: $(STAMP)   # make run ARGS="--eval-data PATH_TO_LABELLED_STORE"
+	$(PY) -m seis_keras.recipes.detector --profile quick $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests

@@ -41,10 +41,11 @@ def _config(*overrides, profile="quick"):
 
 
 def test_classes_and_explanations_quick_path(tmp_path):
-    # init "keras": this 4-8 filter network learns the planted change in 4 epochs from Glorot's wider start
-    # (test accuracy 1.00) but not yet from PyTorch's default (0.65 at 4 epochs, 0.59 at 8, measured); the
-    # default init is exercised by the other quick path and measured on the quick profile (report)
-    run, m = _run(tmp_path, "--classes", "--explain", "--set", "data.builtin_events=200", "--set", "train.epochs=4",
+    # init "keras": this 4-8 filter network learns the planted change from Glorot's wider start but not yet from
+    # PyTorch's default (0.65 at 4 epochs, 0.59 at 8, measured on the old data); the default init is exercised by
+    # the other quick path and measured on the quick profile (report). 10 epochs: on the energy-neutral built-in
+    # change (issue 14) 4 epochs left the binary model at 0.56
+    run, m = _run(tmp_path, "--classes", "--explain", "--set", "data.builtin_events=200", "--set", "train.epochs=10",
                   "--set", "train.batch_size=4", "--set", 'model.init="keras"',
                   "--set", "classes.counts=[2, 4]", "--set", "explain.per_class=4",
                   "--set", 'explain.methods=["saliency"]', *TRUST)
@@ -66,7 +67,7 @@ def test_classes_and_explanations_quick_path(tmp_path):
     assert m["data"]["labels"] == "file" and q["n_traces"] == len(meta)
     assert q["n_disagree"] == int(((meta.period == "post").to_numpy() != nd.pre_post_labels(meta)).sum())
     two = m["classes"]["NRCA"]["2"]["runs"][0]
-    assert two["accuracy"] >= 0.8  # chance is 0.5: the planted 30-40 Hz change is learnt (0.94 at 3 epochs)
+    assert two["accuracy"] >= 0.8  # chance is 0.5: the planted 30-40 Hz change is learnt
     e = m["explain"]
     assert e["band"] == [30.0, 40.0] and e["band_kind"] == "planted" and e["n_per_class"] == [4, 4]
     assert e["input_share"]["post"] > 2 * e["input_share"]["pre"]  # aftershocks carry the planted gain
