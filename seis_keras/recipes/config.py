@@ -334,3 +334,25 @@ def _check_range(value, meta) -> None:
         problem = check(value)
         if problem:
             raise ValueError(problem)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrustChecks:
+    """The ``[trust]`` keys every recipe shares: :class:`seis_keras.explain.trust.TrustSettings` fields of the
+    same names. A recipe's ``Trust`` schema subclasses it and adds its own (``fill``, ``unit``, ground truth)."""
+
+    randomisation_layers: list[str]
+    randomisation_layer: str
+    randomisation_max: float = setting(gt=0)
+    randomisation_samples: int = setting(min=1)
+    localisation_min_ratio: float = setting(gt=0)
+    steps: int = setting(min=1)
+    score: Literal["logit", "probability"]
+    random_orders: int = setting(min=1)
+    deletion_max_ratio: float = setting(gt=0)
+    faithfulness_samples: int = setting(min=1)
+
+    def __post_init__(self):
+        if self.randomisation_layer not in self.randomisation_layers:
+            raise ValueError(f"randomisation_layer = {self.randomisation_layer!r} is not in randomisation_layers "
+                             f"{self.randomisation_layers}")

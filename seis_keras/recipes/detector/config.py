@@ -11,7 +11,7 @@ import dataclasses
 from typing import Literal
 
 from seis_keras.explain.methods import parse_method
-from seis_keras.recipes.config import setting
+from seis_keras.recipes.config import TrustChecks, setting
 
 #: The shortest window the detector takes: seven stride-2 blocks (``models/detector.py``) need >= 2**7 / 2 samples.
 MIN_WINDOW_SAMPLES = 64
@@ -178,7 +178,7 @@ CASCADE_LAYERS = ("logits", "fc1", "conv7", "conv6", "conv5", "conv4", "conv3", 
 
 
 @dataclasses.dataclass(frozen=True)
-class Trust:
+class Trust(TrustChecks):
     """[trust]: the trust checks of every shown explanation method (issue 13; ours).
 
     The TrustSettings keys (``randomisation_*``, ``localisation_min_ratio``, ``steps``, ``fill``,
@@ -192,26 +192,14 @@ class Trust:
     s_margin_s: float = setting(min=0)
     real_before_s: float = setting(min=0)
     real_after_s: float = setting(gt=0)
-    randomisation_layers: list[str]
-    randomisation_layer: str
-    randomisation_max: float = setting(gt=0)
-    randomisation_samples: int = setting(min=1)
-    localisation_min_ratio: float = setting(gt=0)
-    steps: int = setting(min=1)
     fill: float | Literal["mean", "linear"]
-    score: Literal["logit", "probability"]
-    random_orders: int = setting(min=1)
-    deletion_max_ratio: float = setting(gt=0)
-    faithfulness_samples: int = setting(min=1)
 
     def __post_init__(self):
         bad = [name for name in self.randomisation_layers if name not in CASCADE_LAYERS]
         if bad or not self.randomisation_layers:
             raise ValueError(f"randomisation_layers = {self.randomisation_layers}: expected some of "
                              f"{list(CASCADE_LAYERS)} (top-down)")
-        if self.randomisation_layer not in self.randomisation_layers:
-            raise ValueError(f"randomisation_layer = {self.randomisation_layer!r} is not in randomisation_layers "
-                             f"{self.randomisation_layers}")
+        super().__post_init__()
         if self.randomisation_samples > self.n_samples:
             raise ValueError(f"randomisation_samples = {self.randomisation_samples} > n_samples = "
                              f"{self.n_samples} (the test re-explains some of the scored earthquakes)")

@@ -7,7 +7,7 @@ from typing import Literal
 import pandas as pd
 
 from seis_keras.data.synthetic.norcia import NORCIA_STATIONS
-from seis_keras.recipes.config import setting
+from seis_keras.recipes.config import TrustChecks, setting
 
 
 def _stations(value) -> str | None:
@@ -116,26 +116,11 @@ class Shap:
 
 
 @dataclasses.dataclass(frozen=True)
-class Trust:
+class Trust(TrustChecks):
     """The :class:`seis_keras.explain.trust.TrustSettings` this recipe sets (same names)."""
 
-    randomisation_layers: list[str]
-    randomisation_layer: str
-    randomisation_max: float = setting(gt=0)
-    randomisation_samples: int = setting(min=1)
-    localisation_min_ratio: float = setting(gt=0)
-    steps: int = setting(min=1)
     fill: float | Literal["mean"]
     unit: Literal["element"]
-    score: Literal["logit", "probability"]
-    random_orders: int = setting(min=1)
-    deletion_max_ratio: float = setting(gt=0)
-    faithfulness_samples: int = setting(min=1)
-
-    def __post_init__(self):
-        if self.randomisation_layer not in self.randomisation_layers:
-            raise ValueError(f"randomisation_layer = {self.randomisation_layer!r} is not in randomisation_layers "
-                             f"{self.randomisation_layers}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Literal
 
 from seis_keras.data.precursor_windows import WindowingSettings
 from seis_keras.explain.methods import parse_method
-from seis_keras.recipes.config import setting
+from seis_keras.recipes.config import TrustChecks, setting
 
 
 def _distinct_codes(value: str) -> str | None:
@@ -165,26 +165,11 @@ class Relevance:
 
 
 @dataclasses.dataclass(frozen=True)
-class Trust:
+class Trust(TrustChecks):
     """``[trust]``: :class:`seis_keras.explain.trust.TrustSettings` fields (same names; added, not in the paper)."""
 
-    randomisation_layers: list[str]
-    randomisation_layer: str
-    randomisation_max: float = setting(gt=0)
-    randomisation_samples: int = setting(min=1)
-    localisation_min_ratio: float = setting(gt=0)
-    steps: int = setting(min=1)
     fill: float
     unit: Literal["time", "element"]
-    score: Literal["logit", "probability"]
-    random_orders: int = setting(min=1)
-    deletion_max_ratio: float = setting(gt=0)
-    faithfulness_samples: int = setting(min=1)
-
-    def __post_init__(self):
-        if self.randomisation_layer not in self.randomisation_layers:
-            raise ValueError(f"randomisation_layer = {self.randomisation_layer!r} is not in randomisation_layers "
-                             f"{self.randomisation_layers}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,7 +5,7 @@ import dataclasses
 from typing import Literal
 
 from seis_keras.explain.methods import parse_method
-from seis_keras.recipes.config import setting
+from seis_keras.recipes.config import TrustChecks, setting
 
 
 def _class_counts(counts) -> str | None:
@@ -112,26 +112,11 @@ class Explain:
 
 
 @dataclasses.dataclass(frozen=True)
-class Trust:
+class Trust(TrustChecks):
     """The :class:`seis_keras.explain.trust.TrustSettings` this recipe sets (same names)."""
 
-    randomisation_layers: list[str]
-    randomisation_layer: str
-    randomisation_max: float = setting(gt=0)
-    randomisation_samples: int = setting(min=1)
-    localisation_min_ratio: float = setting(gt=0)
-    steps: int = setting(min=1)
     fill: float
     unit: Literal["element"]
-    score: Literal["logit", "probability"]
-    random_orders: int = setting(min=1)
-    deletion_max_ratio: float = setting(gt=0)
-    faithfulness_samples: int = setting(min=1)
-
-    def __post_init__(self):
-        if self.randomisation_layer not in self.randomisation_layers:
-            raise ValueError(f"randomisation_layer = {self.randomisation_layer!r} is not in randomisation_layers "
-                             f"{self.randomisation_layers}")
 
 
 @dataclasses.dataclass(frozen=True)
