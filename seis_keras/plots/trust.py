@@ -41,7 +41,7 @@ def randomisation_curves(results: Sequence, kind: str | None = None) -> Figure:
     if any(r.randomisation.layers != layers for r in ran):
         raise ValueError(f"results: cascades differ ({[r.randomisation.layers for r in ran]}); draw them separately")
     kind = kind or ran[0].settings.randomisation_similarity
-    fig = Figure(figsize=(7, 4))
+    fig = Figure(figsize=(7, 4 + 0.16 * (len(ran) + 1)), layout="constrained")  # room for the legend below
     ax = fig.subplots()
     x = np.arange(len(layers))
     for i, r in enumerate(ran):
@@ -61,8 +61,7 @@ def randomisation_curves(results: Sequence, kind: str | None = None) -> Figure:
     ax.set_xticks(x, list(layers), rotation=45)
     ax.set(ylim=(-1.05, 1.05), xlabel="re-initialised from the logits down to", ylabel=_LABELS.get(kind, kind),
            title="cascading model randomisation")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", fontsize=7, frameon=False)
     return fig
 
 
@@ -80,7 +79,7 @@ def perturbation_curves(results: Sequence, score_label: str | None = None) -> Fi
     ran = [r for r in results if r.faithfulness is not None]
     if not ran:
         raise ValueError("results: no method has a faithfulness result to draw")
-    fig = Figure(figsize=(11, 4))
+    fig = Figure(figsize=(11, 4 + 0.16 * 2 * len(ran) / 2), layout="constrained")  # legend below, two columns
     axes = fig.subplots(1, 2, sharey=True)
     label = score_label or ("target logit" if ran[0].faithfulness.score == "logit" else "target probability")
     for ax, mode, xlabel in ((axes[0], "deletion", "fraction removed (most relevant first)"),
@@ -96,6 +95,5 @@ def perturbation_curves(results: Sequence, score_label: str | None = None) -> Fi
             ax.plot(f.fractions, rand, "--", color=f"C{i}", lw=0.9, label=f"{r.method}: random order")
         ax.set(xlabel=xlabel, title=f"{mode} curve")
     axes[0].set_ylabel(label)
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize=7, frameon=False)
     return fig

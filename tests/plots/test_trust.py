@@ -32,7 +32,7 @@ def test_randomisation_curves_draw_the_means(tmp_path):
     assert len(lines) == 2
     np.testing.assert_allclose(lines[0].get_ydata(), res[0].randomisation.mean("spearman_abs"))
     np.testing.assert_allclose(lines[1].get_ydata(), res[1].randomisation.mean("spearman_abs"))
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]  # the legend sits below the axes
     assert "gradient (trusted)" in labels and "|x| (flagged: fails randomisation, faithfulness)" in labels
     assert [t.get_text() for t in ax.get_xticklabels()] == ["logits", "fc1", "conv1"]
     assert any(np.allclose(l.get_xdata(), 1) for l in ax.lines if l.get_linestyle() == "--")  # verdict layer
