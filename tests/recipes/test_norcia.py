@@ -233,7 +233,7 @@ def test_the_toml_loads_and_its_bands_are_the_papers():
     assert cfg.classes.labels == "file" and cfg.wrong_dates.test_events == "random"
     quick = _config()
     assert quick.data.station_list == ["NRCA"]
-    assert quick.train.epochs == 6 and quick.train.batch_size == 16 and quick.bandpass.band_list()[0] == (6.0, 9.0)
+    assert quick.train.epochs == 12 and quick.train.batch_size == 16 and quick.bandpass.band_list()[0] == (6.0, 9.0)
     assert _config('run.parts=["explain", "classes"]').parts == ["classes", "explain"]  # the study's order
 
 
