@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 from seis_keras.recipes import detector as package  # the docstring is the --help text
 from seis_keras.explain.lrp import LRPSession
 from seis_keras.recipes.detector import report
@@ -12,8 +10,7 @@ from seis_keras.recipes.detector.backward_optimisation import backward_optimisat
 from seis_keras.recipes.detector.config import DetectorConfig
 from seis_keras.recipes.detector.data import load_data
 from seis_keras.recipes.detector.feature_maps import feature_map_visualisation
-from seis_keras.recipes.detector.real_data import (check_eval_store, eval_windows, evaluation_split_robustness,
-                                                   score_eval_data)
+from seis_keras.recipes.detector.real_data import check_eval_store, evaluation_split_robustness, score_eval_data
 from seis_keras.recipes.detector.relevance import relevance_propagation
 from seis_keras.recipes.detector.recommended import recommended_relevance
 from seis_keras.recipes.detector.samples import chosen_samples
@@ -41,31 +38,22 @@ def run(cfg: DetectorConfig, args: argparse.Namespace) -> RunFolder:
         training = folder.section("training", train_runs, data, cfg, folder)                    # §2.3, §2.4
         evaluation = folder.section("evaluation", evaluate_runs, training, data, cfg, folder)    # §2.4, Table S1
         folder.section("robustness", evaluation_split_robustness, training, data, cfg)          # ours (issue 12)
+        scored = None
         if eval_data is not None:  # ours: other labelled records, evaluation only
-            folder.section("eval_data", score_eval_data, training, eval_data, contract, cfg, folder)
+            scored = folder.section("eval_data", score_eval_data, training, eval_data, contract, cfg, folder)
         chosen = folder.section("chosen_samples", chosen_samples, data, training, evaluation, cfg)  # §3
         folder.section("fmv", feature_map_visualisation, data, training, chosen, cfg, folder)   # §2.5.1, §3.1
         bo = folder.section("backward_optimisation", backward_optimisation, data, training, chosen, cfg, folder)  # §3.2
         with LRPSession(training.reference.h5_path, batch_size=cfg.lrp.batch_size) as session:  # one worker
             relevance = folder.section("lrp", relevance_propagation, data, training, chosen, cfg, folder, session)  # §3.3
             trust = folder.section("trust", trust_section, data, training, cfg, folder, session,
-                                   _picked_earthquakes(eval_data, contract, cfg))  # ours (issue 13)
+                                   None if scored is None else scored.windows.picked_earthquakes())  # ours (issue 13)
             folder.section("lrp_compared", recommended_relevance, data, training, chosen, relevance, trust, bo, cfg,
                            folder, session)  # §3.3 / Fig. 5 with the recommended method (issues 13.4, 14)
         folder.section("scan", scan_record, training, contract, cfg, folder)                     # ours
         folder.section("exported_model", export_reference, training.reference, contract, folder)
         folder.finish(lambda metrics: report.markdown(metrics, cfg), config=cfg, paper=PAPER)
     return folder
-
-
-def _picked_earthquakes(eval_data, contract, cfg: DetectorConfig):
-    """``(X, p_sample)`` of the --eval-data earthquakes with a P pick, for the trust section's real-window
-    localisation (``None`` without --eval-data or picks)."""
-    if eval_data is None:
-        return None
-    x, y, p_sample = eval_windows(eval_data, contract, pick_offset_s=cfg.data.pick_offset_s)
-    keep = (y == 1) & np.isfinite(p_sample)
-    return (x[keep], p_sample[keep]) if keep.any() else None
 
 
 class _RunsOverride(argparse.Action):

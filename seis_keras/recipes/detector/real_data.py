@@ -64,6 +64,19 @@ class EvalWindows:
     meta: pd.DataFrame
     conformed: bool
 
+    def picked_earthquakes(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(x, p_sample)`` of the earthquakes with a P pick (the trust section's real windows); None if none."""
+        keep = (self.y == 1) & np.isfinite(self.p_sample)
+        return (self.x[keep], self.p_sample[keep]) if keep.any() else None
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalScore:
+    """The ``eval_data`` section: its ``metrics`` and the windows it read (for later sections)."""
+
+    metrics: dict
+    windows: EvalWindows
+
 
 def check_eval_store(path: str | Path) -> Path:
     """Refuse a missing or unlabelled ``--eval-data`` store before any work (one-line errors)."""
@@ -170,7 +183,7 @@ def evaluation_split_robustness(training: Training, data: DetectorData, cfg: Det
 
 
 def score_eval_data(training: Training, path: str | Path, contract: InputContract, cfg: DetectorConfig,
-                    folder: RunFolder) -> dict:
+                    folder: RunFolder) -> EvalScore:
     """Every run on the ``--eval-data`` store: metrics per run, mean ± std over runs (evaluation only)."""
     w = read_eval_windows(path, contract, pick_offset_s=cfg.data.pick_offset_s, block_size=cfg.data.block_size,
                           work_dir=folder.path / "data" / "eval_conformed")
@@ -181,11 +194,12 @@ def score_eval_data(training: Training, path: str | Path, contract: InputContrac
                    f"earthquakes {m['per_class_accuracy'][1]:.3f}), noise + spike called earthquake "
                    f"{m['spike']['called_earthquake']}")
     has_p = np.isfinite(w.p_sample) & (w.y == 1)
-    return {"store": stored_path(folder, w.path), "n_windows": int(len(w.y)), "n_earthquakes": int(w.y.sum()),
-            "n_noise": int((w.y == 0).sum()), "conformed": w.conformed, "transforms": list(contract.transforms),
-            "threshold": cfg.evaluation.threshold, "n_earthquakes_with_p": int(has_p.sum()),
-            "p_sample_median": float(np.median(w.p_sample[has_p])) if has_p.any() else None,
-            "runs": per_run, "summary": _summary(per_run)}
+    return EvalScore({"store": stored_path(folder, w.path), "n_windows": int(len(w.y)),
+                      "n_earthquakes": int(w.y.sum()), "n_noise": int((w.y == 0).sum()), "conformed": w.conformed,
+                      "transforms": list(contract.transforms), "threshold": cfg.evaluation.threshold,
+                      "n_earthquakes_with_p": int(has_p.sum()),
+                      "p_sample_median": float(np.median(w.p_sample[has_p])) if has_p.any() else None,
+                      "runs": per_run, "summary": _summary(per_run)}, w)
 
 
 def evaluate_exported(model_path: str | Path, store: str | Path, *, threshold: float = 0.5,
