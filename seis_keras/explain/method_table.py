@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 __all__ = ["Param", "LAYER_RULES", "INPUT_ONLY_RULES", "SLOTS", "NAMED_COMPOSITES", "LRP_METHODS",
-           "GRADIENT_METHODS", "METHODS", "ALIASES"]
+           "GRADIENT_METHODS", "PERTURBATION_METHODS", "METHODS", "ALIASES"]
 
 
 # ---------------------------------------------------------------- parameter checks
@@ -122,7 +122,17 @@ GRADIENT_METHODS: dict[str, tuple[Param, ...]] = {
                    _p("absolute", "bool", False, "average |gradient| instead of the gradient")),
 }
 
-METHODS: dict[str, tuple[Param, ...]] = {**LRP_METHODS, **GRADIENT_METHODS}
+#: perturbation methods (forward passes only, run in this process): :mod:`seis_keras.explain.occlusion`
+PERTURBATION_METHODS: dict[str, tuple[Param, ...]] = {
+    # defaults are Ong et al.'s §6.1 (400 zeros, stride 400, class probability); mask and stride in samples
+    "occlusion": (_p("mask", "int", 400, "occluded samples per position", _at_least_one),
+                  _p("stride", "int", 400, "samples between mask positions", _at_least_one),
+                  _p("fill", "float", 0.0, "value written into the mask"),
+                  _p("score", "choice", "probability", "score whose drop is the map",
+                     choices=("probability", "logit"))),
+}
+
+METHODS: dict[str, tuple[Param, ...]] = {**LRP_METHODS, **GRADIENT_METHODS, **PERTURBATION_METHODS}
 
 #: older names (CLI before the vocabulary, LRPAnalyzer rules) -> method text
 ALIASES = {

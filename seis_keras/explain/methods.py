@@ -11,6 +11,7 @@ A method is written as text, e.g. in a recipe config or on the command line::
     gradient | gradient_x_input | saliency
     integrated_gradients(steps=64)
     smoothgrad(samples=50, noise=0.2)
+    occlusion(mask=20, stride=10, score="logit")  # forward passes only (explain.occlusion)
 
 :func:`parse_method` turns it into a :class:`MethodSpec` (name, every parameter filled
 with its default, a label for reports) or raises a one-line ``ValueError`` naming the bad
@@ -19,7 +20,7 @@ part and what is allowed. The syntax is a Python call expression read with :mod:
 no TensorFlow, so a config can be validated before any training starts.
 :func:`explain` runs a method: LRP methods (``lrp.*``) in the innvestigate worker
 (:class:`seis_keras.explain.lrp.LRPSession`), the gradient methods eagerly in this process
-(:mod:`seis_keras.explain.saliency`).
+(:mod:`seis_keras.explain.saliency`), occlusion by forward passes (:mod:`seis_keras.explain.occlusion`).
 
 LRP rules per layer (``lrp.composite`` slots ``input`` = the first layer(s) with weights,
 ``conv`` = convolutions, ``dense`` = Dense layers; BatchNorm is folded into the
@@ -47,10 +48,11 @@ from typing import Any, Mapping
 import numpy as np
 
 from seis_keras.explain.method_table import (ALIASES, GRADIENT_METHODS, INPUT_ONLY_RULES, LAYER_RULES,
-                                             LRP_METHODS, METHODS, NAMED_COMPOSITES, SLOTS, Param)
+                                             LRP_METHODS, METHODS, NAMED_COMPOSITES, PERTURBATION_METHODS, SLOTS,
+                                             Param)
 
 __all__ = ["MethodSpec", "parse_method", "explain", "METHODS", "LAYER_RULES", "LRP_METHODS", "NAMED_COMPOSITES",
-           "GRADIENT_METHODS", "ALIASES", "Param", "method_names"]
+           "GRADIENT_METHODS", "PERTURBATION_METHODS", "ALIASES", "Param", "method_names"]
 
 _GREEK = {"epsilon": "ε", "beta": "β", "gamma": "γ"}
 
@@ -89,8 +91,11 @@ class MethodSpec:
 
     @property
     def backend(self) -> str:
-        """``"lrp"`` (innvestigate worker) or ``"gradient"`` (eager, this process)."""
-        return "lrp" if self.name.startswith("lrp.") else "gradient"
+        """``"lrp"`` (innvestigate worker), ``"gradient"`` (eager, this process) or ``"perturbation"``
+        (forward passes, this process)."""
+        if self.name.startswith("lrp."):
+            return "lrp"
+        return "perturbation" if self.name in PERTURBATION_METHODS else "gradient"
 
     @property
     def text(self) -> str:
@@ -362,6 +367,10 @@ def explain(model, X, method="lrp.epsilon", *, class_index="predicted", session=
     X = np.asarray(X, dtype=np.float32)
     if spec.backend == "lrp":
         return _explain_lrp(model, X, spec, class_index, session, batch_size)
+    if spec.name == "occlusion":
+        occ = importlib.import_module("seis_keras.explain.occlusion")  # deferred like the gradient methods below
+        return occ.occlusion_map(model, X, mask=spec["mask"], stride=spec["stride"], fill=spec["fill"],
+                                 class_index=class_index, score=spec["score"], batch_size=batch_size)
     # TensorFlow (eager) only now that it is needed: parsing stays import-free. The module, not
     # the package attribute of the same name (that is the saliency function)
     grad = importlib.import_module("seis_keras.explain.saliency")

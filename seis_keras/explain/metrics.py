@@ -337,7 +337,7 @@ def randomised_cascade(model, layers: list[str] | None = None, *,
         yield name, clone
 
 
-SIMILARITIES = ("spearman_abs", "spearman", "ssim")
+SIMILARITIES = ("spearman_abs", "spearman", "spearman_positive", "ssim")
 
 
 def _rowwise_spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -355,10 +355,10 @@ def map_similarity(original: np.ndarray, other: np.ndarray, kind: str = "spearma
     Args:
         original: (N, ...) maps.
         other: maps of the same shape.
-        kind: ``"spearman_abs"`` (Spearman rank correlation of |R|, Adebayo et al.'s main
-            measure), ``"spearman"`` (of the signed R) or ``"ssim"`` (structural similarity
-            of |R| scaled to [0, 1] by each map's maximum; scikit-image, window 7 (or the
-            shortest axis); (N, T, C) and (N, F, T, C) maps are channels-last).
+        kind: ``"spearman_abs"`` (Spearman rank correlation of |R|, Adebayo et al.'s main measure),
+            ``"spearman"`` (of R), ``"spearman_positive"`` (of max(R, 0), what localisation reads) or
+            ``"ssim"`` (structural similarity of |R| scaled to [0, 1] by each map's maximum; scikit-image,
+            window 7 (or the shortest axis); (N, T, C) and (N, F, T, C) maps are channels-last).
 
     Returns:
         float array (N,). A constant map (no ranking, e.g. all zeros) gives 0 for Spearman.
@@ -371,6 +371,8 @@ def map_similarity(original: np.ndarray, other: np.ndarray, kind: str = "spearma
         return _rowwise_spearman(np.abs(a).reshape(len(a), -1), np.abs(b).reshape(len(b), -1))
     if kind == "spearman":
         return _rowwise_spearman(a.reshape(len(a), -1), b.reshape(len(b), -1))
+    if kind == "spearman_positive":
+        return _rowwise_spearman(np.maximum(a, 0).reshape(len(a), -1), np.maximum(b, 0).reshape(len(b), -1))
     if kind == "ssim":
         # optional dependency (installed with Quantus): only SSIM needs scikit-image
         from skimage.metrics import structural_similarity

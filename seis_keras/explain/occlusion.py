@@ -6,6 +6,11 @@
   steps of ``stride`` until the mask start passes the end; the last mask is cut at the end
   of the window, so every sample is occluded at least once (16384 samples, 400/400: 41
   positions, the last covering 16000–16383).
+- :func:`occlusion_map`: the same masks as a map shaped like the input (the ``occlusion``
+  method of :mod:`seis_keras.explain.methods`): each sample gets the mean drop of the target
+  score over the mask positions that cover it (Zeiler & Fergus 2014), spread over the channels.
+  Model-agnostic: it needs only forward passes, so it is the perturbation baseline beside LRP
+  and the gradient methods.
 - :func:`occlude_frequency`: filter the whole test set with a zero-phase Butterworth filter
   (second-order sections, ``sosfiltfilt``) at each cutoff and report accuracy and loss vs
   cutoff (Ong Fig. 8: 8th order low-pass from 20 Hz down to 0.1 Hz in 0.1 Hz steps).
@@ -91,6 +96,38 @@ def occlude_time(model, X: np.ndarray, *, mask: int = 400, stride: int = 400, fi
         for (i, g, p), v in zip(chunk, values):
             out[i, g, p] = v
     return (out[:, 0] if channels == "all" else out), positions
+
+
+def occlusion_map(model, X: np.ndarray, *, mask: int = 400, stride: int = 400, fill: float = 0.0,
+                  class_index: ClassIndex = "predicted", score: str = "probability", time_axis: int = 1,
+                  batch_size: int = 256) -> np.ndarray:
+    """Occlusion as a map shaped like ``X``: the mean score drop of the masks covering each sample.
+
+    Args:
+        model, X, mask, stride, fill, class_index, score, time_axis, batch_size: as
+            :func:`occlude_time` (all channels occluded together).
+
+    Returns:
+        float32 array shaped like ``X``: ``R[i, t] = mean over the positions p covering t of
+        (score(x_i) - score(x_i with mask p))``, the same value on every channel (and every
+        other axis). Positive = the masked part raised the target score.
+    """
+    model = resolve_model(model)
+    X = np.asarray(X, dtype=np.float32)
+    scores, positions = occlude_time(model, X, mask=mask, stride=stride, fill=fill, channels="all",
+                                     class_index=class_index, score=score, time_axis=time_axis,
+                                     batch_size=batch_size)
+    logits = predict_logits(model, X, batch_size=batch_size)
+    base = _scores(logits, resolve_targets(class_index, logits), score)
+    n_time = X.shape[time_axis]
+    drop, cover = np.zeros((len(X), n_time)), np.zeros(n_time)
+    for j, p in enumerate(positions):
+        drop[:, p:p + mask] += (base - scores[:, j])[:, None]
+        cover[p:p + mask] += 1
+    drop /= cover  # every sample is covered (occlusion_positions)
+    shape = [len(X)] + [1] * (X.ndim - 1)
+    shape[time_axis] = n_time
+    return np.broadcast_to(drop.reshape(shape), X.shape).astype(np.float32)
 
 
 def _filter(X: np.ndarray, sos: np.ndarray, zero_phase: bool, time_axis: int) -> np.ndarray:

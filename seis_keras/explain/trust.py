@@ -70,8 +70,10 @@ class TrustSettings:
         randomisation_layer: the verdict reads the cascade step that re-initialised the
             layers down to this one (default: the last step, every layer in the cascade).
             Issue 13's target for the detector: ``"conv4"``.
-        randomisation_similarity: ``"spearman_abs"`` (default, Adebayo et al.'s), ``"spearman"``
-            or ``"ssim"`` (then ``ssim`` is computed too).
+        randomisation_similarity: ``"spearman_abs"`` (default, Adebayo et al.'s), ``"spearman"``,
+            ``"spearman_positive"`` (of the positive evidence max(R, 0), what localisation reads;
+            :func:`~seis_keras.explain.metrics.map_similarity`) or ``"ssim"`` (then ``ssim`` is
+            computed too). Every Spearman kind is computed and stored; this one decides.
         randomisation_max: passes when the mean similarity is below this (0.3, issue 13).
         randomisation_samples: the first this many inputs are re-explained per step (16).
         ssim: also compute SSIM per step (scikit-image; off by default: slower).
@@ -228,7 +230,8 @@ def _randomisation_verdict(r: RandomisationResult, s: TrustSettings) -> CheckVer
     step = r.layers.index(layer)
     value = float(r.mean(s.randomisation_similarity)[step])
     passed = value < s.randomisation_max
-    what = {"spearman_abs": "Spearman |R|", "spearman": "Spearman R", "ssim": "SSIM"}[s.randomisation_similarity]
+    what = {"spearman_abs": "Spearman |R|", "spearman": "Spearman R", "spearman_positive": "Spearman R⁺",
+            "ssim": "SSIM"}[s.randomisation_similarity]
     down = r.layers[0] if step == 0 else f"{r.layers[0]} … {layer}"
     rule = (f"mean {what} with the trained map after re-initialising {down} = {value:.2f} "
             f"({'<' if passed else '≥'} {s.randomisation_max:.2f})")

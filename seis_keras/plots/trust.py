@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 _LABELS = {"spearman_abs": "Spearman r of |R| with the trained map", "spearman": "Spearman r of R with the trained map",
+           "spearman_positive": "Spearman r of max(R, 0) with the trained map",
            "ssim": "SSIM of |R| with the trained map"}
 
 

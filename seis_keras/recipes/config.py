@@ -343,6 +343,7 @@ class TrustChecks:
 
     randomisation_layers: list[str]
     randomisation_layer: str
+    randomisation_similarity: Literal["spearman_abs", "spearman", "spearman_positive", "ssim"]
     randomisation_max: float = setting(gt=0)
     randomisation_samples: int = setting(min=1)
     localisation_min_ratio: float = setting(gt=0)

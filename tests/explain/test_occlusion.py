@@ -111,3 +111,33 @@ def test_real_precursor_model_time_occlusion_is_deterministic():
     assert a.shape == (1, 3, 3)
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(pos, [0, 400, 800])
+
+
+def test_occlusion_map_of_a_linear_model_is_the_mean_drop_of_the_covering_masks():
+    """logit = sum of channel 0 over samples 20..34 - 1: zeroing a mask drops it by the masked part of that sum."""
+    from seis_keras.explain.methods import explain
+    from seis_keras.explain.occlusion import occlusion_map
+
+    T, C, lo, hi, mask, stride = 60, 2, 20, 35, 8, 5
+    inp = keras.Input((T, C))
+    dense = keras.layers.Dense(1)
+    model = keras.Model(inp, dense(keras.layers.Flatten()(inp)))
+    w = np.zeros((T, C), np.float32)
+    w[lo:hi, 0] = 1.0
+    dense.set_weights([w.reshape(-1, 1), np.array([-1.0], np.float32)])
+    X = np.random.default_rng(0).normal(size=(5, T, C)).astype(np.float32)
+
+    R = occlusion_map(model, X, mask=mask, stride=stride, class_index=1, score="logit")
+    expected = np.zeros((len(X), T))
+    for i in range(len(X)):            # independent loop: every position p covering t
+        for t in range(T):
+            drops = [(X[i, p:p + mask, 0] * w[p:p + mask, 0]).sum() for p in range(0, T, stride) if p <= t < p + mask]
+            expected[i, t] = np.mean(drops)
+    np.testing.assert_allclose(R[..., 0], expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(R[..., 0], R[..., 1])              # one value per time step, all channels
+    assert np.all(R[:, : lo - mask + 1] == 0) and np.all(R[:, hi + stride:] == 0)  # masks outside the read window
+    # class 0 of a 1-unit model explains -z: the map flips; the method text gives the same map
+    np.testing.assert_allclose(occlusion_map(model, X, mask=mask, stride=stride, class_index=0, score="logit"), -R,
+                               atol=1e-6)
+    np.testing.assert_array_equal(explain(model, X, f"occlusion(mask={mask}, stride={stride}, score=logit)",
+                                          class_index=1), R)

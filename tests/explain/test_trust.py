@@ -90,6 +90,7 @@ def test_randomisation_fails_for_input_only_maps_and_passes_for_gradient(case):
         assert r.layers == ["logits", "fc1"]
         np.testing.assert_allclose(r.similarity["spearman_abs"], 1.0)   # the model does not matter
         np.testing.assert_allclose(r.similarity["spearman"], 1.0)
+        np.testing.assert_allclose(r.similarity["spearman_positive"], 1.0)
         v = judge("x", randomisation=r).checks["randomisation"]
         assert v.verdict == "fail" and "= 1.00 (≥ 0.30)" in v.rule
     r = randomisation_check(model, X, gradient, samples=8, seed=1, ssim=True)
@@ -241,3 +242,55 @@ def test_faithfulness_ratios_probability_plain_logit_above_floor():
     flat = np.full((1, 5), 3.2)
     v = judge("flat", faithfulness=FaithfulnessResult(fr, flat, flat, flat, flat, score="logit")).checks["faithfulness"]
     assert v.verdict == "fail" and "cannot tell orders apart" in v.rule
+
+
+def _energy_model(seed=0):
+    """A kept (never re-initialised) ReLU filter bank under random-able upper layers: |R| follows the input energy."""
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((T, C))
+    h = keras.layers.Conv1D(6, 5, padding="same", activation="relu", name="conv1")(inp)
+    h = keras.layers.Dense(4, activation="relu", name="fc1")(h)
+    out = keras.layers.Dense(1, name="logits")(keras.layers.Flatten()(h))
+    return keras.Model(inp, out)
+
+
+def test_positive_evidence_similarity_and_the_random_pair_control():
+    """The |R| confound of a kept lower layer, and the measures that see through it.
+
+    Inputs are quiet except a loud burst (samples LO..HI): any upper layers put the magnitude of
+    gradient x input on the burst, so |R| stays similar after re-initialising fc1 and logits, and
+    two independent re-initialisations are as similar as trained vs random (the control). The
+    signed and positive-evidence maps depend on the upper layers' signs and drop.
+    """
+    from scipy import stats
+
+    from seis_keras.explain.metrics import map_similarity
+    from seis_keras.explain.trust_checks import randomisation_control
+
+    model = _energy_model()
+    rng = np.random.default_rng(1)
+    X = (0.05 * rng.normal(size=(16, T, C))).astype(np.float32)
+    X[:, LO:HI] += rng.normal(size=(16, HI - LO, C)).astype(np.float32) * 3
+    r = randomisation_check(model, X, grad_x_input, layers=["logits", "fc1"], samples=16, seed=2)
+    control = randomisation_control(model, X, grad_x_input, layers=["logits", "fc1"], samples=16, seed=2)
+    assert r.mean("spearman_abs")[-1] > 0.5 and control["spearman_abs"] > 0.5        # the confound
+    assert abs(r.mean("spearman_abs")[-1] - control["spearman_abs"]) < 0.2
+    assert r.mean("spearman_positive")[-1] < r.mean("spearman_abs")[-1] - 0.2
+    # spearman_positive is Spearman of max(R, 0), per sample (scipy as the independent computation)
+    a, b = rng.normal(size=(3, 40)), rng.normal(size=(3, 40))
+    ours = map_similarity(a, b, "spearman_positive")
+    ref = [stats.spearmanr(np.maximum(u, 0), np.maximum(v, 0))[0] for u, v in zip(a, b)]
+    np.testing.assert_allclose(ours, ref, rtol=1e-12)
+    # the control's pair is the cascade's copy (seed) and one with seed + 1000: recomputed by hand
+    from seis_keras.explain.metrics import randomised_cascade
+    copies = []
+    for s in (2, 1002):
+        for _, clone in randomised_cascade(model, ["logits", "fc1"], seed=s):
+            pass
+        copies.append(grad_x_input(clone, X))
+    assert control["spearman"] == pytest.approx(float(map_similarity(*copies, "spearman").mean()), abs=1e-12)
+    # the verdict reads the configured measure
+    s_abs, s_pos = TrustSettings(), TrustSettings(randomisation_similarity="spearman_positive")
+    assert judge("g", randomisation=r, settings=s_abs).checks["randomisation"].verdict == "fail"
+    v = judge("g", randomisation=r, settings=s_pos).checks["randomisation"]
+    assert v.verdict == "pass" and "Spearman R⁺" in v.rule

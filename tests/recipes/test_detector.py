@@ -192,7 +192,8 @@ TINY = ["data.synthetic_n=800", "train.runs=2", "train.epochs=6", "train.batch_s
         "lrp.betas=[0.0]", "lrp.epsilon_rule=false", "lrp.cross_run_betas=[0.0]", "lrp.sigma_samples=0",
         "trust.n_samples=12", "trust.randomisation_samples=3", "trust.steps=5", "trust.faithfulness_samples=12",
         "trust.methods=['lrp.composite(dense=epsilon(epsilon=0.25, relative=true), conv=gamma(gamma=0.25), "
-        "input=zbox(low=-1, high=1))', 'integrated_gradients(steps=4)', 'smoothgrad(samples=4, noise=0.05)']",
+        "input=zbox(low=-1, high=1))', 'integrated_gradients(steps=4)', 'smoothgrad(samples=4, noise=0.05)', "
+        "'occlusion(mask=20, stride=10, score=logit)']",
         "scan.duration_s=150.0", "scan.n_events=1", "fmv.n_earthquakes=3", "scan.glitch_record_s=600.0",
         "augment.enabled=false"]
 # augment.enabled=false: 6 epochs of 640 windows do not learn through the augmentations (run A 0.80, B 0.53 on the
@@ -254,13 +255,20 @@ def _check_trust_section(t, cfg, folder):
         assert list(c["randomisation"]["numbers"]["by_layer"]) == ["logits", "fc1", "conv7", "conv6", "conv5",
                                                                     "conv4"]
         assert c["randomisation"]["numbers"]["layer"] == "conv4"
+        assert c["randomisation"]["numbers"]["kind"] == "spearman_positive" == t["similarity"]
         assert c["randomisation"]["verdict"] == ("pass" if c["randomisation"]["numbers"]["similarity"] < 0.3 else "fail")
+        # every measure at the verdict layer, and the two-copies control beside it
+        m = t["randomisation_measures"][name]
+        assert m["trained_vs_random"]["spearman_positive"] == pytest.approx(c["randomisation"]["numbers"]["similarity"])
+        assert m["trained_vs_random"]["spearman_abs"] == pytest.approx(r["randomisation_curves"]["spearman_abs"][-1])
+        assert set(m["random_vs_random"]) == {"spearman_abs", "spearman", "spearman_positive"}
         loc = c["localisation"]["numbers"]
         assert loc["uniform_share"] == pytest.approx(share)  # the planted P-S window of the scored earthquakes
         assert c["localisation"]["verdict"] == ("pass" if loc["mass_accuracy"] >= 1.8 * loc["uniform_share"] else "fail")
         assert c["faithfulness"]["numbers"]["n_samples"] == 12
     trusted = [n for n, r in t["methods"].items() if r["verdict"] == "trusted"]
     assert (t["headline"] is None) == (not trusted) and (t["headline"] is None or t["headline"] in trusted)
+
 
 
 def _non_trivial_png(path) -> bool:

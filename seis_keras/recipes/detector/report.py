@@ -197,11 +197,16 @@ def _relevance(lrp: dict) -> list[str]:
             "Their verdicts are in the trust section; the paper's figures are drawn as the paper did.", ""] + _table(rows)
 
 
+_MEASURES = {"spearman_abs": "Spearman of |R|", "spearman": "Spearman of R",
+             "spearman_positive": "Spearman of the positive evidence max(R, 0)"}
+
+
 def _trust(t: dict) -> list[str]:
     lines = ["## Can the explanations be trusted? (ours; issue 13)", "",
              f"Every method is checked on {t['n_samples']} evaluation earthquakes of model A "
              "(`seis_keras.explain.trust`, thresholds in `[trust]`): cascading randomisation from the logits down "
-             "(Adebayo et al. 2018; Spearman of |R| with the trained map), localisation (share of the positive "
+             f"(Adebayo et al. 2018; {_MEASURES[t.get('similarity', 'spearman_abs')]} with the trained map), "
+             "localisation (share of the positive "
              f"relevance in the ground truth: {t['ground_truth']}, beside its uniform share; pointing game), "
              "faithfulness (deletion of whole time steps, most relevant first, vs random orders, on the logit). "
              "A method is *trusted* only when every check that ran passed.", "", t["table"]]
@@ -213,13 +218,24 @@ def _trust(t: dict) -> list[str]:
                      "read as what the network learned.")
     else:
         lines.append(f"Recommended method (best trusted): **{head}** (`{t['methods'][head]['text']}`).")
+    measures = t.get("randomisation_measures")
+    if measures:
+        layer = next(iter(measures.values()))["layer"]
+        lines += ["", f"Randomisation by measure, after re-initialising down to {layer}: trained vs re-initialised "
+                  "(two independently re-initialised copies in brackets: the level any upper layers give). A "
+                  "similarity at the bracketed level says the pattern comes from the input and the kept lower "
+                  "layers, not from what the upper layers learned:", "",
+                  "| method | " + " | ".join(_MEASURES[k].replace("|", "\\|") for k in _MEASURES) + " |", "|---|" + "---|" * len(_MEASURES)]
+        lines += [f"| {name} | " + " | ".join(f"{_f(m['trained_vs_random'][k], 2)} ({_f(m['random_vs_random'][k], 2)})"
+                                              for k in _MEASURES) + " |" for name, m in measures.items()]
     real = t.get("real_windows")
     if real:
         lines += ["", f"Real earthquake windows ({real['n_samples']}; ground truth {real['window']}):", "",
                   "| method | mass in window (uniform) | pointing game |", "|---|---|---|"]
         lines += [f"| {name} | {_f(q['mass_accuracy'], 2)} ({_f(q['uniform_share'], 2)}) | "
                   f"{_f(q['pointing_game'], 2)} |" for name, q in real["methods"].items()]
-    return lines + ["", "Curves: `figures/trust_randomisation.png`, `figures/trust_deletion.png`.", ""]
+    extra = ", `figures/trust_randomisation_abs.png` (|R|)" if t.get("similarity", "spearman_abs") != "spearman_abs" else ""
+    return lines + ["", f"Curves: `figures/trust_randomisation.png`{extra}, `figures/trust_deletion.png`.", ""]
 
 
 def _compared(c: dict) -> list[str]:
