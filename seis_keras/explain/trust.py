@@ -51,7 +51,7 @@ from seis_keras.explain import metrics
 from seis_keras.explain.targets import ClassIndex
 from seis_keras.explain.trust_checks import (FaithfulnessResult, LocalisationResult, RandomisationResult, _maps,
                                              faithfulness_check, localisation_check, randomisation_check,
-                                             weight_swap_explainer)
+                                             randomisation_control, weight_swap_explainer)
 
 __all__ = ["CHECKS", "CheckVerdict", "FaithfulnessResult", "LocalisationResult", "RandomisationResult",
            "TrustResult", "TrustSettings", "assess", "best_trusted", "faithfulness_check", "judge",
@@ -76,6 +76,9 @@ class TrustSettings:
             computed too). Every Spearman kind is computed and stored; this one decides.
         randomisation_max: passes when the mean similarity is below this (0.3, issue 13).
         randomisation_samples: the first this many inputs are re-explained per step (16).
+        randomisation_control: also explain two copies re-initialised down to the verdict layer with
+            different seeds (:func:`~seis_keras.explain.trust_checks.randomisation_control`, True): the
+            similarity any upper layers give, shown beside the trained-vs-random one.
         ssim: also compute SSIM per step (scikit-image; off by default: slower).
         localisation_min_ratio: mass accuracy / uniform share must reach this (1.5).
         pointing_min_ratio: pointing-game hit rate / uniform share must reach this
@@ -104,6 +107,7 @@ class TrustSettings:
     randomisation_similarity: str = "spearman_abs"
     randomisation_max: float = 0.3
     randomisation_samples: int = 16
+    randomisation_control: bool = True
     ssim: bool = False
     localisation_min_ratio: float = 1.5
     pointing_min_ratio: float | None = None
@@ -337,12 +341,17 @@ def assess(method: str, model, X: np.ndarray, explain: Callable | None = None, *
     rand = None if explain is None else randomisation_check(
         model, X, explain, layers=s.randomisation_layers, samples=s.randomisation_samples,
         ssim=s.ssim or s.randomisation_similarity == "ssim", seed=s.seed)
+    extras = {"sparseness": float(np.nanmean(metrics.sparseness(R)))}
+    layer = None if rand is None else s.randomisation_layer or rand.layers[-1]
+    if s.randomisation_control and rand is not None and layer in rand.layers:  # else judge names the bad layer
+        extras["randomisation_control"] = randomisation_control(
+            model, X, explain, layers=rand.layers[:rand.layers.index(layer) + 1], samples=s.randomisation_samples,
+            seed=s.seed)
     loc = localisation_check(R, mask) if mask is not None else None
     faith = faithfulness_check(model, X, R, class_index=class_index, steps=s.steps, fill=s.fill, noise=s.noise,
                                unit=s.unit, score=s.score, random_orders=s.random_orders,
                                samples=s.faithfulness_samples, seed=s.seed)
-    return judge(method, randomisation=rand, localisation=loc, faithfulness=faith, settings=s,
-                 extras={"sparseness": float(np.nanmean(metrics.sparseness(R)))})
+    return judge(method, randomisation=rand, localisation=loc, faithfulness=faith, settings=s, extras=extras)
 
 
 # --- reports --------------------------------------------------------------------------------
@@ -350,9 +359,18 @@ def _f(x, digits: int = 2) -> str:
     return "—" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
 
 
+def _randomisation_cell(numbers: dict, control: dict | None) -> str:
+    if not numbers:
+        return "not run"
+    cell = f"{_f(numbers['similarity'])} ({numbers['layer']}"
+    if control and numbers.get("kind") in control:
+        cell += f"; two random copies {_f(control[numbers['kind']])}"
+    return cell + ")"
+
+
 def trust_table(results: Sequence[TrustResult]) -> str:
     """Markdown table, one row per method: the numbers beside their baselines, verdict, rule."""
-    head = ("| method | randomisation: similarity (layer) | mass in ground truth (uniform) | pointing game "
+    head = ("| method | randomisation: similarity (layer; two random copies) | mass in ground truth (uniform) | pointing game "
             "(uniform) | deletion AUC (random) | insertion AUC (random) | verdict | rule |")
     lines = [head, "|" + "---|" * 8]
     for r in results:
@@ -360,7 +378,7 @@ def trust_table(results: Sequence[TrustResult]) -> str:
         rnd = c["randomisation"].numbers
         loc, fai = c["localisation"].numbers, c["faithfulness"].numbers
         cells = [r.method,
-                 f"{_f(rnd['similarity'])} ({rnd['layer']})" if rnd else "not run",
+                 _randomisation_cell(rnd, r.extras.get("randomisation_control")),
                  f"{_f(loc['mass_accuracy'])} ({_f(loc['uniform_share'])})" if loc else "not run",
                  f"{_f(loc['pointing_game'])} ({_f(loc['uniform_share'])})" if loc else "not run",
                  f"{_f(fai['deletion_auc'], 3)} ({_f(fai['deletion_random_auc'], 3)})" if fai else "not run",

@@ -294,3 +294,21 @@ def test_positive_evidence_similarity_and_the_random_pair_control():
     assert judge("g", randomisation=r, settings=s_abs).checks["randomisation"].verdict == "fail"
     v = judge("g", randomisation=r, settings=s_pos).checks["randomisation"]
     assert v.verdict == "pass" and "Spearman R⁺" in v.rule
+
+
+def test_assess_carries_the_two_copies_control_into_extras_and_the_table(case):
+    from seis_keras.explain.trust_checks import randomisation_control
+
+    model, X = case
+    s = TrustSettings(score="logit", steps=5, random_orders=2, randomisation_samples=8)
+    r = assess("|x|", model, X, abs_input, class_index=1, settings=s)
+    # |x| is the same map for any weights: both similarities are exactly 1, and the table says so
+    assert r.extras["randomisation_control"] == {"spearman_abs": 1.0, "spearman": 1.0, "spearman_positive": 1.0}
+    assert "1.00 (fc1; two random copies 1.00)" in trust_table([r])
+    g = assess("gxi", model, X, grad_x_input, class_index=1, settings=s)
+    assert g.extras["randomisation_control"] == pytest.approx(
+        randomisation_control(model, X, grad_x_input, layers=["logits", "fc1"], samples=8, seed=0))
+    off = assess("gxi", model, X, grad_x_input, class_index=1,
+                 settings=TrustSettings(score="logit", steps=5, random_orders=2, randomisation_samples=8,
+                                        randomisation_control=False))
+    assert "randomisation_control" not in off.extras and "two random copies" not in trust_table([off]).splitlines()[2]

@@ -14,7 +14,7 @@ model A's single logit (the earthquake evidence) for every method.
   below ``trust.randomisation_max``. The default reads the positive evidence max(R, 0), what
   localisation scores (recipes/detector.toml says why: |R| stays ~0.3–0.7 for every method,
   plain gradients and occlusion included, and at the same level between two *independent*
-  re-initialisations, :func:`randomisation_measures`, so on this network it measures the input's
+  re-initialisations, ``extras["randomisation_control"]``, so on this network it measures the input's
   energy through the kept conv1–3, not the trained upper layers). Every measure is stored and
   |R| has its own figure. LRP methods share one innvestigate worker (weights swapped).
 - **localisation**: share of the positive relevance inside the window from
@@ -38,7 +38,6 @@ import numpy as np
 from seis_keras.explain.methods import explain, parse_method
 from seis_keras.explain.trust import (TrustSettings, assess, best_trusted, localisation_check, trust_table,
                                      weight_swap_explainer)
-from seis_keras.explain.trust_checks import randomisation_control
 from seis_keras.plots.trust import perturbation_curves, randomisation_curves
 from seis_keras.recipes.detector.config import DetectorConfig
 from seis_keras.recipes.detector.relevance import paper_methods
@@ -160,30 +159,22 @@ def assess_methods(methods: dict[str, str], model, x: np.ndarray, mask: np.ndarr
     return maps, results
 
 
-def randomisation_measures(methods: dict[str, str], model, x: np.ndarray, results: dict, settings: TrustSettings,
-                           session) -> dict:
+def randomisation_measures(results: dict, settings: TrustSettings) -> dict:
     """Per method, every similarity at the verdict layer: trained vs re-initialised, and two re-initialisations.
 
-    The second pair (:func:`~seis_keras.explain.trust_checks.randomisation_control`) is the level any upper
-    layers give: a trained-vs-random similarity at that level means the pattern is not the trained model's.
+    The second pair (``extras["randomisation_control"]`` of :func:`~seis_keras.explain.trust.assess`) is the
+    level any upper layers give: a trained-vs-random similarity at that level means the pattern is not the
+    trained model's.
 
     Returns:
-        ``{name: {"trained_vs_random": {kind: value}, "random_vs_random": {kind: value}}}``.
+        ``{name: {"layer", "trained_vs_random": {kind: value}, "random_vs_random": {kind: value}}}``.
     """
     out = {}
-    for name, text in methods.items():
-        r = results[name].randomisation
+    for name, result in results.items():
+        r, control = result.randomisation, result.extras["randomisation_control"]
         layer = settings.randomisation_layer or r.layers[-1]
         step = r.layers.index(layer)
-        try:
-            control = randomisation_control(model, x, explainer(text, session, settings.seed),
-                                            layers=r.layers[:step + 1], samples=settings.randomisation_samples,
-                                            seed=settings.seed)
-        finally:
-            if session is not None:
-                session.set_weights(model)
-        out[name] = {"layer": layer, "trained_vs_random": {k: float(v[step]) for k, v in
-                                                           ((k, r.mean(k)) for k in control)},
+        out[name] = {"layer": layer, "trained_vs_random": {k: float(r.mean(k)[step]) for k in control},
                      "random_vs_random": control}
     return out
 
@@ -235,7 +226,7 @@ def trust_section(data: DetectorData, training: Training, cfg: DetectorConfig, f
                                                                    cfg.data.sampling_rate, t.real_before_s,
                                                                    t.real_after_s)
                                            for name, text in methods.items()}}
-    out["randomisation_measures"] = randomisation_measures(methods, model, x, results, settings, session)
+    out["randomisation_measures"] = randomisation_measures(results, settings)
     folder.save_figure(randomisation_curves(list(results.values())), "trust_randomisation")
     if settings.randomisation_similarity != "spearman_abs":
         folder.save_figure(randomisation_curves(list(results.values()), "spearman_abs"), "trust_randomisation_abs")
