@@ -13,18 +13,24 @@ prefetch buffer, whatever the store's size.
 
 Order: without shuffling the batches follow ``indices`` exactly as given. With shuffling, the
 shard order, the grouping and the permutation inside each group are all seeded by ``seed``
-(``deterministic=True``: the same seed gives the same batches, epoch after epoch).
+(``deterministic=True``: the same seed gives the same batches, epoch after epoch), whatever the
+process did before: TensorFlow pairs every op seed with the global seed (``tf.random.set_seed``,
+which ``fit`` sets), so the seeded tf.data ops are built as if no global seed were set
+(:func:`_seeded_ops`); without that a second training in one process read another order.
 
 Under ``tf.distribute`` the dataset carries ``AutoShardPolicy.DATA``; pass it to
 ``strategy.experimental_distribute_dataset`` (each global batch is split across replicas).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.eager import context as _tf_context  # private: see _seeded_ops
+
 
 from seis_keras.data.augment import Augmentations
 from seis_keras.data.read_plan import (PER_BATCH_READ_BYTES, SHARD_BYTES, SHUFFLE_BYTES,  # noqa: F401  (re-exported)
@@ -35,6 +41,24 @@ from seis_keras.data.store import WaveformStore
 from seis_keras.data.transforms import Compose
 
 Label = str | Callable | None
+
+
+@contextlib.contextmanager
+def _seeded_ops():
+    """Build seeded ops as under no global seed: (DEFAULT_GRAPH_SEED, op seed), whatever was set before.
+
+    ``random_seed.get_seed`` reads the eager context's global seed; TensorFlow has no public way to
+    build a seeded op without it, so its private ``_seed`` is cleared for the construction and put back
+    (its op-seed generator ``_rng`` is left alone: ops with an explicit seed do not use it). In graph
+    mode (eager execution disabled) the graph's seed decides, as before.
+    """
+    ctx = _tf_context.context()
+    saved = ctx._seed
+    ctx._seed = None
+    try:
+        yield
+    finally:
+        ctx._seed = saved
 
 
 def _store(store) -> WaveformStore:
@@ -210,10 +234,11 @@ def make_dataset(store, *, indices=None, label: Label = "label", transforms=(), 
         return tuple(out) if len(out) > 1 else x
 
     ds = tf.data.Dataset.range(len(plan.reads))
-    if shuffle:  # the read order (seeded, new each epoch), reads grouped
-        ds = ds.shuffle(max(len(plan.reads), 1), seed=seed, reshuffle_each_iteration=True).batch(plan.group)
-    if shuffle or augment is not None:  # one seeded draw per read, new each epoch: permutation, augmentation
-        ds = tf.data.Dataset.zip((ds, tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)))
+    with _seeded_ops():
+        if shuffle:  # the read order (seeded, new each epoch), reads grouped
+            ds = ds.shuffle(max(len(plan.reads), 1), seed=seed, reshuffle_each_iteration=True).batch(plan.group)
+        if shuffle or augment is not None:  # one seeded draw per read, new each epoch: permutation, augmentation
+            ds = tf.data.Dataset.zip((ds, tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)))
     if cycle_length > 1:
         ds = ds.map(read_elements, num_parallel_calls=cycle_length, deterministic=deterministic)
     else:
@@ -261,7 +286,8 @@ def make_dataset_from_arrays(x, y=None, *, transforms=(), batch_size: int = 32, 
         parts.append({k: np.asarray(v) for k, v in metadata.items()})
     ds = tf.data.Dataset.from_tensor_slices(tuple(parts) if len(parts) > 1 else x)
     if shuffle:
-        ds = ds.shuffle(shuffle_buffer or max(len(x), 1), seed=seed, reshuffle_each_iteration=True)
+        with _seeded_ops():
+            ds = ds.shuffle(shuffle_buffer or max(len(x), 1), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
     return ds.with_options(_options(True))
 

@@ -279,3 +279,21 @@ def test_batches_across_blocks_are_rebatched_shard_reads(store, monkeypatch):
     assert "_RebatchDataset" in _stages(ds)
     np.testing.assert_array_equal(np.concatenate([b[1].numpy() for b in ds]), np.arange(N))
     assert "_RebatchDataset" not in _stages(make_dataset(store, label=ROW_ID, batch_size=32))
+
+
+def test_the_shuffled_order_does_not_depend_on_the_global_seed(store):
+    """fit sets tf.random.set_seed; a second training in one process must read the same order as the first."""
+    from tensorflow.python.eager import context
+
+    def orders(global_seed):
+        tf.random.set_seed(global_seed)
+        ds = make_dataset(store, label=ROW_ID, batch_size=32, shuffle=True, seed=5, shard_size=16, shuffle_buffer=64,
+                          augment=None)
+        arr = make_dataset_from_arrays(np.arange(N, dtype=np.float32)[:, None, None], np.arange(N), shuffle=True,
+                                       seed=5, batch_size=32)
+        out = [np.concatenate([b[1].numpy() for b in d]) for d in (ds, arr) for _ in range(2)]
+        assert context.global_seed() == global_seed  # put back after building the seeded ops
+        return out
+
+    for a, b in zip(orders(1), orders(12345)):
+        np.testing.assert_array_equal(a, b)
