@@ -18,8 +18,8 @@ instead of adding it and re-draw the kernel every iteration rather than every ep
 
 **BatchNorm after a training-only layer.** Well below the kernel's first zero (0.16–0.21 Hz at
 40 Hz, 16 taps) the input reading adds the signal times the kernel's tap sum, rescaled to 25 %
-RMS: the slow part of every window of an epoch is scaled by about 1.25 or 0.75, as the tap sum's
-sign falls. BatchNorm's moving averages (momentum 0.9: the last dozen steps) then describe one
+RMS: the slow part of every window of an epoch is scaled by the same factor, 0.75 to 1.25 (mostly
+near one end: the tap sum's sign). BatchNorm's moving averages (momentum 0.9: the last dozen steps) then describe one
 epoch's randomised inputs, not the unchanged inputs of inference: on the precursor quick profile
 a mode-B network scored 0.81 on its own training windows at inference, 1.00 once
 :func:`clean_batch_norm_statistics` had re-estimated them on the clean windows

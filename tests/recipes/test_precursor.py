@@ -169,6 +169,7 @@ def test_quick_path_on_tiny_built_in_data(tmp_path):
     assert max(v["mean_shift"] for v in again.values()) < 1e-3
     np.testing.assert_allclose([v["variance_ratio"] for v in again.values()], 1.0, rtol=1e-3)
     assert "re-estimated on the training windows with the random layer off" in report
+    assert "BatchNorm's inference statistics: re-estimated on the clean training windows" in report
 
 
 def test_a_retraining_is_reproducible_from_its_seed(tmp_path):

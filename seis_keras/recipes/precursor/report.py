@@ -146,7 +146,10 @@ def _differences(metrics: dict, cfg: PrecursorConfig) -> list[str]:
                 if m.random_layer_mode == "input" else "white noise is convolved with a {k}-tap kernel re-drawn each "
                 "epoch and added").format(k=m.random_kernel_size)
              + f" at {100 * m.noise_rms_fraction:.0f}% of the input's RMS; identity at inference (the paper does not "
-             "say; Lee et al. average over random layers at test time). The kernel length is ours.",
+             "say; Lee et al. average over random layers at test time). The kernel length is ours. BatchNorm's "
+             "inference statistics: " + ("re-estimated on the clean training windows (ours; the paper is silent)"
+                                         if cfg.train.batch_norm_statistics == "clean" else
+                                         "Keras's moving averages over the randomised training inputs") + ".",
              "- Frequency occlusion (§6.2): the low-pass is applied "
              + ("to each normalised sub-window" if fo.filter == "after" else
                 "to each raw 1000 s macro-window before the joint normalisation")
