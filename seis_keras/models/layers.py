@@ -15,6 +15,15 @@ inference it is the identity, so explainers can strip it
 Lee et al. average predictions over several random layers at test time (a Monte Carlo
 approximation) and, unlike Ong et al., replace the input by the random layer's output
 instead of adding it and re-draw the kernel every iteration rather than every epoch.
+
+**BatchNorm after a training-only layer.** Well below the kernel's first zero (0.16–0.21 Hz at
+40 Hz, 16 taps) the input reading adds the signal times the kernel's tap sum, rescaled to 25 %
+RMS: the slow part of every window of an epoch is scaled by the same factor, 0.75 to 1.25 (mostly
+near one end: the tap sum's sign). BatchNorm's moving averages (momentum 0.9: the last dozen steps) then describe one
+epoch's randomised inputs, not the unchanged inputs of inference: on the precursor quick profile
+a mode-B network scored 0.81 on its own training windows at inference, 1.00 once
+:func:`clean_batch_norm_statistics` had re-estimated them on the clean windows
+(``bench/precursor_random_layer.py``).
 """
 from __future__ import annotations
 
@@ -173,3 +182,76 @@ class RedrawRandomKernel(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         for layer in random_input_layers(self.model):
             layer.redraw(epoch)
+
+
+def clean_batch_norm_statistics(model: keras.Model, batches) -> dict:
+    """Re-estimate every BatchNormalization layer's inference statistics on clean inputs.
+
+    Why: a :class:`RandomInputLayer` acts in training only, so the moving averages BatchNorm
+    collects while training describe the *randomised* inputs — with momentum 0.9 over the
+    last few steps, those of the last epoch's kernel — while inference sees the inputs
+    unchanged. Ong et al. are silent on it; this is the population estimate of PreciseBN
+    (Wu & Johnson 2021, "Rethinking 'batch' in BatchNorm", §3; ``torch.optim.swa_utils.update_bn``)
+    on the inputs as inference sees them: one pass over ``batches`` with every random input
+    layer off and every other layer in inference mode, except that each BatchNormalization
+    normalises by its batch statistics, as in training; its ``moving_mean`` becomes the mean of
+    the batch means and its ``moving_variance`` the mean of the (biased, as Keras keeps them)
+    batch variances, both weighted by the values per batch. Trainable weights are unchanged.
+
+    Args:
+        model: a chain model (each layer's input is the previous layer's output: all models
+            of this package with a waveform input), BatchNormalization over the last axis.
+        batches: iterable of input arrays ``(N, T, C)`` or ``(x, y)`` pairs (a tf.data
+            dataset of the training windows).
+
+    Returns:
+        ``{bn layer name: {"mean_shift": max |old - new mean| / sqrt(new variance),
+        "variance_ratio": median old / new variance over channels}}``: how far the training
+        statistics were from the clean ones.
+
+    Raises:
+        ValueError: a model that is not a chain, a BatchNormalization over another axis, or
+            no batches.
+    """
+    chain = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    previous = model.inputs[0] if len(model.inputs) == 1 else None
+    for layer in chain:
+        if previous is None or layer.input is not previous:
+            raise ValueError(f"clean_batch_norm_statistics: model {model.name!r} is not a chain at layer "
+                             f"{layer.name!r} (expected each layer to take the previous layer's output)")
+        previous = layer.output
+    bns = [layer for layer in chain if isinstance(layer, keras.layers.BatchNormalization)]
+    for bn in bns:
+        if list(bn.axis) != [len(bn.input_shape) - 1]:
+            raise ValueError(f"clean_batch_norm_statistics: {bn.name!r} normalises axis {bn.axis} "
+                             "(expected the last axis)")
+    sums = {bn.name: [0.0, 0.0, 0.0] for bn in bns}  # weight, weighted mean, weighted variance
+    for batch in batches:
+        x = tf.convert_to_tensor(batch[0] if isinstance(batch, (tuple, list)) else batch)
+        for layer in chain:
+            if isinstance(layer, RandomInputLayer):
+                continue  # the identity at inference
+            if isinstance(layer, keras.layers.BatchNormalization):
+                x32 = tf.cast(x, tf.float32)
+                mean, var = tf.nn.moments(x32, axes=list(range(len(x.shape) - 1)))
+                weight = float(np.prod(x.shape[:-1]))
+                acc = sums[layer.name]
+                acc[0] += weight
+                acc[1] = acc[1] + weight * mean
+                acc[2] = acc[2] + weight * var
+                x = tf.cast(tf.nn.batch_normalization(x32, mean, var, layer.beta, layer.gamma, layer.epsilon),
+                            x.dtype)
+            else:
+                x = layer(x, training=False)
+    out = {}
+    for bn in bns:
+        weight, mean_sum, var_sum = sums[bn.name]
+        if weight == 0:
+            raise ValueError("clean_batch_norm_statistics: no batches (expected the training inputs)")
+        mean, var = (mean_sum / weight).numpy(), (var_sum / weight).numpy()
+        old_mean, old_var = bn.moving_mean.numpy(), bn.moving_variance.numpy()
+        out[bn.name] = {"mean_shift": float(np.max(np.abs(old_mean - mean) / np.sqrt(var + bn.epsilon))),
+                        "variance_ratio": float(np.median(old_var / np.maximum(var, 1e-30)))}
+        bn.moving_mean.assign(mean.astype(bn.moving_mean.dtype.as_numpy_dtype))
+        bn.moving_variance.assign(var.astype(bn.moving_variance.dtype.as_numpy_dtype))
+    return out

@@ -4,7 +4,8 @@ import pytest
 import tensorflow as tf
 from tensorflow import keras
 
-from seis_keras.models.layers import RandomInputLayer, RedrawRandomKernel, random_input_layers
+from seis_keras.models.layers import (RandomInputLayer, RedrawRandomKernel, clean_batch_norm_statistics,
+                                      random_input_layers)
 
 
 def _batch(n=4, t=512, c=3, seed=0):
@@ -155,3 +156,87 @@ def test_bad_settings_are_refused():
         RandomInputLayer(0.2, kernel_size=0)
     with pytest.raises(ValueError, match="expected \\(batch, time, channels\\)"):
         RandomInputLayer()(np.zeros((2, 5), "float32"))
+
+
+def test_input_reading_scales_a_slow_signal_by_one_plus_or_minus_the_fraction():
+    """Why the BatchNorm statistics of training do not fit inference (issue 14, precursor mode B): well below
+    the kernel's first zero the added copy is the signal times the kernel's tap sum, rescaled to 25 % RMS, so
+    the whole slow signal is scaled by 1.25 or 0.75 as the tap sum is positive or negative (one draw per
+    epoch); at inference the layer is off (gain 1)."""
+    t = np.arange(8192) / 40.0
+    slow = np.stack([np.sin(2 * np.pi * 0.18 * t), np.cos(2 * np.pi * 0.07 * t)], axis=-1)[None].astype("float32")
+    layer = RandomInputLayer(0.25, kernel_size=16, seed=0)
+    layer.build((None, 8192, 2))
+    core = slice(100, -100)  # away from the "same" padding's edges
+    for sign in (1.0, -1.0):
+        layer.kernel.assign(sign * np.hanning(16).astype("float32") / np.linalg.norm(np.hanning(16)))
+        y = layer(slow, training=True).numpy()
+        gain = np.sqrt((y[:, core] ** 2).mean() / (slow[:, core] ** 2).mean())
+        np.testing.assert_allclose(gain, 1.0 + 0.25 * sign, atol=2e-3)
+
+
+def _bn_chain(seed=0):
+    inputs = keras.Input((64, 2), name="waveform")
+    x = RandomInputLayer(0.25, kernel_size=5, seed=seed, name="random_input")(inputs)
+    x = keras.layers.Conv1D(3, 5, padding="same", name="conv1")(x)
+    x = keras.layers.BatchNormalization(momentum=0.9, name="bn1")(x)
+    x = keras.layers.Activation("relu", name="relu1")(x)
+    x = keras.layers.Conv1D(2, 3, padding="same", name="conv2")(x)
+    x = keras.layers.BatchNormalization(momentum=0.9, name="bn2")(x)
+    x = keras.layers.GlobalAveragePooling1D(name="pool")(x)
+    x = keras.layers.Dropout(0.5, name="dropout")(x)
+    return keras.Model(inputs, keras.layers.Dense(2, name="logits")(x))
+
+
+def test_clean_batch_norm_statistics_are_the_mean_batch_statistics_of_the_clean_inputs():
+    """Checked against numpy: the random layer skipped, each BatchNorm normalising by its batch statistics,
+    moving mean = mean of the batch means, moving variance = mean of the biased batch variances (weighted
+    by the values per batch: batches of 5 and 3)."""
+    model = _bn_chain()
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((8, 64, 2)) * [1.0, 3.0] + [0.5, -1.0]).astype("float32")
+    y = rng.integers(0, 2, 8)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, epochs=2, batch_size=4, verbose=0, callbacks=[RedrawRandomKernel()])  # statistics of the randomised inputs
+    batches = [(x[:5], y[:5]), (x[5:], y[5:])]
+    bn1, bn2 = model.get_layer("bn1"), model.get_layer("bn2")
+    before = bn1.moving_variance.numpy().copy()
+
+    def conv(layer, h):
+        return layer(tf.constant(h)).numpy().astype(np.float64)
+
+    stats = {"bn1": [], "bn2": []}
+    for xb, _ in batches:
+        h1 = conv(model.get_layer("conv1"), xb)
+        m1, v1 = h1.mean(axis=(0, 1)), h1.var(axis=(0, 1))
+        g1, b1 = bn1.gamma.numpy(), bn1.beta.numpy()
+        h2 = conv(model.get_layer("conv2"), np.maximum(g1 * (h1 - m1) / np.sqrt(v1 + bn1.epsilon) + b1, 0))
+        stats["bn1"].append((len(xb), m1, v1))
+        stats["bn2"].append((len(xb), h2.mean(axis=(0, 1)), h2.var(axis=(0, 1))))
+    report = clean_batch_norm_statistics(model, batches)
+    for name, rows in stats.items():
+        w = np.array([r[0] for r in rows], float)
+        mean = sum(wi * r[1] for wi, r in zip(w, rows)) / w.sum()
+        var = sum(wi * r[2] for wi, r in zip(w, rows)) / w.sum()
+        bn = model.get_layer(name)
+        np.testing.assert_allclose(bn.moving_mean.numpy(), mean, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(bn.moving_variance.numpy(), var, rtol=1e-4)
+    np.testing.assert_allclose(report["bn1"]["variance_ratio"],
+                               np.median(before / bn1.moving_variance.numpy()), rtol=1e-5)
+    # inference now normalises conv1's clean outputs by the clean statistics
+    h1 = conv(model.get_layer("conv1"), x)
+    bn1_out = keras.Model(model.inputs, bn1.output)(x, training=False).numpy()
+    expected = (bn1.gamma.numpy() * (h1 - bn1.moving_mean.numpy()) / np.sqrt(bn1.moving_variance.numpy() + bn1.epsilon)
+                + bn1.beta.numpy())
+    np.testing.assert_allclose(bn1_out, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_clean_batch_norm_statistics_refuses_a_model_that_is_not_a_chain():
+    inputs = keras.Input((16, 2))
+    a = keras.layers.Conv1D(2, 3, padding="same", name="a")(inputs)
+    b = keras.layers.BatchNormalization(name="bn")(keras.layers.Add(name="add")([a, inputs]))
+    model = keras.Model(inputs, b)
+    with pytest.raises(ValueError, match="not a chain at layer 'add'"):
+        clean_batch_norm_statistics(model, [np.zeros((2, 16, 2), "float32")])
+    with pytest.raises(ValueError, match="no batches"):
+        clean_batch_norm_statistics(_bn_chain(), [])

@@ -13,12 +13,13 @@ import tensorflow as tf
 from seis_keras.data.precursor_windows import load_sub_windows
 from seis_keras.data.store import StoreWriter, WaveformStore
 from seis_keras.explain.frequency import uniform_band_share
+from seis_keras.models.layers import clean_batch_norm_statistics
 from seis_keras.recipes.config import load_config
 from seis_keras.recipes.precursor.__main__ import main
 from seis_keras.recipes.precursor.config import PrecursorConfig
 from seis_keras.recipes.precursor.data import extra_origins, load_data
 from seis_keras.recipes.precursor.occlusion import cutoff_list, lowpassed_before_normalisation, occlusion_knee
-from seis_keras.recipes.precursor.study import PAPER, windows_of
+from seis_keras.recipes.precursor.study import PAPER, dataset, windows_of
 from seis_keras.recipes.precursor.time_course import rise_interval
 from seis_keras.recipes.precursor.training import train_once
 from seis_keras.recipes.runner import RunFolder
@@ -85,6 +86,10 @@ def test_quick_path_on_tiny_built_in_data(tmp_path):
         assert r["kept_weights"]["rule"] == "best loss"
         assert r["kept_weights"]["epoch"] == int(np.argmin(history["loss"].to_numpy()))
         assert r["kept_weights"]["monitor_value"] == pytest.approx(history["loss"].min())
+    # the BatchNorm inference statistics are re-estimated on the clean training windows (the default)
+    for r in runs + m["training"]["B"]:
+        assert r["batch_norm_statistics"]["rule"] == "clean"
+        assert set(r["batch_norm_statistics"]["training_vs_clean"]) == {f"bn{i}" for i in range(1, 8)}
     tc = m["time_course"]
     fr = np.asarray(tc["fractions"])
     assert fr.shape == (2, 36)
@@ -159,6 +164,12 @@ def test_quick_path_on_tiny_built_in_data(tmp_path):
     np.testing.assert_allclose(out["probabilities"].numpy(), p_keras, atol=1e-5)
     acc = np.mean(p_keras.argmax(1) == np.repeat([0, 1], 4))
     assert acc == pytest.approx(runs[0]["test"]["accuracy"])
+    # ... whose BatchNorm statistics are already those of the clean training windows: re-estimating changes nothing
+    again = clean_batch_norm_statistics(keras_model, dataset(study, windows_of(study, "A", "train")))
+    assert max(v["mean_shift"] for v in again.values()) < 1e-3
+    np.testing.assert_allclose([v["variance_ratio"] for v in again.values()], 1.0, rtol=1e-3)
+    assert "re-estimated on the training windows with the random layer off" in report
+    assert "BatchNorm's inference statistics: re-estimated on the clean training windows" in report
 
 
 def test_a_retraining_is_reproducible_from_its_seed(tmp_path):

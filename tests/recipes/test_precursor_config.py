@@ -44,6 +44,7 @@ def test_config_profiles_hold_the_paper_settings():
     ("relevance.recommended='gradient'", r"recommended = 'gradient': expected one of methods"),
     ('trust.randomisation_layers=["logits"]', r"randomisation_layer = 'conv4' is not in randomisation_layers"),
     ("model.random_layer_mode=white", r"random_layer_mode = 'white': expected one of 'input', 'noise'"),
+    ("train.batch_norm_statistics=moving", r"batch_norm_statistics = 'moving': expected one of 'clean', 'training'"),
     ("frequency_occlusion.filter=during", r"filter = 'during': expected one of 'after', 'before'"),
     ("windows.normalisation=l2", r"normalisation = 'l2': expected one of 'std', 'max'"),
     ("time_course.split=dev", r"split = 'dev': expected one of 'train', 'test', 'all'"),

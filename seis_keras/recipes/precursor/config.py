@@ -101,6 +101,7 @@ class Train:
     shuffle_buffer: int = setting(min=1)
     retrainings: int = setting(min=1)
     mode_b_retrainings: int = setting(min=1)
+    batch_norm_statistics: Literal["clean", "training"]  # seis_keras.models.layers.clean_batch_norm_statistics
 
 
 @dataclasses.dataclass(frozen=True)

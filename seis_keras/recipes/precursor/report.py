@@ -84,6 +84,16 @@ def markdown(metrics: dict, cfg: PrecursorConfig) -> str:
         lines += ["", f"Weights evaluated: {kept[0]['rule']} epoch of each network (§6.2 \"the best weights obtained in "
                   "the training\"; the paper has no validation set, so best = lowest training loss): epochs "
                   + ", ".join(str(k["epoch"]) for k in kept) + f" of {cfg.train.epochs}."]
+    bn = [r.get("batch_norm_statistics") for runs in tr.values() for r in runs]
+    if bn and all(bn) and bn[0]["rule"] == "clean":
+        ratios = [b["training_vs_clean"]["bn1"]["variance_ratio"] for b in bn if b["training_vs_clean"]]
+        lines += ["", "BatchNorm inference statistics: re-estimated on the training windows with the random layer "
+                  "off (`train.batch_norm_statistics = \"clean\"`; the moving averages of training describe the "
+                  "last epochs' randomised inputs). Training / clean variance at bn1 (median over channels): "
+                  + ", ".join(f"{v:.2f}" for v in ratios) + "."]
+    elif bn and all(bn):
+        lines += ["", "BatchNorm inference statistics: Keras's moving averages over the randomised training inputs "
+                  "(`train.batch_norm_statistics = \"training\"`)."]
     first = tr["A"][0]["per_event_test_accuracy"] if "A" in tr else {}
     lines += ["", "Per-event test accuracy, first mode-A network (paper Table 2: "
               + ", ".join(f"{v:.2f}" for v in TABLE2) + "):", ""]
@@ -136,7 +146,10 @@ def _differences(metrics: dict, cfg: PrecursorConfig) -> list[str]:
                 if m.random_layer_mode == "input" else "white noise is convolved with a {k}-tap kernel re-drawn each "
                 "epoch and added").format(k=m.random_kernel_size)
              + f" at {100 * m.noise_rms_fraction:.0f}% of the input's RMS; identity at inference (the paper does not "
-             "say; Lee et al. average over random layers at test time). The kernel length is ours.",
+             "say; Lee et al. average over random layers at test time). The kernel length is ours. BatchNorm's "
+             "inference statistics: " + ("re-estimated on the clean training windows (ours; the paper is silent)"
+                                         if cfg.train.batch_norm_statistics == "clean" else
+                                         "Keras's moving averages over the randomised training inputs") + ".",
              "- Frequency occlusion (§6.2): the low-pass is applied "
              + ("to each normalised sub-window" if fo.filter == "after" else
                 "to each raw 1000 s macro-window before the joint normalisation")
