@@ -209,6 +209,9 @@ def test_band_model_gets_its_relevance_in_its_band():
         assert low.max() < 5e-3  # the 5 Hz energy (~98% of the input) gets almost none (FIR stopband)
     shares = band_shares(R_lrp, f2, X, band, fs=fs)
     assert shares["relevance_over_uniform"] > 4.0 and shares["relevance_over_input"] > 20.0
+    # on 1 Hz cells (components summed) the band-only model keeps its answer: the cells add nothing that is not there
+    cells = band_shares(R_lrp, f2, X, band, fs=fs, resolution_hz=1.0, sum_channels=True)
+    assert cells["relevance"] > 0.9 and cells["relevance_over_input"] > 20.0
 
 
 def test_lrp_through_the_prepended_layer_agrees_with_the_closed_form():
