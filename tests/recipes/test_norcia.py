@@ -90,6 +90,10 @@ def test_classes_and_explanations_quick_path(tmp_path):
         assert r["resolution_sweep"]["1"] == pytest.approx(r["relevance_over_uniform"])
         assert r["resolution_sweep"]["0"] != pytest.approx(r["per_bin"]["relevance_over_uniform"])  # summed vs not
     assert e["frequency"][rule]["per_class"]["post"]["input"] > 2 * e["frequency"][rule]["per_class"]["pre"]["input"]
+    control = e["frequency"][rule]["untrained_control"]  # the rule on the re-initialised network, same traces and cells
+    assert control["method"] == rule and control["uniform"] == pytest.approx(e["frequency"][rule]["uniform"])
+    assert control["relevance_over_uniform"] == pytest.approx(control["relevance"] / control["uniform"])
+    assert control["relevance"] != pytest.approx(e["frequency"][rule]["relevance"], abs=1e-3)  # other weights
     # the trust section: every method judged; localisation on the planted band's bins (incl. DC in the uniform share)
     t = m["trust"]
     assert list(t["methods"]) == methods and t["recipe_rule_verdict"] == t["methods"][rule]["verdict"]
@@ -113,6 +117,7 @@ def test_classes_and_explanations_quick_path(tmp_path):
     assert "performance ratio" in report and f"{q['n_disagree']} of {len(meta)} traces disagree" in report
     assert "## Trust" in report and t["table"] in report and f"The recipe's rule (lrp.epsilon" in report
     assert "Relevance per frequency (DFT-LRP)" in report and "`figures/frequency_evidence.png` — DFT-LRP" in report
+    assert "Control: the same traces explained" in report and "on 1 Hz cells, components summed" in report
     assert "- Initial weights are Keras's (Glorot, zero biases)" in report  # this test's model.init, said plainly
     assert m["paper"]["table1.NRCA.2"] == {"value": "99.19 ± 0.12", "source": "Table 1",
                                            "note": "test accuracy %, mean ± std over 3 runs"}

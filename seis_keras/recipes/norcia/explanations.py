@@ -31,6 +31,7 @@ from seis_keras.data.norcia_experiments import planted_band
 
 from seis_keras.explain.frequency import band_share, band_shares, frequency_relevance, uniform_band_share
 from seis_keras.explain.methods import explain, parse_method
+from seis_keras.explain.metrics import randomised_cascade
 from seis_keras.explain.spectral import amplitude_spectrum, band_power_fraction
 from seis_keras.plots.explanations import waveform_relevance
 from seis_keras.plots.frequency import relevance_spectra
@@ -160,6 +161,33 @@ def resolution_sweep(R_f: np.ndarray, freqs: np.ndarray, band, sum_channels: boo
     return out
 
 
+def untrained_control(model, X: np.ndarray, method: str, targets: np.ndarray, session, band, fs: float, cells: dict,
+                      seed: int) -> dict:
+    """The band shares of ``method`` on the same traces for the network with every layer re-drawn from its initializer.
+
+    A control for the share itself: what an untrained network of this architecture gets on these inputs (the
+    cells must not make a band share out of the input spectrum alone). LRP runs in ``session`` with the weights
+    swapped, then swapped back.
+    """
+    clone = None
+    for _, clone in randomised_cascade(model, seed=seed):  # the last step: every layer with weights re-drawn
+        pass
+    if parse_method(method).backend == "lrp":
+        session.set_weights(clone)
+        try:
+            R = explain(clone, X, method, class_index=targets, session=session)
+        finally:
+            session.set_weights(model)
+    else:
+        R = explain(clone, X, method, class_index=targets)
+    freqs, R_f = frequency_relevance(R, X, fs=fs)
+    shares = band_shares(R_f, freqs, X, band, fs=fs, **cells)
+    per_bin = band_shares(R_f, freqs, X, band, fs=fs)
+    return {"method": method, **{k: shares[k] for k in ("relevance", "uniform", "relevance_over_uniform",
+                                                      "relevance_over_input")},
+            "per_bin_over_uniform": per_bin["relevance_over_uniform"], "seed": seed}
+
+
 def _frequency(X, classes, targets, session, trained, cfg, folder, band) -> tuple[np.ndarray, dict, dict, dict]:
     """DFT-LRP of every ``explain.frequency_methods`` method: per-class band shares and figures.
 
@@ -193,6 +221,11 @@ def _frequency(X, classes, targets, session, trained, cfg, folder, band) -> tupl
         folder.save_figure(relevance_spectra(freqs, R_f, classes, X=X, fs=fs, class_names=names, band=band,
                                              title=f"DFT-LRP, {method_label(method)}", share_settings=cells),
                            f"explain_frequency_{k}")
+    rule = cfg.explain.lrp_rule
+    control = untrained_control(trained.model, X, rule, targets, session, band, fs, cells, cfg.seed)
+    out[rule]["untrained_control"] = control
+    folder.log(f"explain DFT-LRP {rule}, untrained network (every layer re-drawn): {control['relevance']:.3f} = "
+               f"{control['relevance_over_uniform']:.2f}x uniform (each DFT bin: {control['per_bin_over_uniform']:.2f}x)")
     return freqs, maps, rel_f, out
 
 

@@ -193,6 +193,12 @@ def _frequency(e: dict) -> list[str]:
                      f"{_fmt(r['uniform'], 3)} | {_fmt(r['input'], 3)} | {_fmt(r['relevance_over_uniform'], 2)} | "
                      f"{_fmt(r['relevance_over_input'], 2)} | "
                      f"{_fmt(r.get('per_bin', {}).get('relevance_over_uniform'), 2)} |")
+    control = next((r["untrained_control"] for r in e["frequency"].values() if "untrained_control" in r), None)
+    if control:
+        lines += ["", f"Control: the same traces explained ({control['method']}) by the network with every layer "
+                  f"re-drawn from its initializer: {control['relevance']:.3f} in the band = "
+                  f"{control['relevance_over_uniform']:.2f}× the uniform share on the same cells "
+                  f"({control['per_bin_over_uniform']:.2f}× per DFT bin): the architecture on these inputs, untrained."]
     figures = ", ".join(f"`{r['figure']}` ({r['label']})" for r in e["frequency"].values())
     return lines + ["", f"Figures (class-mean relevance per frequency beside the class-mean input spectra): {figures}. "
                     "Compare with Fig. 5 (which bands the network can classify from) and Fig. 6 (where post/pre "
