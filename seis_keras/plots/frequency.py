@@ -51,7 +51,8 @@ def _shade(ax, band, vertical=True):
 def relevance_spectra(freqs: np.ndarray, relevance: np.ndarray, labels: np.ndarray, *,
                       X: np.ndarray | None = None, fs: float | None = None,
                       class_names: Sequence[str] | None = None, band: tuple | None = None,
-                      normalise: bool = True, logy_input: bool = True, title: str = "") -> Figure:
+                      normalise: bool = True, logy_input: bool = True, title: str = "",
+                      share_settings: dict | None = None) -> Figure:
     """Class-mean relevance per frequency (left) beside the class-mean input spectra (right).
 
     Args:
@@ -67,6 +68,8 @@ def relevance_spectra(freqs: np.ndarray, relevance: np.ndarray, labels: np.ndarr
             its total (input energy), so classes with different logit sizes compare.
         logy_input: logarithmic y axis for the input spectra.
         title: figure title.
+        share_settings: ``band_share`` keywords of the legend's shares (``resolution_hz``,
+            ``sum_channels``; default: each DFT bin of each channel).
 
     Returns:
         Figure with the relevance axis first and, with ``X``, the input axis second.
@@ -76,6 +79,7 @@ def relevance_spectra(freqs: np.ndarray, relevance: np.ndarray, labels: np.ndarr
     if R.ndim != 3 or R.shape[1] != len(freqs):
         raise ValueError(f"relevance: expected (N, {len(freqs)}, C) (one value per frequency bin), got {R.shape}")
     y = _labels(labels, len(R))
+    cells = dict(share_settings or {})
     if X is not None:
         if fs is None:
             raise ValueError("fs: the sampling rate of X is needed for the input spectra")
@@ -93,7 +97,7 @@ def relevance_spectra(freqs: np.ndarray, relevance: np.ndarray, labels: np.ndarr
             curve = curve / (np.abs(curve).sum() or 1.0)
         label = name
         if band is not None:
-            label += f" (in band {np.nanmean(band_share(R[y == c], freqs, band)):.2f})"
+            label += f" (in band {np.nanmean(band_share(R[y == c], freqs, band, **cells)):.2f})"
         axes[0].plot(freqs, curve, lw=1.0, label=label)
     axes[0].axhline(0.0, color="k", lw=0.6)
     axes[0].set_ylabel("relevance share per bin" if normalise else "mean relevance")
@@ -106,7 +110,8 @@ def relevance_spectra(freqs: np.ndarray, relevance: np.ndarray, labels: np.ndarr
                 curve = curve / (curve.sum() or 1.0)
             label = name
             if band is not None:
-                label += f" (in band {np.nanmean(input_band_share(X[y == c], fs, band)):.2f})"
+                share = input_band_share(X[y == c], fs, band, resolution_hz=cells.get("resolution_hz"))
+                label += f" (in band {np.nanmean(share):.2f})"
             axes[1].plot(f_in, curve, lw=1.0, label=label)
         axes[1].set_yscale("log" if logy_input else "linear")
         axes[1].set_ylabel("energy share per bin" if normalise else "mean energy")

@@ -8,7 +8,8 @@ from tensorflow import keras
 
 from seis_keras.explain.frequency import (band_share, band_shares, coefficients_to_bins, dft, energy_spectrum,
                                           input_band_share, inverse_dft, inverse_dft_matrix, inverse_stdft,
-                                          inverse_stdft_matrix, stdft, stdft_starts, uniform_band_share)
+                                          inverse_stdft_matrix, pool_frequencies, stdft, stdft_starts,
+                                          uniform_band_share)
 from seis_keras.explain.frequency.relevance import frequency_relevance, time_frequency_relevance
 from seis_keras.explain.frequency.virtual import dft_lrp, spectral_model, stdft_lrp
 from seis_keras.explain.lrp import lrp
@@ -208,6 +209,9 @@ def test_band_model_gets_its_relevance_in_its_band():
         assert low.max() < 5e-3  # the 5 Hz energy (~98% of the input) gets almost none (FIR stopband)
     shares = band_shares(R_lrp, f2, X, band, fs=fs)
     assert shares["relevance_over_uniform"] > 4.0 and shares["relevance_over_input"] > 20.0
+    # on 1 Hz cells (components summed) the band-only model keeps its answer: the cells add nothing that is not there
+    cells = band_shares(R_lrp, f2, X, band, fs=fs, resolution_hz=1.0, sum_channels=True)
+    assert cells["relevance"] > 0.9 and cells["relevance_over_input"] > 20.0
 
 
 def test_lrp_through_the_prepended_layer_agrees_with_the_closed_form():
@@ -260,3 +264,39 @@ def test_band_shares_planted_numbers():
 def test_bad_input_gives_one_line_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_band_share_on_cells_sums_the_signed_relevance_before_the_positive_part():
+    freqs = np.arange(41) * 0.25  # 0 ... 10 Hz, four bins per 1 Hz cell
+    noisy = ((freqs >= 1) & (freqs < 4)) | ((freqs >= 7) & (freqs < 10))  # 24 bins, six whole cells
+    R = np.zeros((2, 41, 2))
+    R[:, (freqs >= 4) & (freqs < 6), 0] = 1.0  # 8 in-band bins, 1 each: the planted relevance
+    R[0, noisy, 0] = 3.0 * (-1.0) ** np.arange(noisy.sum())  # sample 0: +3/-3 bin to bin, 0 in every cell
+    R[1, noisy, 0], R[1, noisy, 1] = 3.0, -3.0  # sample 1: opposite on the two components, 0 in their sum
+    band = (4.0, 6.0)
+    # each bin of each component: the cancelling terms count (sample 0: 12 bins x 3; sample 1: 24 bins x 3)
+    np.testing.assert_allclose(band_share(R, freqs, band), [8 / 44, 8 / 80])
+    np.testing.assert_allclose(band_share(R, freqs, band, resolution_hz=1.0), [1.0, 8 / 80])
+    np.testing.assert_allclose(band_share(R, freqs, band, sum_channels=True), [8 / 44, 1.0])
+    np.testing.assert_allclose(band_share(R, freqs, band, resolution_hz=1.0, sum_channels=True), [1.0, 1.0])
+    # a cell is inside when all its bins are: [4, 5) and [5, 6), not [6, 7) (only its 6.00 Hz bin is in the band)
+    assert uniform_band_share(freqs, band) == pytest.approx(9 / 40)
+    assert uniform_band_share(freqs, band, resolution_hz=1.0) == pytest.approx(8 / 40)
+    shares = band_shares(R, freqs, np.zeros((2, 80, 1)) + RNG.normal(size=(2, 80, 1)), band, fs=20.0,
+                         resolution_hz=1.0, sum_channels=True)
+    assert shares["relevance_over_uniform"] == pytest.approx(5.0) and shares["resolution_hz"] == 1.0
+    # pooling keeps the signed sums; 0 Hz left out; channels summed on request
+    pooled, low, high = pool_frequencies(R, freqs, 1.0, sum_channels=True)
+    assert pooled.shape == (2, 11) and low[0] == 0.25 and high[0] == 0.75 and low[-1] == high[-1] == 10.0
+    np.testing.assert_allclose(pooled.sum(axis=1), R[:, 1:].sum(axis=(1, 2)))
+    np.testing.assert_allclose(pooled[0, 4:6], [4.0, 4.0])
+    per_channel, _, _ = pool_frequencies(R, freqs, 1.0)
+    assert per_channel.shape == (2, 2, 11) and per_channel[1, 1, 1] == pytest.approx(-12.0)
+    # the input's energy share on the same bins: a 5.5 Hz tone lies in the cells, a 6.25 Hz tone does not
+    n = np.arange(80)
+    X = np.stack([np.sin(2 * np.pi * 5.5 * n / 20.0), np.sin(2 * np.pi * 6.25 * n / 20.0)])[:, :, None]
+    np.testing.assert_allclose(input_band_share(X, 20.0, band, resolution_hz=1.0), [1.0, 0.0], atol=1e-12)
+    with pytest.raises(ValueError, match="no whole cell"):
+        band_share(R, freqs, (4.2, 4.8), resolution_hz=1.0)
+    with pytest.raises(ValueError, match="resolution_hz"):
+        band_share(R, freqs, band, resolution_hz=0.0)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from seis_keras.explain.frequency import energy_spectrum
+from seis_keras.explain.frequency import band_share, energy_spectrum
 from seis_keras.plots import frequency as P
 
 RNG = np.random.default_rng(3)
@@ -40,6 +40,14 @@ def test_relevance_spectra_draws_class_means_and_band_shares(tmp_path):
     np.testing.assert_allclose(inp.lines[0].get_ydata(), e0 / e0.sum())
     assert inp.get_yscale() == "log"
     fig.savefig(tmp_path / "spectra.png")
+    # the legend counts on the cells it is given: 1 Hz cells, components summed (the noise partly cancels)
+    cells = dict(resolution_hz=1.0, sum_channels=True)
+    pooled = P.relevance_spectra(freqs, R, y, X=X, fs=fs, class_names=["pre", "post"], band=(30.0, 40.0),
+                                 share_settings=cells)
+    text = [t.get_text() for t in pooled.axes[0].get_legend().get_texts()][1]
+    expected_cells = np.nanmean(band_share(R[y == 1], freqs, (30.0, 40.0), **cells))
+    assert float(text.split()[-1].rstrip(")")) == pytest.approx(expected_cells, abs=0.005)
+    assert abs(expected_cells - expected) > 0.01  # a different count than each bin's
     one = P.relevance_spectra(freqs, R, y, normalise=False)
     assert len(one.axes) == 1
     np.testing.assert_allclose(one.axes[0].lines[0].get_ydata(), R[y == 0].sum(axis=2).mean(axis=0))

@@ -78,21 +78,31 @@ def test_classes_and_explanations_quick_path(tmp_path):
     assert list(e["frequency"]) == methods and e["frequency"][rule]["role"] == "recipe rule" and e["target"] == "post"
     f = np.fft.rfftfreq(2500, 0.01)
     in_band = (f >= 30) & (f <= 40)
+    in_cells = (f >= 30) & (f < 40)  # the 1 Hz cells [30, 31) ... [39, 40): the 40.00 Hz bin is in [40, 41)
+    assert e["resolution_hz"] == 1.0 and e["sum_channels"] and e["share_cells"] == "1 Hz cells, components summed"
     for r in e["frequency"].values():
-        assert r["uniform"] == pytest.approx(in_band.sum() / (f > 0).sum())  # bins in 30-40 Hz, DC left out
+        assert r["uniform"] == pytest.approx(in_cells.sum() / (f > 0).sum())  # 250 of the 1250 bins, DC left out
+        assert r["per_bin"]["uniform"] == pytest.approx(in_band.sum() / (f > 0).sum())  # each bin: 251 of 1250
         assert r["relevance_over_uniform"] == pytest.approx(r["relevance"] / r["uniform"])
         assert r["relevance_over_input"] == pytest.approx(r["relevance"] / r["input"])
         assert r["input"] == pytest.approx(e["frequency"][rule]["input"])  # the same traces for every method
         assert r["conservation_error"] < 1e-3 and set(r["per_class"]) == {"pre", "post"}
+        assert r["resolution_sweep"]["1"] == pytest.approx(r["relevance_over_uniform"])
+        assert r["resolution_sweep"]["0"] != pytest.approx(r["per_bin"]["relevance_over_uniform"])  # summed vs not
     assert e["frequency"][rule]["per_class"]["post"]["input"] > 2 * e["frequency"][rule]["per_class"]["pre"]["input"]
+    control = e["frequency"][rule]["untrained_control"]  # the rule on the re-initialised network, same traces and cells
+    assert control["method"] == rule and control["uniform"] == pytest.approx(e["frequency"][rule]["uniform"])
+    assert control["relevance_over_uniform"] == pytest.approx(control["relevance"] / control["uniform"])
+    assert control["relevance"] != pytest.approx(e["frequency"][rule]["relevance"], abs=1e-3)  # other weights
     # the trust section: every method judged; localisation on the planted band's bins (incl. DC in the uniform share)
     t = m["trust"]
     assert list(t["methods"]) == methods and t["recipe_rule_verdict"] == t["methods"][rule]["verdict"]
-    for r in t["methods"].values():
+    for key, r in t["methods"].items():
         assert r["verdict"].split(":")[0] in ("trusted", "flagged")
         assert r["checks"]["randomisation"]["verdict"] != "not run"
-        loc = r["checks"]["localisation"]["numbers"]
-        assert loc["uniform_share"] == pytest.approx(in_band.sum() / len(f)) and loc["n_samples"] == 8
+        loc = r["checks"]["localisation"]["numbers"]  # on the shares' cells: 10 of the 51 1 Hz cells above 0 Hz
+        assert loc["uniform_share"] == pytest.approx(10 / 51) and loc["n_samples"] == 8
+        assert loc["mass_accuracy"] == pytest.approx(e["frequency"][key]["relevance"])  # the reported share
         assert r["randomisation_curves"]["layers"] == ["logits", "conv7"]
     assert t["headline"] is None or t["methods"][t["headline"]]["verdict"] == "trusted"
     fe = m["frequency_evidence"]  # one frequency axis: (Fig. 5,) the relevance per frequency (, Fig. 6)
@@ -107,6 +117,7 @@ def test_classes_and_explanations_quick_path(tmp_path):
     assert "performance ratio" in report and f"{q['n_disagree']} of {len(meta)} traces disagree" in report
     assert "## Trust" in report and t["table"] in report and f"The recipe's rule (lrp.epsilon" in report
     assert "Relevance per frequency (DFT-LRP)" in report and "`figures/frequency_evidence.png` — DFT-LRP" in report
+    assert "Control: the same traces explained" in report and "on 1 Hz cells, components summed" in report
     assert "- Initial weights are Keras's (Glorot, zero biases)" in report  # this test's model.init, said plainly
     assert m["paper"]["table1.NRCA.2"] == {"value": "99.19 ± 0.12", "source": "Table 1",
                                            "note": "test accuracy %, mean ± std over 3 runs"}

@@ -14,7 +14,8 @@ network use", conserving the total relevance.
 Modules: :mod:`.transforms` (the coefficient layouts and their inverses, numpy),
 :mod:`.virtual` (closed-form DFT-LRP/STDFT-LRP, the prepended-layer spectral model for
 innvestigate, gradients on the spectral input), :mod:`.relevance` (the two entry points),
-:mod:`.shares` (band shares). Figures: :mod:`seis_keras.plots.frequency`.
+:mod:`.shares` (band shares, on DFT bins or on
+frequency cells of a given width: ``resolution_hz``). Figures: :mod:`seis_keras.plots.frequency`.
 
 Why not the authors' code: github.com/jvielhaben/DFT-LRP (also inside ``signxai2``) is PyTorch
 (torch + zennit, not in the pinned stack) and builds dense T x T Fourier matrices; the rule
@@ -31,7 +32,7 @@ from __future__ import annotations
 import importlib
 
 from seis_keras.explain.frequency.shares import (SHARE_KINDS, band_share, band_shares, input_band_share,
-                                                 uniform_band_share)
+                                                 pool_frequencies, uniform_band_share)
 from seis_keras.explain.frequency.transforms import (coefficients_to_bins, dft, energy_spectrum, inverse_dft,
                                                      inverse_dft_matrix, inverse_stdft, inverse_stdft_matrix,
                                                      stdft, stdft_coverage, stdft_starts)
@@ -46,7 +47,8 @@ _LAZY = {
     "spectral_gradients": "virtual",
 }
 
-__all__ = sorted(["SHARE_KINDS", "band_share", "band_shares", "input_band_share", "uniform_band_share",
+__all__ = sorted(["SHARE_KINDS", "band_share", "band_shares", "input_band_share", "pool_frequencies",
+                  "uniform_band_share",
                   "coefficients_to_bins", "dft", "energy_spectrum", "inverse_dft", "inverse_dft_matrix",
                   "inverse_stdft", "inverse_stdft_matrix", "stdft", "stdft_coverage", "stdft_starts",
                   *_LAZY])

@@ -186,6 +186,13 @@ class Explain:
     target: Literal["post", "predicted"]
     per_class: int = setting(min=1)
     band_hz: tuple[float, float] = setting(check=_band)
+    share_resolution_hz: float = setting(min=0)
+    share_channels: Literal["summed", "separate"]
+
+    @property
+    def share_settings(self) -> dict:
+        """``band_share`` keywords of the band shares (``resolution_hz`` None = each DFT bin, for 0)."""
+        return {"resolution_hz": self.share_resolution_hz or None, "sum_channels": self.share_channels == "summed"}
 
     @property
     def frequency_methods(self) -> list[str]:

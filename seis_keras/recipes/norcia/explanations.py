@@ -8,8 +8,9 @@ On up to ``explain.per_class`` correctly classified pre and post test traces of 
   :mod:`seis_keras.explain.frequency`): each method of ``explain.frequency_methods`` (the
   recipe's rule ``explain.lrp_rule`` first, then the recommended ones), per class, beside the
   band-pass sweep (Fig. 5) and the co-located spectral ratios (Fig. 6). Band shares in the band
-  (on built-in data the planted one, from the metadata): relevance vs the uniform share of the
-  bins and vs the input's energy share (:func:`~seis_keras.explain.frequency.band_shares`).
+  (on built-in data the planted one, from the metadata): relevance vs the uniform share and vs
+  the input's energy share (:func:`~seis_keras.explain.frequency.band_shares`), counted on
+  ``explain.share_resolution_hz`` cells with ``explain.share_channels`` (the per-bin number beside).
 * **time-domain maps** (``explain.methods``: LRP with the recipe's rule, gradient saliency): the
   share of relevance *power* in the band (``band_power_fraction``, the spectrum of a relevance
   trace — not the relevance of a frequency, kept for comparison) and, for saliency, gradient ×
@@ -28,8 +29,9 @@ import pandas as pd
 from seis_keras.data import norcia as nd
 from seis_keras.data.norcia_experiments import planted_band
 
-from seis_keras.explain.frequency import band_share, band_shares, frequency_relevance
+from seis_keras.explain.frequency import band_share, band_shares, frequency_relevance, uniform_band_share
 from seis_keras.explain.methods import explain, parse_method
+from seis_keras.explain.metrics import randomised_cascade
 from seis_keras.explain.spectral import amplitude_spectrum, band_power_fraction
 from seis_keras.plots.explanations import waveform_relevance
 from seis_keras.plots.frequency import relevance_spectra
@@ -148,30 +150,89 @@ def _time_domain(out, X, classes, targets, session, trained, cfg, folder, band):
                        "explain_relevance_spectra")
 
 
+def resolution_sweep(R_f: np.ndarray, freqs: np.ndarray, band, sum_channels: bool,
+                     widths=(0.0, 0.5, 1.0, 2.0)) -> dict:
+    """Positive band share / uniform share at each cell width (0 = each DFT bin): how the number depends on it."""
+    out = {}
+    for w in widths:
+        r = band_share(R_f, freqs, band, resolution_hz=w or None, sum_channels=sum_channels)
+        u = uniform_band_share(freqs, band, resolution_hz=w or None)
+        out[f"{w:g}"] = float(np.nanmean(r) / u)
+    return out
+
+
+def untrained_control(model, X: np.ndarray, method: str, targets: np.ndarray, session, band, fs: float, cells: dict,
+                      seed: int) -> dict:
+    """The band shares of ``method`` on the same traces for the network with every layer re-drawn from its initializer.
+
+    A control for the share itself: what an untrained network of this architecture gets on these inputs (the
+    cells must not make a band share out of the input spectrum alone). LRP runs in ``session`` with the weights
+    swapped, then swapped back.
+    """
+    clone = None
+    for _, clone in randomised_cascade(model, seed=seed):  # the last step: every layer with weights re-drawn
+        pass
+    if parse_method(method).backend == "lrp":
+        session.set_weights(clone)
+        try:
+            R = explain(clone, X, method, class_index=targets, session=session)
+        finally:
+            session.set_weights(model)
+    else:
+        R = explain(clone, X, method, class_index=targets)
+    freqs, R_f = frequency_relevance(R, X, fs=fs)
+    shares = band_shares(R_f, freqs, X, band, fs=fs, **cells)
+    per_bin = band_shares(R_f, freqs, X, band, fs=fs)
+    return {"method": method, **{k: shares[k] for k in ("relevance", "uniform", "relevance_over_uniform",
+                                                      "relevance_over_input")},
+            "per_bin_over_uniform": per_bin["relevance_over_uniform"], "seed": seed}
+
+
 def _frequency(X, classes, targets, session, trained, cfg, folder, band) -> tuple[np.ndarray, dict, dict, dict]:
-    """DFT-LRP of every ``explain.frequency_methods`` method: per-class band shares and figures."""
+    """DFT-LRP of every ``explain.frequency_methods`` method: per-class band shares and figures.
+
+    Shares are counted on the cells ``explain.share_resolution_hz`` / ``share_channels`` name; ``per_bin`` keeps
+    the library default (each DFT bin of each component) beside them, ``resolution_sweep`` the ratio at 0-2 Hz cells.
+    """
     fs, names = cfg.data.sampling_rate, nd.class_names(2)
+    cells = cfg.explain.share_settings
     maps, rel_f, out = {}, {}, {}
     freqs = np.fft.rfftfreq(X.shape[1], 1.0 / fs)
     for k, method in enumerate(cfg.explain.frequency_methods):
         R = explain(trained.model, X, method, class_index=targets, session=session)
         freqs, R_f = frequency_relevance(R, X, fs=fs)  # the closed-form virtual layer (relevance conserved)
         maps[method], rel_f[method] = R, R_f
-        shares = band_shares(R_f, freqs, X, band, fs=fs)
-        per_class = {names[c]: band_shares(R_f[classes == c], freqs, X[classes == c], band, fs=fs)
+        shares = band_shares(R_f, freqs, X, band, fs=fs, **cells)
+        per_class = {names[c]: band_shares(R_f[classes == c], freqs, X[classes == c], band, fs=fs, **cells)
                      for c in (0, 1) if (classes == c).any()}
+        per_bin = band_shares(R_f, freqs, X, band, fs=fs)
         conserved = float(np.abs(R_f.sum(axis=(1, 2)) - R.sum(axis=(1, 2))).max()
                           / max(np.abs(R.sum(axis=(1, 2))).max(), 1e-12))
         out[method] = {"label": method_label(method), "role": "recipe rule" if k == 0 else "recommended",
                        **shares, "per_class": per_class, "conservation_error": conserved,
-                       "signed_share": float(np.nanmean(band_share(R_f, freqs, band, kind="signed")))}
+                       "signed_share": float(np.nanmean(band_share(R_f, freqs, band, kind="signed", **cells))),
+                       "per_bin": {key: per_bin[key] for key in ("relevance", "uniform", "relevance_over_uniform",
+                                                                 "relevance_over_input")},
+                       "resolution_sweep": resolution_sweep(R_f, freqs, band, cells["sum_channels"])}
         folder.log(f"explain DFT-LRP {method}: positive relevance in {band[0]:g}-{band[1]:g} Hz "
                    f"{shares['relevance']:.3f} = {shares['relevance_over_uniform']:.2f}x uniform, "
-                   f"{shares['relevance_over_input']:.2f}x the input's share")
+                   f"{shares['relevance_over_input']:.2f}x the input's share ({_cells_text(cfg)}; each DFT bin and "
+                   f"component: {per_bin['relevance_over_uniform']:.2f}x uniform)")
         folder.save_figure(relevance_spectra(freqs, R_f, classes, X=X, fs=fs, class_names=names, band=band,
-                                             title=f"DFT-LRP, {method_label(method)}"),
+                                             title=f"DFT-LRP, {method_label(method)}", share_settings=cells),
                            f"explain_frequency_{k}")
+    rule = cfg.explain.lrp_rule
+    control = untrained_control(trained.model, X, rule, targets, session, band, fs, cells, cfg.seed)
+    out[rule]["untrained_control"] = control
+    folder.log(f"explain DFT-LRP {rule}, untrained network (every layer re-drawn): {control['relevance']:.3f} = "
+               f"{control['relevance_over_uniform']:.2f}x uniform (each DFT bin: {control['per_bin_over_uniform']:.2f}x)")
     return freqs, maps, rel_f, out
+
+
+def _cells_text(cfg: NorciaConfig) -> str:
+    w = cfg.explain.share_resolution_hz
+    what = f"{w:g} Hz cells" if w else "each DFT bin"
+    return what + (", components summed" if cfg.explain.share_channels == "summed" else ", each component")
 
 
 def explanations(data: NorciaData, trained: Trained, cfg: NorciaConfig, folder, session) -> Explained:
@@ -194,7 +255,7 @@ def explanations(data: NorciaData, trained: Trained, cfg: NorciaConfig, folder, 
     band, kind = planted_band(data.store.metadata, cfg.explain.band_hz)
     targets = np.ones_like(classes) if cfg.explain.target == "post" else classes
     out = {"band": list(band), "band_kind": kind, "n_per_class": [int((classes == c).sum()) for c in (0, 1)],
-           "target": cfg.explain.target,
+           "target": cfg.explain.target, "share_cells": _cells_text(cfg), **cfg.explain.share_settings,
            "uniform_share": (band[1] - band[0]) / (fs / 2), "methods": {}, "frequency": {}}
     if len(rows) == 0:
         folder.log("explain: no correctly classified test trace")

@@ -176,18 +176,29 @@ def _fig6(metrics: dict, cfg: NorciaConfig) -> list[str]:
 
 def _frequency(e: dict) -> list[str]:
     band = e["band"]
+    cells = e.get("share_cells", "each DFT bin, each component")
     lines = ["### Relevance per frequency (DFT-LRP) — beside Fig. 5 and Fig. 6", "",
              f"Relevance propagated from the time samples into the DFT bins (virtual inspection layer, Vielhaben et "
              f"al. 2024); share of positive relevance in the {e['band_kind']} band {band[0]:g}–{band[1]:g} Hz "
-             "(0 Hz left out) against the bins' uniform share and the input's energy share.", "",
-             "| method | role | pre | post | all | uniform | input | ÷ uniform | ÷ input |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             f"(0 Hz left out) against the uniform share and the input's energy share, counted on {cells} "
+             "(`explain.share_resolution_hz`, `share_channels`: the signed relevance is summed over a cell before its "
+             "positive part is taken; per DFT bin the bins' cross terms of random sign count as relevance "
+             "everywhere). Last column: the same ratio on each DFT bin and component (the library default).", "",
+             "| method | role | pre | post | all | uniform | input | ÷ uniform | ÷ input | ÷ uniform per bin |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in e["frequency"].values():
         pc = r["per_class"]
         lines.append(f"| {r['label']} | {r['role']} | {_fmt(pc.get('pre', {}).get('relevance'), 3)} | "
                      f"{_fmt(pc.get('post', {}).get('relevance'), 3)} | {_fmt(r['relevance'], 3)} | "
                      f"{_fmt(r['uniform'], 3)} | {_fmt(r['input'], 3)} | {_fmt(r['relevance_over_uniform'], 2)} | "
-                     f"{_fmt(r['relevance_over_input'], 2)} |")
+                     f"{_fmt(r['relevance_over_input'], 2)} | "
+                     f"{_fmt(r.get('per_bin', {}).get('relevance_over_uniform'), 2)} |")
+    control = next((r["untrained_control"] for r in e["frequency"].values() if "untrained_control" in r), None)
+    if control:
+        lines += ["", f"Control: the same traces explained ({control['method']}) by the network with every layer "
+                  f"re-drawn from its initializer: {control['relevance']:.3f} in the band = "
+                  f"{control['relevance_over_uniform']:.2f}× the uniform share on the same cells "
+                  f"({control['per_bin_over_uniform']:.2f}× per DFT bin): the architecture on these inputs, untrained."]
     figures = ", ".join(f"`{r['figure']}` ({r['label']})" for r in e["frequency"].values())
     return lines + ["", f"Figures (class-mean relevance per frequency beside the class-mean input spectra): {figures}. "
                     "Compare with Fig. 5 (which bands the network can classify from) and Fig. 6 (where post/pre "
@@ -252,7 +263,7 @@ def _trust(metrics: dict) -> list[str]:
     head = t["methods"][t["headline"]]["method"] if t["headline"] else "none (no method passed)"
     return ["## Trust — can these explanations be believed?", "",
             "Each method: cascading randomisation (re-initialised from the logits down, Spearman |R| with the trained "
-            "map), localisation (positive DFT-LRP relevance in the ground-truth band vs the bins' uniform share; "
+            "map), localisation (positive DFT-LRP relevance in the ground-truth band's cells vs the cells' uniform share; "
             f"ground truth: {t['localisation_ground_truth']}), faithfulness (deletion of time samples most relevant "
             "first vs random orders, on the explained logit).", "", t["table"], "",
             f"Headline: {head}. The recipe's rule ({rule['method']}): **{rule['verdict']}** — {rule['rule']}.",

@@ -7,7 +7,8 @@ For each method of ``explain.frequency_methods`` (the recipe's rule and the reco
   each layer with its own initializer), the first ``trust.randomisation_samples`` traces
   explained again for the same classes; LRP through the model's worker with a weight swap;
 - **localisation** (built-in data only, where the planted band is the ground truth): the share
-  of positive DFT-LRP relevance in the band's frequency bins against the bins' uniform share.
+  of positive DFT-LRP relevance in the band's cells against the cells' uniform share, on the
+  cells of the band shares (``explain.share_resolution_hz``, ``share_channels``; 0 Hz left out).
   It checks the pipeline (a planted change is found), not the paper's claim about real
   aftershocks;
 - **faithfulness**: deletion of time samples, most relevant first (filled with ``trust.fill``),
@@ -22,6 +23,7 @@ import dataclasses
 
 import numpy as np
 
+from seis_keras.explain.frequency import pool_frequencies
 from seis_keras.explain.methods import explain, parse_method
 from seis_keras.explain.trust import (TrustSettings, best_trusted, faithfulness_check, judge, localisation_check,
                                       randomisation_check, trust_table, weight_swap_explainer)
@@ -44,10 +46,23 @@ def settings_of(cfg: NorciaConfig, seed: int) -> TrustSettings:
     return TrustSettings.from_config(dataclasses.asdict(cfg.trust), seed=seed)
 
 
-def band_mask(freqs: np.ndarray, band, n: int) -> np.ndarray:
-    """(N, F) ground truth: the DFT bins inside ``band`` for each of ``n`` explained traces."""
-    inside = (np.asarray(freqs) >= band[0]) & (np.asarray(freqs) <= band[1])
-    return np.broadcast_to(inside, (n, len(inside)))
+def band_cells(relevance_f: np.ndarray, freqs: np.ndarray, band, cells: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The DFT-LRP relevance on the band share's cells and the (N, cells) ground truth: the cells inside ``band``.
+
+    Args:
+        relevance_f: (N, F, C) relevance per DFT bin.
+        freqs: (F,) bin frequencies (Hz).
+        band: the planted band (Hz).
+        cells: ``explain.share_settings`` (``resolution_hz``, ``sum_channels``); 0 Hz left out, as in the shares.
+
+    Returns:
+        ``(maps (N, cells) or (N, cells, C), mask (N, cells))``.
+    """
+    pooled, low, high = pool_frequencies(relevance_f, freqs, cells["resolution_hz"],
+                                         sum_channels=cells["sum_channels"])
+    inside = (low >= band[0]) & (high <= band[1])
+    maps = pooled if pooled.ndim == 2 else np.moveaxis(pooled, -1, 1)
+    return maps, np.broadcast_to(inside, (len(maps), len(inside)))
 
 
 def _explainer(method: str, session, classes: np.ndarray):
@@ -78,7 +93,7 @@ def trust_section(ex: Explained, trained, cfg: NorciaConfig, folder, seed: int) 
     for method, R in ex.maps.items():
         rand = randomisation_check(trained.model, ex.X, _explainer(method, ex.session, ex.targets),
                                    layers=s.randomisation_layers, samples=s.randomisation_samples, seed=s.seed)
-        loc = (localisation_check(ex.relevance_f[method], band_mask(ex.freqs, ex.band, len(ex.X)))
+        loc = (localisation_check(*band_cells(ex.relevance_f[method], ex.freqs, ex.band, cfg.explain.share_settings))
                if planted else None)
         faith = faithfulness_check(trained.model, ex.X, R, class_index=ex.targets, steps=s.steps, fill=s.fill,
                                    unit=s.unit, score=s.score, random_orders=s.random_orders,
