@@ -51,7 +51,7 @@ from seis_keras.explain import metrics
 from seis_keras.explain.targets import ClassIndex
 from seis_keras.explain.trust_checks import (FaithfulnessResult, LocalisationResult, RandomisationResult, _maps,
                                              faithfulness_check, localisation_check, randomisation_check,
-                                             randomisation_control, weight_swap_explainer)
+                                             weight_swap_explainer)
 
 __all__ = ["CHECKS", "CheckVerdict", "FaithfulnessResult", "LocalisationResult", "RandomisationResult",
            "TrustResult", "TrustSettings", "assess", "best_trusted", "faithfulness_check", "judge",
@@ -78,7 +78,8 @@ class TrustSettings:
         randomisation_samples: the first this many inputs are re-explained per step (16).
         randomisation_control: also explain two copies re-initialised down to the verdict layer with
             different seeds (:func:`~seis_keras.explain.trust_checks.randomisation_control`, True): the
-            similarity any upper layers give, shown beside the trained-vs-random one.
+            similarity any upper layers give, shown beside the trained-vs-random one
+            (``RandomisationResult.control``).
         ssim: also compute SSIM per step (scikit-image; off by default: slower).
         localisation_min_ratio: mass accuracy / uniform share must reach this (1.5).
         pointing_min_ratio: pointing-game hit rate / uniform share must reach this
@@ -204,6 +205,7 @@ class TrustResult:
         if self.randomisation is not None:
             out["randomisation_curves"] = {"layers": list(self.randomisation.layers),
                                            **{k: self.randomisation.mean(k) for k in self.randomisation.similarity}}
+            out["randomisation_control"] = self.randomisation.control
         if self.faithfulness is not None:
             f = self.faithfulness
             out["perturbation_curves"] = {"fractions": f.fractions, **{m: getattr(f, m).mean(axis=0) for m in (
@@ -340,13 +342,9 @@ def assess(method: str, model, X: np.ndarray, explain: Callable | None = None, *
         raise ValueError(f"relevance: expected the shape of X {np.shape(X)}, got {R.shape}")
     rand = None if explain is None else randomisation_check(
         model, X, explain, layers=s.randomisation_layers, samples=s.randomisation_samples,
-        ssim=s.ssim or s.randomisation_similarity == "ssim", seed=s.seed)
+        ssim=s.ssim or s.randomisation_similarity == "ssim", seed=s.seed, control=s.randomisation_control,
+        control_layer=s.randomisation_layer)
     extras = {"sparseness": float(np.nanmean(metrics.sparseness(R)))}
-    layer = None if rand is None else s.randomisation_layer or rand.layers[-1]
-    if s.randomisation_control and rand is not None and layer in rand.layers:  # else judge names the bad layer
-        extras["randomisation_control"] = randomisation_control(
-            model, X, explain, layers=rand.layers[:rand.layers.index(layer) + 1], samples=s.randomisation_samples,
-            seed=s.seed)
     loc = localisation_check(R, mask) if mask is not None else None
     faith = faithfulness_check(model, X, R, class_index=class_index, steps=s.steps, fill=s.fill, noise=s.noise,
                                unit=s.unit, score=s.score, random_orders=s.random_orders,
@@ -363,7 +361,7 @@ def _randomisation_cell(numbers: dict, control: dict | None) -> str:
     if not numbers:
         return "not run"
     cell = f"{_f(numbers['similarity'])} ({numbers['layer']}"
-    if control and numbers.get("kind") in control:
+    if control and control.get("layer") == numbers.get("layer") and numbers.get("kind") in control:
         cell += f"; two random copies {_f(control[numbers['kind']])}"
     return cell + ")"
 
@@ -378,7 +376,7 @@ def trust_table(results: Sequence[TrustResult]) -> str:
         rnd = c["randomisation"].numbers
         loc, fai = c["localisation"].numbers, c["faithfulness"].numbers
         cells = [r.method,
-                 _randomisation_cell(rnd, r.extras.get("randomisation_control")),
+                 _randomisation_cell(rnd, None if r.randomisation is None else r.randomisation.control),
                  f"{_f(loc['mass_accuracy'])} ({_f(loc['uniform_share'])})" if loc else "not run",
                  f"{_f(loc['pointing_game'])} ({_f(loc['uniform_share'])})" if loc else "not run",
                  f"{_f(fai['deletion_auc'], 3)} ({_f(fai['deletion_random_auc'], 3)})" if fai else "not run",

@@ -25,10 +25,15 @@ from seis_keras.explain.targets import ClassIndex
 
 @dataclasses.dataclass
 class RandomisationResult:
-    """Cascading randomisation: ``similarity[kind]`` is (L, N), row l after re-initialising layers[0..l]."""
+    """Cascading randomisation: ``similarity[kind]`` is (L, N), row l after re-initialising layers[0..l].
+
+    ``control``: ``{"layer", kind: mean similarity}`` of two copies re-initialised down to that layer with
+    different seeds (:func:`randomisation_control`), or None when not computed.
+    """
 
     layers: list[str]
     similarity: dict[str, np.ndarray]
+    control: dict | None = None
 
     def mean(self, kind: str = "spearman_abs") -> np.ndarray:
         """Mean over samples per cascade step, shape (L,)."""
@@ -98,7 +103,8 @@ def _maps(explain, model, X, what: str) -> np.ndarray:
 
 
 def randomisation_check(model, X: np.ndarray, explain: Callable, *, layers: Sequence[str] | None = None,
-                        samples: int | None = 16, ssim: bool = False, seed: int = 0) -> RandomisationResult:
+                        samples: int | None = 16, ssim: bool = False, seed: int = 0, control: bool = True,
+                        control_layer: str | None = None) -> RandomisationResult:
     """Cascading model randomisation of ``explain`` on the first ``randomisation_samples`` inputs.
 
     Args:
@@ -110,6 +116,8 @@ def randomisation_check(model, X: np.ndarray, explain: Callable, *, layers: Sequ
         samples: re-explain only the first this many inputs (None: all).
         ssim: also compute SSIM (scikit-image).
         seed: seed of the re-initialisation.
+        control: also run :func:`randomisation_control` down to ``control_layer`` (default: the cascade's
+            last layer; pass the verdict layer).
 
     Returns:
         :class:`RandomisationResult` with "spearman_abs", "spearman", "spearman_positive" (and "ssim").
@@ -123,7 +131,11 @@ def randomisation_check(model, X: np.ndarray, explain: Callable, *, layers: Sequ
         names.append(name)
         for k in kinds:
             rows[k].append(metrics.map_similarity(original, maps, k))
-    return RandomisationResult(names, {k: np.stack(v) for k, v in rows.items()})
+    ctrl = None
+    if control:
+        down = names[: names.index(control_layer) + 1] if control_layer in names else names
+        ctrl = {"layer": down[-1], **randomisation_control(model, X, explain, layers=down, samples=samples, seed=seed)}
+    return RandomisationResult(names, {k: np.stack(v) for k, v in rows.items()}, ctrl)
 
 
 def randomisation_control(model, X: np.ndarray, explain: Callable, *, layers: Sequence[str],

@@ -186,9 +186,10 @@ def test_weight_swap_explainer_matches_the_direct_path(case):
     swapped = randomisation_check(model, X, weight_swap_explainer(session.set_weights, session.analyze),
                                   samples=6, seed=4)
     direct = randomisation_check(model, X, gradient, samples=6, seed=4)
-    assert session.swaps == 3                                         # trained + 2 cascade steps
-    for k in ("spearman_abs", "spearman"):
+    assert session.swaps == 5                                         # trained + 2 cascade steps + 2 control copies
+    for k in ("spearman_abs", "spearman", "spearman_positive"):
         np.testing.assert_array_equal(swapped.similarity[k], direct.similarity[k])
+    assert swapped.control == direct.control
 
 
 def test_settings_validation_and_config():
@@ -296,19 +297,25 @@ def test_positive_evidence_similarity_and_the_random_pair_control():
     assert v.verdict == "pass" and "Spearman R⁺" in v.rule
 
 
-def test_assess_carries_the_two_copies_control_into_extras_and_the_table(case):
+def test_assess_carries_the_two_copies_control_into_the_result_and_the_table(case):
     from seis_keras.explain.trust_checks import randomisation_control
 
     model, X = case
     s = TrustSettings(score="logit", steps=5, random_orders=2, randomisation_samples=8)
     r = assess("|x|", model, X, abs_input, class_index=1, settings=s)
     # |x| is the same map for any weights: both similarities are exactly 1, and the table says so
-    assert r.extras["randomisation_control"] == {"spearman_abs": 1.0, "spearman": 1.0, "spearman_positive": 1.0}
+    assert r.randomisation.control == {"layer": "fc1", "spearman_abs": 1.0, "spearman": 1.0, "spearman_positive": 1.0}
     assert "1.00 (fc1; two random copies 1.00)" in trust_table([r])
     g = assess("gxi", model, X, grad_x_input, class_index=1, settings=s)
-    assert g.extras["randomisation_control"] == pytest.approx(
-        randomisation_control(model, X, grad_x_input, layers=["logits", "fc1"], samples=8, seed=0))
+    assert g.randomisation.control == pytest.approx(
+        {"layer": "fc1", **randomisation_control(model, X, grad_x_input, layers=["logits", "fc1"], samples=8, seed=0)})
+    assert g.to_dict()["randomisation_control"]["layer"] == "fc1"
+    # the control runs down to the verdict layer, not the cascade's end
+    top = assess("gxi", model, X, grad_x_input, class_index=1,
+                 settings=TrustSettings(score="logit", steps=5, random_orders=2, randomisation_samples=8,
+                                        randomisation_layer="logits"))
+    assert top.randomisation.control["layer"] == "logits" and "(logits; two random copies" in trust_table([top])
     off = assess("gxi", model, X, grad_x_input, class_index=1,
                  settings=TrustSettings(score="logit", steps=5, random_orders=2, randomisation_samples=8,
                                         randomisation_control=False))
-    assert "randomisation_control" not in off.extras and "two random copies" not in trust_table([off]).splitlines()[2]
+    assert off.randomisation.control is None and "two random copies" not in trust_table([off]).splitlines()[2]

@@ -14,7 +14,7 @@ model A's single logit (the earthquake evidence) for every method.
   below ``trust.randomisation_max``. The default reads the positive evidence max(R, 0), what
   localisation scores (recipes/detector.toml says why: |R| stays ~0.3–0.7 for every method,
   plain gradients and occlusion included, and at the same level between two *independent*
-  re-initialisations, ``extras["randomisation_control"]``, so on this network it measures the input's
+  re-initialisations, ``RandomisationResult.control``, so on this network it measures the input's
   energy through the kept conv1–3, not the trained upper layers). Every measure is stored and
   |R| has its own figure. LRP methods share one innvestigate worker (weights swapped).
 - **localisation**: share of the positive relevance inside the window from
@@ -162,7 +162,7 @@ def assess_methods(methods: dict[str, str], model, x: np.ndarray, mask: np.ndarr
 def randomisation_measures(results: dict, settings: TrustSettings) -> dict:
     """Per method, every similarity at the verdict layer: trained vs re-initialised, and two re-initialisations.
 
-    The second pair (``extras["randomisation_control"]`` of :func:`~seis_keras.explain.trust.assess`) is the
+    The second pair (``RandomisationResult.control``, :func:`~seis_keras.explain.trust.assess`) is the
     level any upper layers give: a trained-vs-random similarity at that level means the pattern is not the
     trained model's.
 
@@ -171,7 +171,8 @@ def randomisation_measures(results: dict, settings: TrustSettings) -> dict:
     """
     out = {}
     for name, result in results.items():
-        r, control = result.randomisation, result.extras["randomisation_control"]
+        r = result.randomisation
+        control = {k: v for k, v in r.control.items() if k != "layer"}
         layer = settings.randomisation_layer or r.layers[-1]
         step = r.layers.index(layer)
         out[name] = {"layer": layer, "trained_vs_random": {k: float(r.mean(k)[step]) for k in control},

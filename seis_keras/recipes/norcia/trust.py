@@ -92,7 +92,8 @@ def trust_section(ex: Explained, trained, cfg: NorciaConfig, folder, seed: int) 
     results = {}
     for method, R in ex.maps.items():
         rand = randomisation_check(trained.model, ex.X, _explainer(method, ex.session, ex.targets),
-                                   layers=s.randomisation_layers, samples=s.randomisation_samples, seed=s.seed)
+                                   layers=s.randomisation_layers, samples=s.randomisation_samples, seed=s.seed,
+                                   control=s.randomisation_control, control_layer=s.randomisation_layer)
         loc = (localisation_check(*band_cells(ex.relevance_f[method], ex.freqs, ex.band, cfg.explain.share_settings))
                if planted else None)
         faith = faithfulness_check(trained.model, ex.X, R, class_index=ex.targets, steps=s.steps, fill=s.fill,

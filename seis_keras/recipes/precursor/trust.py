@@ -65,7 +65,8 @@ def trust_section(study: PrecursorStudy, folder: RunFolder, model, rel: Relevanc
                 def explain(m, x, text=text):
                     return explain_with(text, m, x, rel.y[:len(x)], cfg)
             rand = randomisation_check(model, rel.X, explain, layers=s.randomisation_layers,
-                                       samples=s.randomisation_samples, seed=s.seed)
+                                       samples=s.randomisation_samples, seed=s.seed,
+                                       control=s.randomisation_control, control_layer=s.randomisation_layer)
             loc = None if mask is None else localisation_check(rel.per_frequency[label][precursor], mask[precursor])
             faith = faithfulness_check(model, rel.X, rel.maps[label], class_index=rel.y, steps=s.steps, fill=s.fill,
                                        unit=s.unit, score=s.score, random_orders=s.random_orders,

@@ -90,7 +90,8 @@ def _fold_checks(method: str, fold: dict, R: np.ndarray, cfg: SubductionConfig, 
     X, classes = fold["X_test"][keep].astype(np.float32), fold["pred"][keep]
     out = {"randomisation": randomisation_check(
         fold["model"], X, _explainer(method, cfg, fold, classes, session), layers=settings.randomisation_layers,
-        samples=settings.randomisation_samples, seed=settings.seed),
+        samples=settings.randomisation_samples, seed=settings.seed, control=settings.randomisation_control,
+        control_layer=settings.randomisation_layer),
         "faithfulness": faithfulness_check(
             fold.get("logits") or fold["model"], X, R, class_index=classes, steps=settings.steps, fill=settings.fill, unit=settings.unit,
             score=settings.score, random_orders=settings.random_orders, samples=settings.faithfulness_samples,
