@@ -13,7 +13,7 @@ energy share in the band, the uniform share (:func:`uniform_band_share`) and the
 own class contrast in the band (:func:`input_contrast_share`, ``shap.contrast_samples`` training
 spectrograms). On the built-in data the input's class difference is itself spread over
 frequency: the energy-preserving plant lowers every out-of-band row of an aftershock (log10 power
-post − pre −0.25 in every row below 28 Hz and above 42 Hz, +0.05 in the band, 400 traces), and
+post − pre −0.20 to −0.27 in every row below 29 Hz and above 41 Hz, +0.05 in the band, 400 traces), and
 after log1p, min-max per channel and the standardisation the band holds 1.4× the uniform share
 of ``|E[x | post] − E[x | pre]|``. A map that follows where the classes differ in the input puts
 only that share in the band.
