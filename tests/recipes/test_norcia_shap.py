@@ -1,5 +1,6 @@
 """Magrini & Marrocco recipe: spectrogram preprocessing against scipy and the code's PNG path, band shares,
 the code's uint8 SHAP input, config, quick paths (both splits, SHAP, trust section)."""
+import dataclasses
 import json
 import math
 
@@ -18,7 +19,9 @@ from seis_keras.models import InputContract
 from seis_keras.recipes.config import load_config
 from seis_keras.recipes.norcia_shap.__main__ import main
 from seis_keras.recipes.norcia_shap.config import NorciaShapConfig
-from seis_keras.recipes.norcia_shap.shap_maps import band_numbers, dequantising_model, frequency_blocks, uint8_batch
+from seis_keras.recipes.norcia_shap.report import differences
+from seis_keras.recipes.norcia_shap.shap_maps import (band_numbers, band_reader, dequantising_model, explain_shap,
+                                                      frequency_blocks, input_contrast_share, uint8_batch)
 from seis_keras.recipes.norcia_shap.study import NorciaData, input_contract, spectrogram_axes
 
 TINY = ["--profile", "quick", "--set", "train.epochs=1", "--set", "train.verbose=0",
@@ -118,9 +121,96 @@ def test_band_numbers_read_the_frequency_axis_of_spectrogram_maps():
     assert frequency_blocks(maps, f) == {"n": 6, "first_rows_hz": [0.0, 7.81, 9.38, 15.62, 31.25, 32.81]}
 
 
-SHAP_TINY = ["--set", "shap.batch_samples=6", "--set", "shap.max_evals=40", "--set", "shap.gradient_background=4",
+def _shap_cfg(**shap):
+    cfg = load_config(NorciaShapConfig, "norcia_shap", profile="quick")
+    return dataclasses.replace(cfg, shap=dataclasses.replace(cfg.shap, **shap))
+
+
+def test_a_model_that_reads_only_the_band_gets_its_shap_there():
+    """band_reader: logit 1 = mean of the 30-40 Hz rows (class 0 its negative); its SHAP mass goes to the band."""
+    f = np.linspace(0, 50, 33)
+    inside = (f >= 30) & (f <= 40)
+    assert list(np.flatnonzero(inside)) == list(range(20, 26))
+    model = band_reader((33, 153, 3), inside)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(4, 33, 153, 3)).astype(np.float32)
+    X[:, 20:26] += np.array([1.0, -1.0, 1.5, -0.5])[:, None, None, None]   # each sample's band above or below the rest
+    z = model.predict(X, verbose=0)
+    np.testing.assert_allclose(z[:, 1], X[:, 20:26].mean(axis=(1, 2, 3)), rtol=1e-5)
+    np.testing.assert_allclose(z[:, 0], -z[:, 1])
+    bg = rng.normal(size=(6, 33, 153, 3)).astype(np.float32)
+    pred = z.argmax(axis=1)
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    for reference in ("train", "other_class"):
+        g = explain_shap("gradient", model, X, pred, _shap_cfg(gradient_reference=reference), bg, 0, max_evals=1,
+                         nsamples=4, background_labels=labels)
+        assert np.abs(g[:, ~inside]).max() == 0.0   # a linear read of the band: nothing outside it
+        np.testing.assert_allclose(band_share(g, f, (30.0, 40.0), freq_axis=1), 1.0)
+    # Partition (inpainting masker, max_evals 300 as the quick profile before): the band's rows share the partition
+    # tree's frequency blocks with rows outside it, and inpainting a masked band from its neighbours credits them too,
+    # so even this model gets ~0.44 of the positive SHAP in the band (2.3x uniform, measured), not 1
+    p = explain_shap("partition", model, X[1:2], pred[1:2], _shap_cfg(), bg, 0, max_evals=300, nsamples=1)
+    share = band_share(p, f, (30.0, 40.0), freq_axis=1)[0]
+    assert 2 * 6 / 32 < share < 0.6, share
+    masked = np.broadcast_to(X[1:2].mean(axis=(1, 2), keepdims=True), X[1:2].shape)   # everything inpainted: the mean
+    zm = model.predict(masked, verbose=0)
+    assert p.sum() == pytest.approx(z[1, pred[1]] - zm[0, pred[1]], rel=1e-3, abs=1e-4)   # efficiency
+
+
+def test_other_class_reference_and_margin_are_exact_on_a_linear_model():
+    """Expected gradients of a linear model with one background sample are w * (x - b): the chosen b is visible."""
+    keras.utils.set_random_seed(2)
+    inputs = keras.Input((4, 5, 1))
+    model = keras.Model(inputs, keras.layers.Dense(2, name="logits")(keras.layers.Flatten()(inputs)))
+    w = model.get_layer("logits").get_weights()[0].reshape(4, 5, 1, 2)
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(3, 4, 5, 1)).astype(np.float32)
+    bg = rng.normal(size=(2, 4, 5, 1)).astype(np.float32)   # row 0 a foreshock, row 1 an aftershock
+    targets, labels = np.array([0, 1, 0]), np.array([0, 1])
+    other = explain_shap("gradient", model, X, targets, _shap_cfg(gradient_reference="other_class"), bg, 0,
+                         max_evals=1, nsamples=20, background_labels=labels)
+    for i, t in enumerate(targets):
+        np.testing.assert_allclose(other[i], w[..., t] * (X[i] - bg[1 - t]), atol=1e-5)
+    margin = explain_shap("gradient", model, X, targets, _shap_cfg(gradient_reference="other_class", target="margin"),
+                          bg, 0, max_evals=1, nsamples=20, background_labels=labels)
+    for i, t in enumerate(targets):
+        np.testing.assert_allclose(margin[i], (w[..., t] - w[..., 1 - t]) * (X[i] - bg[1 - t]), atol=1e-5)
+    with pytest.raises(ValueError, match="no background spectrogram of a class other than 0"):
+        explain_shap("gradient", model, X, targets, _shap_cfg(gradient_reference="other_class"), bg[:1], 0,
+                     max_evals=1, nsamples=20, background_labels=labels[:1])
+
+
+def test_input_contrast_share_is_where_the_classes_differ_in_the_input():
+    f = np.linspace(0, 50, 33)
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 33, 10, 3))
+    y = np.repeat([0, 1], 20)
+    X -= X[y == 1].mean(axis=0) * (y == 1)[:, None, None, None] + X[y == 0].mean(axis=0) * (y == 0)[:, None, None, None]
+    band = X.copy()
+    band[y == 1, 20:26] += 0.3                      # the classes differ only in the 30-40 Hz rows
+    assert input_contrast_share(band, y, f, (30.0, 40.0)) == pytest.approx(1.0)
+    flat = X + 0.3 * (y == 1)[:, None, None, None]  # the same shift in every row (0 Hz left out)
+    assert input_contrast_share(flat, y, f, (30.0, 40.0)) == pytest.approx(6 / 32)
+    mixed = band.copy()
+    mixed[y == 1, 1:20] -= 0.1                      # in-band up 0.3 on 6 rows, 19 rows below it down 0.1
+    assert input_contrast_share(mixed, y, f, (30.0, 40.0)) == pytest.approx(6 * 0.3 / (6 * 0.3 + 19 * 0.1))
+
+
+def test_differences_name_the_initialisation_and_target_that_ran():
+    cfg = load_config(NorciaShapConfig, "norcia_shap")
+    metrics = {"data": {"source": "built-in"}}
+    assert cfg.model.init == "pytorch" and not any("Glorot" in d for d in differences(cfg, metrics))
+    keras_init = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, init="keras"))
+    assert any("Glorot" in d for d in differences(keras_init, metrics))
+    assert not any("logit margin" in d for d in differences(cfg, metrics))
+    margin = dataclasses.replace(cfg, shap=dataclasses.replace(cfg.shap, target="margin"))
+    assert any("logit margin" in d for d in differences(margin, metrics))
+
+
+SHAP_TINY = ["--set", "shap.batch_samples=6", "--set", "shap.max_evals=40", "--set", "shap.gradient_background=8",
              "--set", "shap.gradient_nsamples=8", "--set", "shap.randomisation_max_evals=40",
-             "--set", "shap.randomisation_nsamples=4", "--set", "trust.randomisation_samples=2"]
+             "--set", "shap.randomisation_nsamples=4", "--set", "trust.randomisation_samples=2",
+             "--set", "shap.contrast_samples=20", "--set", "shap.ceiling_samples=2"]
 
 
 def test_the_defaults_are_the_codes():
@@ -153,11 +243,16 @@ def test_quick_path_runs_both_splits_shap_and_trust(tmp_path):
     # SHAP: the code's batches, band shares with the frequency-relevance metric
     e = m["shap"]
     assert e["n_explained"] == 6 and e["band_kind"] == "planted" and e["uniform_share"] == pytest.approx(6 / 32)
+    assert (e["target"], e["gradient_reference"], e["contrast_samples"]) == ("logit", "other_class", 20)
+    assert "÷ input contrast" in report and "training spectrograms of the class other than the explained one" in report
     assert e["methods"]["partition"]["frequency_blocks"]["n"] < 33   # max_evals 40: a coarse partition tree
     for method in ("partition", "gradient"):
         r = e["methods"][method]
         assert math.isfinite(r["band_share_all"]) and math.isfinite(r["input_share"])
         assert r["over_uniform"] == pytest.approx(r["band_share_all"] / (6 / 32))
+        assert r["input_contrast_share"] == e["input_contrast_share"]
+        assert r["over_input_contrast"] == pytest.approx(r["band_share_all"] / e["input_contrast_share"])
+        assert r["ceiling"]["n"] == 2 and r["ceiling"]["over_uniform"] == pytest.approx(r["ceiling"]["band_share"] / (6 / 32))
         means = np.load(run / f"shap_{method}_class_means.npy")
         assert means.shape[1:] == (33, 153) and np.nanmax(means) <= 1.0 + 1e-9   # / each batch's signed max
         freqs, _ = spectrogram_axes(load_config(NorciaShapConfig, "norcia_shap"))
@@ -168,6 +263,7 @@ def test_quick_path_runs_both_splits_shap_and_trust(tmp_path):
         assert 1 <= r["frequency_blocks"]["n"] <= 33
         for fig in (f"shap_{method}_class_mean", f"shap_{method}_spectra"):
             assert (run / "figures" / f"{fig}.png").stat().st_size > 1000
+    assert e["methods"]["gradient"]["ceiling"]["band_share"] == pytest.approx(1.0)   # linear read: all of it in the band
     # the trust section: numbers for every method, a verdict with its rule, figures
     t = m["trust"]
     for method in ("partition", "gradient"):

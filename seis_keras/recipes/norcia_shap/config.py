@@ -107,8 +107,12 @@ class Shap:
     batch_size: int = setting(min=1)
     masker: str = setting(check=_masker)
     float_inpaint: bool
+    target: Literal["logit", "margin"]
     gradient_background: int = setting(min=1)
+    gradient_reference: Literal["train", "other_class"]
     gradient_nsamples: int = setting(min=1)
+    contrast_samples: int = setting(min=2)
+    ceiling_samples: int = setting(min=0)
     example_maps: int = setting(min=0)
     band_hz: tuple[float, float] = setting(min=0)
     randomisation_max_evals: int = setting(min=1)

@@ -39,8 +39,12 @@ def differences(cfg: NorciaShapConfig, metrics: dict) -> list[str]:
     if "event" in sp.groupings:
         out.append("Beside the code's split by trace, a split by event is run (ours): on the trace split one event's "
                    "records at different stations land in training and test, so its score is optimistic.")
-    out.append("Weights start from Keras's Glorot-uniform initialisation; the code's PyTorch layers start from "
-               "Kaiming-uniform (a = √5).")
+    if cfg.model.init != "pytorch":
+        out.append("Weights start from Keras's Glorot-uniform initialisation (zero biases); the code's PyTorch layers "
+                   "start from their defaults (U(±1/√fan_in)).")
+    if sh.target != "logit":
+        out.append("SHAP explains the logit margin (predicted minus other logit); the code explains the top predicted "
+                   "class's logit.")
     if not p.quantise_uint8:
         out.append("Spectrograms stay float32: the code stores them as 8-bit PNG images (floor(255·x)) and scales "
                    "each 32-sample batch to uint8 for the SHAP masker (`preprocess.quantise_uint8 = true`): a storage "
@@ -74,6 +78,15 @@ def _split_rows(metrics: dict, cfg: NorciaShapConfig) -> list[str]:
     return rows
 
 
+_REFERENCES = {"train": "random training spectrograms",
+               "other_class": "training spectrograms of the class other than the explained one"}
+
+
+def _ceiling(r: dict) -> str:
+    c = r.get("ceiling")
+    return "not run" if c is None else f"{c['band_share']:.3f} ({c['over_uniform']:.2f}×)"
+
+
 def _shap_lines(e: dict, trust: dict | None) -> list[str]:
     nc = e["n_correct"]
     lines = ["## SHAP maps and their frequency band", "",
@@ -82,16 +95,28 @@ def _shap_lines(e: dict, trust: dict | None) -> list[str]:
              f"(slides: 316 and 301). Band: {e['band_kind']} {e['band'][0]:g}–{e['band'][1]:g} Hz. Share = positive "
              "SHAP in the band's frequency rows / all positive SHAP, 0 Hz left out (the frequency-relevance metric, "
              "`band_share(map, freqs, band, freq_axis=1)`); input = the explained traces' energy share in the band; "
-             f"uniform = the band's share of the frequency rows ({e['uniform_share']:.3f}).", "",
-             "| method | verdict | foreshocks | aftershocks | all | input | ÷ uniform | ÷ input | \|SHAP\| share | "
-             "class-mean maps (fore / after) | time (s) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             f"uniform = the band's share of the frequency rows ({e['uniform_share']:.3f}); input contrast = the band's share "
+             "of the model input's own class difference (|mean post − mean pre| of "
+             f"{e['contrast_samples']} training spectrograms per row: {e['input_contrast_share']:.3f}, "
+             f"{e['input_contrast_share'] / e['uniform_share']:.2f}× uniform), what a map that follows where the "
+             "classes differ in the input would put in the band. Explained score: "
+             f"{'the logit margin' if e['target'] == 'margin' else 'the predicted class logit (the code)'}; "
+             f"GradientExplainer background: {_REFERENCES[e['gradient_reference']]}.", "",
+             "Ceiling = the share the same explainer and settings give a model that reads only the band's rows "
+             "(`shap_maps.band_reader`, on the first explained spectrograms): what a network using nothing but the band "
+             "would score.", "",
+             "| method | verdict | foreshocks | aftershocks | all | input | ÷ uniform | ÷ input | ÷ input contrast | "
+             "ceiling (÷ uniform) | \|SHAP\| share | class-mean maps (fore / after) | time (s) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     nan = float("nan")
     for name, r in e["methods"].items():
         bs, cm = r["band_share"], r["class_mean_map_band_share"]
         verdict = trust["methods"][name]["verdict"] if trust else "not checked"
         lines.append(f"| {METHOD_LABELS[name]} | {verdict} | {bs.get('foreshocks', nan):.3f} | "
                      f"{bs.get('aftershocks', nan):.3f} | {r['band_share_all']:.3f} | {r['input_share']:.3f} | "
-                     f"{r['over_uniform']:.2f} | {r['over_input']:.2f} | {r['abs_band_share_all']:.3f} | "
+                     f"{r['over_uniform']:.2f} | {r['over_input']:.2f} | {r['over_input_contrast']:.2f} | "
+                     f"{_ceiling(r)} | "
+                     f"{r['abs_band_share_all']:.3f} | "
                      f"{cm.get('foreshocks', nan):.3f} / {cm.get('aftershocks', nan):.3f} | {r['wall_time_s']} |")
     for name, r in e["methods"].items():
         b = r["frequency_blocks"]

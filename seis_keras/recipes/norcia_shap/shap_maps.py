@@ -1,14 +1,22 @@
 """§ SHAP maps (Partition with an inpainting masker, the code; GradientExplainer beside it), class means, band shares.
 
 As the code: shuffled batches of ``shap.batch_samples`` spectrograms of ``shap.explain_split``
-(the slides: "from Validation"), every sample explained for its top predicted class's logit;
+(the slides: "from Validation"), every sample explained for its top predicted class's logit
+(``shap.target = "logit"``; ``"margin"``: the logit margin, :func:`margin_model`);
 the class means average the correctly classified ones (``shap.aggregation``). With
 ``preprocess.quantise_uint8`` the Partition explainer sees each batch as the code's 8-bit
 image (batch min-max, uint8, shap's own uint8 inpainting) through a model that scales it back.
 
 Band shares use the frequency-relevance metric (:func:`seis_keras.explain.frequency.band_share`
 on the map's frequency axis, positive part, 0 Hz left out) beside the explained traces' own
-energy share in the band and the uniform share (:func:`uniform_band_share`).
+energy share in the band, the uniform share (:func:`uniform_band_share`) and the model input's
+own class contrast in the band (:func:`input_contrast_share`, ``shap.contrast_samples`` training
+spectrograms). On the built-in data the input's class difference is itself spread over
+frequency: the energy-preserving plant lowers every out-of-band row of an aftershock (log10 power
+post − pre −0.20 to −0.27 in every row below 29 Hz and above 41 Hz, +0.05 in the band, 400 traces), and
+after log1p, min-max per channel and the standardisation the band holds 1.4× the uniform share
+of ``|E[x | post] − E[x | pre]|``. A map that follows where the classes differ in the input puts
+only that share in the band.
 """
 from __future__ import annotations
 
@@ -16,6 +24,7 @@ import dataclasses
 import time
 
 import numpy as np
+import tensorflow as tf
 from tensorflow import keras
 
 from seis_keras.data.transforms import Compose
@@ -53,23 +62,100 @@ def dequantising_model(model: keras.Model, lo: float, hi: float) -> keras.Model:
     return keras.Model(inputs, model(x), name=f"{model.name}_uint8")
 
 
+def margin_model(model: keras.Model) -> keras.Model:
+    """``model``'s logit margin as one unit, ``z[1] - z[0]``: explaining class 0 of it is ``z[0] - z[1]``.
+
+    The softmax decision depends on the margin only; the predicted logit alone also carries the
+    part both logits share (``shap.target = "margin"``). A 1-unit model is returned unchanged.
+    """
+    if model.output_shape[-1] == 1:
+        return model
+    if model.output_shape[-1] != 2:
+        raise ValueError(f"shap.target = 'margin': expected a 2-logit model, got {model.output_shape[-1]} outputs")
+    z = model.outputs[0]
+    return keras.Model(model.inputs, keras.layers.Lambda(lambda t: t[:, 1:] - t[:, :1], name="margin")(z),
+                       name=f"{model.name}_margin")
+
+
+def reference_for(targets: np.ndarray, labels: np.ndarray, mode: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``shap.gradient_reference``: (samples, background rows) per group of explained samples.
+
+    ``"train"``: every background spectrogram for every sample (one group); ``"other_class"``:
+    for the samples explained for class ``c``, the background spectrograms of the other classes
+    (SHAP then answers "why ``c`` rather than the other class", as ``f(x) - E f(other class)``).
+    """
+    targets, labels = np.asarray(targets), np.asarray(labels)
+    everything = np.arange(len(labels))
+    if mode == "train":
+        return [(np.arange(len(targets)), everything)]
+    groups = []
+    for c in np.unique(targets):
+        other = np.flatnonzero(labels != c)
+        if len(other) == 0:
+            raise ValueError(f"shap.gradient_reference = 'other_class': no background spectrogram of a class other "
+                             f"than {int(c)} (raise shap.gradient_background)")
+        groups.append((np.flatnonzero(targets == c), other))
+    return groups
+
+
 def explain_shap(method: str, model, X: np.ndarray, targets: np.ndarray, cfg: NorciaShapConfig,
-                 background: np.ndarray, seed: int, *, max_evals: int, nsamples: int) -> np.ndarray:
+                 background: np.ndarray, seed: int, *, max_evals: int, nsamples: int,
+                 background_labels: np.ndarray | None = None) -> np.ndarray:
     """SHAP maps of ``X`` for the classes ``targets`` (one per sample), shaped like ``X``.
 
+    ``shap.target``: the predicted class's logit (the code) or the logit margin (:func:`margin_model`).
     Partition (the code): the inpainting masker, float32 per channel (``shap.float_inpaint``),
     or with ``preprocess.quantise_uint8`` the code's uint8 batch image with shap's own masker.
-    Gradient (ours): ``shap.GradientExplainer`` on ``background`` training spectrograms.
+    Gradient (ours): ``shap.GradientExplainer`` on ``background`` training spectrograms, all of
+    them or those of the other class (``shap.gradient_reference``, needs ``background_labels``).
     """
     sh = cfg.shap
+    if sh.target == "margin":
+        model = margin_model(model)
     if method == "gradient":
-        return gradient_shap(model, X, background, class_index=targets, nsamples=nsamples, seed=seed)
+        if background_labels is None:
+            if sh.gradient_reference != "train":
+                raise ValueError(f"shap.gradient_reference = {sh.gradient_reference!r}: needs background_labels")
+            background_labels = np.zeros(len(background), int)
+        out = np.empty_like(np.asarray(X, np.float32))
+        for samples, rows in reference_for(targets, background_labels, sh.gradient_reference):
+            out[samples] = gradient_shap(model, X[samples], background[rows], class_index=np.asarray(targets)[samples],
+                                         nsamples=nsamples, seed=seed)
+        return out
     if cfg.preprocess.quantise_uint8:
         levels, lo, hi = uint8_batch(X)
         return partition_shap(dequantising_model(model, lo, hi), levels, class_index=targets, max_evals=max_evals,
                               batch_size=sh.batch_size, masker=sh.masker, float_inpaint=False)
     return partition_shap(model, X, class_index=targets, max_evals=max_evals, batch_size=sh.batch_size,
                           masker=sh.masker, float_inpaint=sh.float_inpaint)
+
+
+def band_reader(input_shape: tuple, rows: np.ndarray) -> keras.Model:
+    """A 2-logit model that reads only the frequency ``rows``: ``z[1] = mean of x over them``, ``z[0] = -z[1]``.
+
+    Explained with the recipe's settings it gives the explainer's ceiling: the band share that a
+    network using nothing but the band would get (``shap.ceiling_samples``).
+    """
+    idx = tf.constant(np.flatnonzero(rows), tf.int32)
+    inputs = keras.Input(tuple(input_shape), name="spectrogram")
+    z = keras.layers.Lambda(lambda x: tf.reduce_mean(tf.gather(x, idx, axis=1), axis=(1, 2, 3))[:, None],
+                            name="band_mean")(inputs)
+    return keras.Model(inputs, keras.layers.Concatenate(name="logits")([-z, z]), name="band_reader")
+
+
+def input_contrast_share(X: np.ndarray, labels: np.ndarray, freqs: np.ndarray, band) -> float:
+    """The model input's own class contrast in ``band``: share of ``|E[x | 1] - E[x | 0]|`` in its rows.
+
+    ``X`` (N, F, T, C) model inputs (standardised log spectrograms) with 0/1 ``labels``; the
+    absolute class-mean difference of every cell, summed over time and channels per frequency
+    row, 0 Hz left out (as :func:`band_share`). It is what a map proportional to where the
+    classes differ in the input would put in the band: the map domain's "input share".
+    """
+    X, labels = np.asarray(X, np.float64), np.asarray(labels)
+    if not ((labels == 0).any() and (labels == 1).any()):
+        raise ValueError("input_contrast_share: expected spectrograms of both classes")
+    diff = X[labels == 1].mean(axis=0) - X[labels == 0].mean(axis=0)
+    return float(band_share(diff[None], freqs, band, kind="absolute", freq_axis=1)[0])
 
 
 @dataclasses.dataclass
@@ -82,7 +168,7 @@ class ShapMaps:
         X: (N, F, T, C) model inputs; waveforms: (N, T, C) the traces they came from.
         rows: store rows; y: true classes; pred: predicted classes; batch: batch index.
         freqs, times: the spectrogram axes (Hz, s); band: (f_lo, f_hi); band_kind: "planted"/"paper".
-        background: the GradientExplainer's background spectrograms.
+        background: the GradientExplainer's background spectrograms; background_labels: their classes.
         metrics: the section's numbers.
     """
 
@@ -99,6 +185,7 @@ class ShapMaps:
     band: tuple
     band_kind: str
     background: np.ndarray
+    background_labels: np.ndarray
     metrics: dict
 
 
@@ -109,8 +196,8 @@ def class_means(maps, y, pred, batch, aggregation: str) -> dict:
     return class_mean_maps(maps, y, pred)
 
 
-def band_numbers(maps, freqs, band, waveforms, fs, y, pred, means) -> dict:
-    """Band shares of one method's maps beside the input's and the uniform share."""
+def band_numbers(maps, freqs, band, waveforms, fs, y, pred, means, contrast: float = float("nan")) -> dict:
+    """Band shares of one method's maps beside the input's (traces' energy; spectrograms' class contrast) and uniform."""
     share = band_share(maps, freqs, band, freq_axis=1)
     uniform = uniform_band_share(freqs, band)
     inputs = float(np.nanmean(input_band_share(waveforms, fs, band)))
@@ -122,6 +209,7 @@ def band_numbers(maps, freqs, band, waveforms, fs, y, pred, means) -> dict:
     every = float(np.nanmean(share))
     return {"band_share": per_class, "band_share_all": every, "input_share": inputs, "uniform_share": uniform,
             "over_uniform": every / uniform, "over_input": every / inputs if inputs > 0 else float("nan"),
+            "input_contrast_share": contrast, "over_input_contrast": every / contrast if contrast > 0 else float("nan"),
             "abs_band_share_all": float(np.nanmean(band_share(maps, freqs, band, kind="absolute", freq_axis=1))),
             "class_mean_map_band_share": mean_share}
 
@@ -140,6 +228,18 @@ def frequency_blocks(maps: np.ndarray, freqs: np.ndarray) -> dict:
     return {"n": int(len(starts)), "first_rows_hz": [round(float(freqs[i]), 2) for i in starts]}
 
 
+def ceiling(method: str, X: np.ndarray, freqs, band, cfg: NorciaShapConfig, background, bg_labels, seed: int) -> dict:
+    """The band share of :func:`band_reader` explained with the recipe's settings on ``X`` (its predicted classes)."""
+    inside = (freqs >= band[0]) & (freqs <= band[1])
+    model = band_reader(X.shape[1:], inside)
+    targets = np.asarray(model.predict(X, verbose=0)).argmax(axis=1)
+    maps = explain_shap(method, model, X, targets, cfg, background, seed, max_evals=cfg.shap.max_evals,
+                        nsamples=cfg.shap.gradient_nsamples, background_labels=bg_labels)
+    share = float(np.nanmean(band_share(maps, freqs, band, freq_axis=1)))
+    return {"n": int(len(X)), "band_share": share, "over_uniform": share / uniform_band_share(freqs, band),
+            "abs_band_share": float(np.nanmean(band_share(maps, freqs, band, kind="absolute", freq_axis=1)))}
+
+
 def shap_maps(data: NorciaData, trained, cfg: NorciaShapConfig, folder, seed: int) -> ShapMaps:
     """SHAP maps of ``shap.batches`` shuffled batches of the explain split, class means, band shares."""
     store, model, labels, split = data.store, trained.model, data.labels, data.split
@@ -151,9 +251,13 @@ def shap_maps(data: NorciaData, trained, cfg: NorciaShapConfig, folder, seed: in
     band, kind = band_of(store.metadata, cfg)
     train_rows = np.flatnonzero(split == "train")
     bg_rows = np.sort(rng.permutation(train_rows)[:sh.gradient_background])
-    background = compose(store.get_waveforms(bg_rows))
+    background, bg_labels = compose(store.get_waveforms(bg_rows)), labels[bg_rows]
+    contrast_rows = np.sort(rng.permutation(train_rows)[:sh.contrast_samples])
+    contrast = input_contrast_share(compose(store.get_waveforms(contrast_rows)), labels[contrast_rows], freqs, band)
     out = {"explain_split": sh.explain_split, "n_explained": int(len(rows)), "band": list(band), "band_kind": kind,
-           "aggregation": sh.aggregation, "uniform_share": uniform_band_share(freqs, band), "methods": {}}
+           "aggregation": sh.aggregation, "target": sh.target, "gradient_reference": sh.gradient_reference,
+           "uniform_share": uniform_band_share(freqs, band), "input_contrast_share": contrast,
+           "contrast_samples": int(len(contrast_rows)), "methods": {}}
     if len(rows) == 0:
         raise ValueError(f"shap.explain_split = {sh.explain_split!r}: no spectrogram in that split to explain")
     waveforms = store.get_waveforms(rows)  # in the shuffled order
@@ -168,12 +272,19 @@ def shap_maps(data: NorciaData, trained, cfg: NorciaShapConfig, folder, seed: in
         t0 = time.time()
         maps[method] = np.concatenate([
             explain_shap(method, model, X[batch == b], pred[batch == b], cfg, background, seed + int(b),
-                         max_evals=sh.max_evals, nsamples=sh.gradient_nsamples) for b in np.unique(batch)])
+                         max_evals=sh.max_evals, nsamples=sh.gradient_nsamples, background_labels=bg_labels)
+            for b in np.unique(batch)])
         means[method] = class_means(maps[method], y, pred, batch, sh.aggregation)
-        numbers = band_numbers(maps[method], freqs, band, waveforms, cfg.data.sampling_rate, y, pred, means[method])
+        numbers = band_numbers(maps[method], freqs, band, waveforms, cfg.data.sampling_rate, y, pred, means[method],
+                               contrast)
         out["methods"][method] = {**numbers, "frequency_blocks": frequency_blocks(maps[method], freqs),
                                   "wall_time_s": round(time.time() - t0, 1)}
+        if sh.ceiling_samples:
+            out["methods"][method]["ceiling"] = ceiling(method, X[:sh.ceiling_samples], freqs, band, cfg, background,
+                                                        bg_labels, seed)
         folder.log(f"shap {method}: positive SHAP share in {band[0]:g}-{band[1]:g} Hz {numbers['band_share_all']:.3f} "
-                   f"(input {numbers['input_share']:.3f}, uniform {numbers['uniform_share']:.3f}), "
+                   f"(input {numbers['input_share']:.3f}, input class contrast {contrast:.3f}, uniform "
+                   f"{numbers['uniform_share']:.3f}), "
                    f"{time.time() - t0:.0f} s")
-    return ShapMaps(maps, means, X, waveforms, rows, y, pred, batch, freqs, times, band, kind, background, out)
+    return ShapMaps(maps, means, X, waveforms, rows, y, pred, batch, freqs, times, band, kind, background, bg_labels,
+                    out)

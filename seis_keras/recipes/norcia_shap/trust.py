@@ -10,7 +10,8 @@ For each SHAP method the recipe shows (:mod:`seis_keras.explain.trust`, threshol
   positive SHAP in the band's frequency rows against the rows' uniform share (a frequency mask
   over the map's frequency axis, every time and channel);
 - **faithfulness**: deletion of spectrogram cells (``unit = "element"``) most relevant first,
-  filled with ``trust.fill``, against random orders, on the explained class's logit.
+  filled with ``trust.fill``, against random orders, on the explained score (the class's logit,
+  or with ``shap.target = "margin"`` its logit margin).
 
 The verdicts decide the headline figure (the best trusted method); Partition SHAP, the code's
 method, is always drawn with its verdict.
@@ -24,7 +25,7 @@ import numpy as np
 from seis_keras.explain.trust import TrustSettings, assess, best_trusted, trust_table
 from seis_keras.plots.trust import perturbation_curves, randomisation_curves
 from seis_keras.recipes.norcia_shap.config import NorciaShapConfig
-from seis_keras.recipes.norcia_shap.shap_maps import METHOD_LABELS, ShapMaps, explain_shap
+from seis_keras.recipes.norcia_shap.shap_maps import METHOD_LABELS, ShapMaps, explain_shap, margin_model
 
 
 @dataclasses.dataclass
@@ -53,12 +54,14 @@ def trust_section(shap: ShapMaps, trained, cfg: NorciaShapConfig, folder, seed: 
     sh = cfg.shap
     mask = band_mask(shap) if shap.band_kind == "planted" else None
     results = {}
+    model = margin_model(trained.model) if sh.target == "margin" else trained.model  # scores what the maps explain
     for method, maps in shap.maps.items():
         def explain(model, x, method=method):
             return explain_shap(method, model, x, shap.pred[:len(x)], cfg, shap.background, seed,
-                                max_evals=sh.randomisation_max_evals, nsamples=sh.randomisation_nsamples)
+                                max_evals=sh.randomisation_max_evals, nsamples=sh.randomisation_nsamples,
+                                background_labels=shap.background_labels)
 
-        results[method] = assess(METHOD_LABELS[method], trained.model, shap.X, explain, relevance=maps, mask=mask,
+        results[method] = assess(METHOD_LABELS[method], model, shap.X, explain, relevance=maps, mask=mask,
                                  class_index=shap.pred, settings=settings)
         folder.log(f"trust {method}: {results[method].verdict} ({results[method].rule})")
     best = best_trusted(list(results.values()))
