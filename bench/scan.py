@@ -7,12 +7,14 @@ speed does not depend on them). Every contender runs once per round, the rounds 
 the load average beside them:
 
 1. the stages of one scan at the default stride 2.5 s: resampling 100 -> 20 Hz + merging
-   (``prepare_stream``); the FFT resampling of the three traces alone, as obspy does it with
-   ``window="hann"`` (it rebuilds a Hann window of the trace's length for every trace, ~half of
-   the work) and with that window computed once and passed as an array (a proposal for
-   ``data.ingest.resample_trace``; the bench checks the output is bit-identical); window
-   preparation alone (zero-copy view -> contiguous batch ->
-   the contract's normalisation), the compiled forward passes alone;
+   (``prepare_stream``); the FFT resampling of the three traces alone: obspy's
+   ``Trace.resample`` with ``window="hann"`` (it rebuilds a Hann window of the trace's length
+   for every trace), obspy with that window computed once and passed as an array (the path
+   before ``data.resampling``), ``data.resampling.resample_trace`` one trace after the other
+   (obspy's operations on the bins the inverse FFT reads) and ``resample_traces`` (the three on
+   a thread pool, what the scan runs); the bench checks every variant is bit-identical to
+   obspy's; window preparation alone (zero-copy view -> contiguous batch -> the contract's
+   normalisation), the compiled forward passes alone;
 2. the window stage (prepare + forward, :func:`seis_keras.scan.windows.window_probabilities`)
    at each of ``--batch-sizes``; its speed-up over batch 512 (``scan``'s default) is taken
    within a round;
@@ -90,10 +92,13 @@ def main(argv=None) -> int:
 
     from scipy.signal import get_window
 
+    from seis_keras.data.resampling import resample_trace, resample_traces
+
     raw = [tr.copy() for tr in stream]
     for tr in raw:
         tr.data = tr.data.astype(np.float64)
     hann = {n: np.fft.ifftshift(get_window("hann", n)) for n in {tr.stats.npts for tr in raw}}
+    rs_args = (contract.sampling_rate, "resample", True, "hann", "lanczos", 0.8)
 
     def resample(cached: bool):
         out = []
@@ -103,12 +108,25 @@ def main(argv=None) -> int:
             out.append(t.data)
         return out
 
-    if not all(np.array_equal(a, b) for a, b in zip(resample(False), resample(True))):
-        raise RuntimeError("a precomputed Hann window changed obspy's resampling output")
+    def ours_serial():
+        return [resample_trace(tr, *rs_args).data for tr in stream]
 
-    contenders = {"resample+merge": stage_prepare, "resample 3 traces, window='hann'": lambda: resample(False),
-                  "resample 3 traces, window cached": lambda: resample(True), f"prepare windows (bs {bs0})": stage_windows,
-                  f"forward only (bs {bs0})": stage_forward}
+    def ours_threads():
+        return [tr.data for tr in resample_traces(stream, *rs_args)]
+
+    reference = resample(False)
+    for name, fn in (("a precomputed Hann window", lambda: resample(True)), ("data.resampling (serial)", ours_serial),
+                     ("data.resampling (threads)", ours_threads)):
+        if not all(np.array_equal(a, b) for a, b in zip(reference, fn())):
+            raise RuntimeError(f"{name} changed obspy's resampling output")
+    print("resampling: obspy's Trace.resample with window='hann', with the window cached, and data.resampling "
+          "(serial, threads) checked bit-identical")
+
+    contenders = {"resample+merge (prepare_stream)": stage_prepare,
+                  "3 traces: obspy, window='hann'": lambda: resample(False),
+                  "3 traces: obspy, window cached": lambda: resample(True),
+                  "3 traces: data.resampling serial": ours_serial, "3 traces: data.resampling threads": ours_threads,
+                  f"prepare windows (bs {bs0})": stage_windows, f"forward only (bs {bs0})": stage_forward}
     for bs in args.batch_sizes:
         contenders[f"window stage bs {bs}"] = (
             lambda bs=bs: window_probabilities(predictors[bs], norm, data, n_win, step, bs))
@@ -120,7 +138,7 @@ def main(argv=None) -> int:
             times[key].append(time.perf_counter() - t)
     print(f"\nstages at stride 2.5 s ({len(view)} windows), median of {args.rounds} rounds; {_load()}")
     for key, v in times.items():
-        print(f"  {key:<32} {np.median(v):7.3f} s")
+        print(f"  {key:<36} {np.median(v):7.3f} s")
     ref = 512 if 512 in args.batch_sizes else bs0
     base = np.array(times[f"window stage bs {ref}"])
     for bs in args.batch_sizes:
