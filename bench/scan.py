@@ -14,7 +14,9 @@ the load average beside them:
    (obspy's operations on the bins the inverse FFT reads) and ``resample_traces`` (the three on
    a thread pool, what the scan runs); the bench checks every variant is bit-identical to
    obspy's; window preparation alone (zero-copy view -> contiguous batch -> the contract's
-   normalisation), the compiled forward passes alone;
+   normalisation), the compiled forward passes alone, fused (``scan/fused.py``: the padding in
+   the convolutions, what the scan runs; checked bit-identical) and through the model's own
+   layers; the paired speed-ups of the fused pass and of the resampling;
 2. the window stage (prepare + forward, :func:`seis_keras.scan.windows.window_probabilities`)
    at each of ``--batch-sizes``; its speed-up over batch 512 (``scan``'s default) is taken
    within a round;
@@ -57,6 +59,7 @@ def main(argv=None) -> int:
     from seis_keras.data.synthetic import detector_continuous
     from seis_keras.models import contract_of, get_model
     from seis_keras.scan import _predictor, prepare_stream, scan
+    from seis_keras.scan.model import _Predictor
     from seis_keras.scan.windows import window_batch, window_probabilities, window_view
 
     contract = contract_of("detector")
@@ -72,6 +75,7 @@ def main(argv=None) -> int:
     data = sta["data"]
     view = window_view(data, n_win, step)
     predictors = {bs: _predictor(model, "auto", bs) for bs in args.batch_sizes}
+    unfused = _Predictor(model, "auto", args.batch_sizes[0], fuse=False)  # the model's own layers, padding copies
     scan(model, stream.slice(stream[0].stats.starttime, stream[0].stats.starttime + 600))  # trace, warm up
     for bs in args.batch_sizes:
         window_probabilities(predictors[bs], norm, data, n_win, step, bs)
@@ -89,6 +93,14 @@ def main(argv=None) -> int:
     def stage_forward():
         for x in batches:
             predictors[bs0](x)
+
+    def stage_forward_unfused():
+        for x in batches:
+            unfused(x)
+
+    if not predictors[bs0].fused or not np.array_equal(np.concatenate([predictors[bs0](x) for x in batches]),
+                                                       np.concatenate([unfused(x) for x in batches])):
+        raise RuntimeError("the fused forward pass (scan/fused.py) is not used or changed the probabilities")
 
     from scipy.signal import get_window
 
@@ -126,7 +138,8 @@ def main(argv=None) -> int:
                   "3 traces: obspy, window='hann'": lambda: resample(False),
                   "3 traces: obspy, window cached": lambda: resample(True),
                   "3 traces: data.resampling serial": ours_serial, "3 traces: data.resampling threads": ours_threads,
-                  f"prepare windows (bs {bs0})": stage_windows, f"forward only (bs {bs0})": stage_forward}
+                  f"prepare windows (bs {bs0})": stage_windows, f"forward only (bs {bs0}), fused": stage_forward,
+                  f"forward only (bs {bs0}), model as is": stage_forward_unfused}
     for bs in args.batch_sizes:
         contenders[f"window stage bs {bs}"] = (
             lambda bs=bs: window_probabilities(predictors[bs], norm, data, n_win, step, bs))
@@ -139,6 +152,12 @@ def main(argv=None) -> int:
     print(f"\nstages at stride 2.5 s ({len(view)} windows), median of {args.rounds} rounds; {_load()}")
     for key, v in times.items():
         print(f"  {key:<36} {np.median(v):7.3f} s")
+    ratio = np.array(times[f"forward only (bs {bs0}), model as is"]) / np.array(times[f"forward only (bs {bs0}), fused"])
+    print(f"  speed-up of the fused forward pass over the model as is (paired): median {np.median(ratio):5.2f} x, "
+          f"quartiles {np.percentile(ratio, 25):.2f}-{np.percentile(ratio, 75):.2f}")
+    ratio = np.array(times["3 traces: obspy, window cached"]) / np.array(times["3 traces: data.resampling threads"])
+    print(f"  speed-up of data.resampling (threads) over obspy with the cached window (paired): median "
+          f"{np.median(ratio):5.2f} x, quartiles {np.percentile(ratio, 25):.2f}-{np.percentile(ratio, 75):.2f}")
     ref = 512 if 512 in args.batch_sizes else bs0
     base = np.array(times[f"window stage bs {ref}"])
     for bs in args.batch_sizes:

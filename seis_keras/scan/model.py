@@ -9,14 +9,21 @@ from pathlib import Path
 import numpy as np
 
 from seis_keras.models.contract import CONTRACT_FILE, InputContract
+from seis_keras.scan.fused import fused_forward
 
 class _Predictor:
-    """Fixed-batch compiled forward pass returning probabilities ``(B, K)``."""
+    """Fixed-batch compiled forward pass returning probabilities ``(B, K)``.
 
-    def __init__(self, model, output: str, batch_size: int):
+    A Keras chain model runs through :func:`seis_keras.scan.fused.fused_forward` (``fused`` is
+    then True) unless ``fuse=False`` (bench/scan.py compares the two); any other model or a
+    serving signature runs as it is.
+    """
+
+    def __init__(self, model, output: str, batch_size: int, fuse: bool = True):
         import tensorflow as tf
 
         self.batch_size = int(batch_size)
+        self.fused = False
         if not isinstance(model, tf.keras.Model) and hasattr(model, "structured_input_signature"):
             fn, shape = _signature_fn(model)
         else:
@@ -26,8 +33,11 @@ class _Predictor:
             if output == "auto":
                 output = "probabilities" if (last.name == "probabilities" or act in ("sigmoid", "softmax")) else "logits"
 
+            fused = fused_forward(model) if fuse else None  # same outputs, no padding copies (scan/fused.py)
+            self.fused = fused is not None
+
             def fn(x):
-                return model(x, training=False)
+                return fused(x) if fused is not None else model(x, training=False)
         self.input_shape = shape
         self.output = output
         spec = tf.TensorSpec((self.batch_size, *shape), tf.float32)

@@ -176,12 +176,37 @@ def trained_detector():
     return model
 
 
-def test_trained_detector_finds_the_events_of_a_continuous_record(trained_detector, tmp_path):
+def _scan_before_the_speed_ups(monkeypatch, *args, **kwargs):
+    """scan() through the path before data.resampling and scan/fused.py: obspy's own
+    Trace.resample of every trace and the model's own layers."""
+    import seis_keras.data.records as records
+    import seis_keras.scan as scan_pkg
+    from seis_keras.scan.model import _Predictor
+
+    def obspy_resample(traces, fs, *settings):
+        out = []
+        for t in traces:
+            t = t.copy()
+            t.data = t.data.astype(np.float64)
+            out.append(t.resample(fs, window="hann", no_filter=True))
+        return out
+
+    with monkeypatch.context() as m:
+        m.setattr(records, "resample_traces", obspy_resample)
+        m.setattr(scan_pkg, "_predictor", lambda model, kind, bs: _Predictor(model, kind, bs, fuse=False))
+        return scan(*args, **kwargs)
+
+
+def test_trained_detector_finds_the_events_of_a_continuous_record(trained_detector, tmp_path, monkeypatch):
     from seis_keras.data.synthetic import detector_continuous
 
     st, events = detector_continuous(1200, 6, seed=11)  # 100 Hz: scan resamples to 20 Hz
     res = scan(trained_detector, st, stride_s=2.5, threshold=0.5, min_gap_s=5.0)
     (tr,) = res.probabilities
+    before = _scan_before_the_speed_ups(monkeypatch, trained_detector, st, stride_s=2.5, threshold=0.5, min_gap_s=5.0)
+    np.testing.assert_array_equal(before.probabilities[0].data, tr.data)  # bit for bit
+    pd.testing.assert_frame_equal(before.detections, res.detections)
+    assert len(res.detections) >= 5
     assert tr.stats.npts == (1200 * 20 - 500) // 50 + 1
     score = match_detections(res.detections, events["p_time"], event_ends=events["coda_end_time"])
     print("recall", score["recall"], "false alarms", score["n_false_alarms"], "detections", score["n_detections"])
@@ -278,3 +303,37 @@ def test_strided_batched_windows_equal_copied_windows_and_scan_results():
     (tr,) = res.probabilities
     assert tr.stats.npts == len(starts)
     np.testing.assert_allclose(tr.data, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_fused_forward_pass_equals_the_models_own_layers():
+    """scan/fused.py folds each ZeroPadding1D into the next Conv1D: the scan's predictor uses it for
+    chain models and gives the model's outputs bit for bit; other models run as they are."""
+    import tensorflow as tf
+
+    from seis_keras.models import get_model
+    from seis_keras.scan.fused import fused_forward
+    from seis_keras.scan.model import _predictor, _Predictor
+
+    x = np.random.default_rng(4).normal(size=(64, 500, 3)).astype(np.float32)
+    keras.utils.set_random_seed(1)
+    detector = get_model("detector")
+    fused = fused_forward(detector)
+    assert fused is not None
+    np.testing.assert_array_equal(tf.function(fused)(x).numpy(), detector(x, training=False).numpy())
+    graph = tf.function(fused).get_concrete_function(tf.TensorSpec((64, 500, 3), tf.float32)).graph
+    ops = [op.type for op in graph.get_operations()]
+    assert "Pad" not in ops and "PadV2" not in ops and ops.count("Conv2D") == 7  # the 7 pads are gone
+    predictor = _predictor(detector, "auto", 64)
+    assert predictor.fused
+    np.testing.assert_array_equal(predictor(x), _Predictor(detector, "auto", 64, fuse=False)(x))  # the old path
+
+    # asymmetric padding, a strided conv with its own activation, ReLU, a 'same' dilated conv, pooling, dense
+    chain = keras.Sequential([keras.Input((500, 3)), keras.layers.ZeroPadding1D((2, 1)),
+                              keras.layers.Conv1D(5, 4, strides=3, activation="tanh"), keras.layers.ReLU(),
+                              keras.layers.Conv1D(2, 3, padding="same", dilation_rate=2),
+                              keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1)])
+    np.testing.assert_allclose(tf.function(fused_forward(chain))(x).numpy(), chain(x).numpy(), rtol=1e-6, atol=1e-7)
+    inp = keras.Input((500, 3))
+    residual = keras.Model(inp, keras.layers.Add()([keras.layers.Conv1D(3, 3, padding="same")(inp), inp]))
+    assert fused_forward(residual) is None and fused_forward(spike_model()) is None  # not chains: run as they are
+    assert not _predictor(spike_model(), "auto", 8).fused

@@ -1,0 +1,88 @@
+"""A chain model's forward pass with each ``ZeroPadding1D`` folded into the ``Conv1D`` after it.
+
+PyTorch's ``Conv1d(padding=1)`` is written in Keras as ``ZeroPadding1D(1)`` + ``Conv1D(padding="valid")``
+(the Majstorović detector: seven times). In a compiled graph each ``ZeroPadding1D`` is a ``Pad``
+op that copies the whole activation, and each ``Conv1D`` wraps its ``Conv2D`` in an
+``ExpandDims``/``Squeeze`` pair. :func:`fused_forward` runs the same layers with the padding
+given to the convolution itself (``tf.nn.conv2d`` with explicit paddings, on a ``(B, 1, T, C)``
+tensor kept 4-D through a run of convolutions and element-wise activations): the same
+multiplications and sums on the same weights, no copies in between. The outputs equal the
+model's (tests/scan/test_scan.py checks it bit for bit on the detector); bench/scan.py times it.
+
+Only models whose layers form one chain (each layer fed by the one before) are rewritten; for
+any other model, or a layer it does not know, :func:`fused_forward` returns ``None`` and the scan
+calls the model itself.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+from tensorflow import keras
+
+
+def _chain(model) -> list | None:
+    """The model's layers in order when each is fed by exactly the one before it, else ``None``."""
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    if not layers or len(model.inputs) != 1 or len(model.outputs) != 1:
+        return None
+    previous = model.inputs[0]
+    for layer in layers:
+        if len(layer._inbound_nodes) != 1 or layer.input is not previous:
+            return None
+        previous = layer.output
+    return layers if previous is model.outputs[0] else None
+
+
+def _foldable_conv(layer) -> bool:
+    return (type(layer) is keras.layers.Conv1D and layer.padding in ("valid", "same") and layer.groups == 1
+            and layer.data_format == "channels_last" and layer.dtype_policy.compute_dtype == "float32")
+
+
+def fused_forward(model):
+    """``x (B, T, C) float32 -> model(x, training=False)`` with the padding folded into the convolutions.
+
+    Returns:
+        A function for use inside ``tf.function``, or ``None`` when the model is not a chain of
+        float32 layers (then call the model).
+    """
+    layers = _chain(model) if isinstance(model, keras.Model) else None
+    if layers is None:
+        return None
+    steps, i = [], 0
+    while i < len(layers):
+        layer = layers[i]
+        pad = None
+        if type(layer) is keras.layers.ZeroPadding1D and i + 1 < len(layers) and _foldable_conv(layers[i + 1]) \
+                and layers[i + 1].padding == "valid":
+            pad, layer = tuple(int(p) for p in layer.padding), layers[i + 1]
+            i += 1
+        if _foldable_conv(layer):
+            steps.append(("conv", layer, pad))
+        elif type(layer) in (keras.layers.Activation, keras.layers.ReLU):
+            steps.append(("elementwise", layer, None))
+        else:
+            steps.append(("layer", layer, None))
+        i += 1
+
+    def forward(x):
+        h, four_d = x, False
+        for kind, layer, pad in steps:
+            if kind == "layer":
+                if four_d:
+                    h, four_d = tf.squeeze(h, axis=1), False
+                h = layer(h, training=False)
+                continue
+            if kind == "elementwise":
+                h = layer(h)
+                continue
+            if not four_d:
+                h, four_d = tf.expand_dims(h, axis=1), True
+            padding = [[0, 0], [0, 0], list(pad), [0, 0]] if pad is not None else layer.padding.upper()
+            h = tf.nn.conv2d(h, tf.expand_dims(layer.kernel, 0), strides=[1, 1, layer.strides[0], 1],
+                             padding=padding, dilations=[1, 1, layer.dilation_rate[0], 1])
+            if layer.use_bias:
+                h = tf.nn.bias_add(h, layer.bias)
+            if layer.activation is not None:
+                h = layer.activation(h)
+        return tf.squeeze(h, axis=1) if four_d else h
+
+    return forward
