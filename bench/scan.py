@@ -21,7 +21,10 @@ the load average beside them:
    at each of ``--batch-sizes``; its speed-up over batch 512 (``scan``'s default) is taken
    within a round;
 3. the whole ``scan`` (resampling, windows, detections) per stride and its real-time factor
-   ``record duration / scan time`` (goal >= 1e5 at stride 2.5 s).
+   ``record duration / scan time`` (goal >= 1e5 at stride 2.5 s);
+4. the whole scan at stride 2.5 s now against the path before ``data.resampling`` and
+   ``scan/fused.py`` (obspy's ``Trace.resample`` with the cached window, the model's own
+   layers), rounds alternating, after checking both give the same probabilities and detections.
 
 Usage::
 
@@ -57,6 +60,7 @@ def main(argv=None) -> int:
     import tensorflow as tf
 
     from seis_keras.data.synthetic import detector_continuous
+    from seis_keras.data.transforms import Compose
     from seis_keras.models import contract_of, get_model
     from seis_keras.scan import _predictor, prepare_stream, scan
     from seis_keras.scan.model import _Predictor
@@ -74,33 +78,36 @@ def main(argv=None) -> int:
     (sta,) = prepare_stream(stream, contract)
     data = sta["data"]
     view = window_view(data, n_win, step)
-    predictors = {bs: _predictor(model, "auto", bs) for bs in args.batch_sizes}
+    specs = tuple(contract.transforms)  # ("MaxNormalize",): normalised inside the compiled pass, as scan does
+    predictors = {bs: _predictor(model, "auto", bs, specs) for bs in args.batch_sizes}
+    plain = _predictor(model, "auto", args.batch_sizes[0])  # fused, fed windows normalised in numpy
     unfused = _Predictor(model, "auto", args.batch_sizes[0], fuse=False)  # the model's own layers, padding copies
+    identity = Compose([])
     scan(model, stream.slice(stream[0].stats.starttime, stream[0].stats.starttime + 600))  # trace, warm up
     for bs in args.batch_sizes:
-        window_probabilities(predictors[bs], norm, data, n_win, step, bs)
+        window_probabilities(predictors[bs], identity, data, n_win, step, bs)
 
     def stage_prepare():
         prepare_stream(stream, contract)
 
     bs0 = args.batch_sizes[0]
     batches = [window_batch(view, lo, lo + bs0, norm) for lo in range(0, len(view), bs0)]
+    raw_batches = [window_batch(view, lo, lo + bs0, identity) for lo in range(0, len(view), bs0)]
 
-    def stage_windows():
+    def stage_windows(transform):
         for lo in range(0, len(view), bs0):
-            window_batch(view, lo, lo + bs0, norm)
+            window_batch(view, lo, lo + bs0, transform)
 
-    def stage_forward():
-        for x in batches:
-            predictors[bs0](x)
+    def stage_forward(predictor, xs):
+        for x in xs:
+            predictor(x)
 
-    def stage_forward_unfused():
-        for x in batches:
-            unfused(x)
-
-    if not predictors[bs0].fused or not np.array_equal(np.concatenate([predictors[bs0](x) for x in batches]),
-                                                       np.concatenate([unfused(x) for x in batches])):
-        raise RuntimeError("the fused forward pass (scan/fused.py) is not used or changed the probabilities")
+    outs = [np.concatenate([p(x) for x in xs]) for p, xs in
+            ((predictors[bs0], raw_batches), (plain, batches), (unfused, batches))]
+    if not (predictors[bs0].fused and all(np.array_equal(outs[0], o) for o in outs[1:])):
+        raise RuntimeError("the fused forward pass or the in-graph normalisation (scan/fused.py) is not used or "
+                           "changed the probabilities")
+    print("forward pass: fused + normalised in the graph, fused, and the model as is checked bit-identical")
 
     from scipy.signal import get_window
 
@@ -138,11 +145,15 @@ def main(argv=None) -> int:
                   "3 traces: obspy, window='hann'": lambda: resample(False),
                   "3 traces: obspy, window cached": lambda: resample(True),
                   "3 traces: data.resampling serial": ours_serial, "3 traces: data.resampling threads": ours_threads,
-                  f"prepare windows (bs {bs0})": stage_windows, f"forward only (bs {bs0}), fused": stage_forward,
-                  f"forward only (bs {bs0}), model as is": stage_forward_unfused}
+                  f"copy + numpy normalise (bs {bs0})": lambda: stage_windows(norm),
+                  f"copy only (bs {bs0})": lambda: stage_windows(identity),
+                  f"forward, fused + norm in graph (bs {bs0})": lambda: stage_forward(predictors[bs0], raw_batches),
+                  f"forward, fused (bs {bs0})": lambda: stage_forward(plain, batches),
+                  f"forward, model as is (bs {bs0})": lambda: stage_forward(unfused, batches),
+                  f"window stage before (bs {bs0})": lambda: window_probabilities(unfused, norm, data, n_win, step, bs0)}
     for bs in args.batch_sizes:
         contenders[f"window stage bs {bs}"] = (
-            lambda bs=bs: window_probabilities(predictors[bs], norm, data, n_win, step, bs))
+            lambda bs=bs: window_probabilities(predictors[bs], identity, data, n_win, step, bs))
     times = {k: [] for k in contenders}
     for _ in range(args.rounds):
         for key, fn in contenders.items():
@@ -151,13 +162,16 @@ def main(argv=None) -> int:
             times[key].append(time.perf_counter() - t)
     print(f"\nstages at stride 2.5 s ({len(view)} windows), median of {args.rounds} rounds; {_load()}")
     for key, v in times.items():
-        print(f"  {key:<36} {np.median(v):7.3f} s")
-    ratio = np.array(times[f"forward only (bs {bs0}), model as is"]) / np.array(times[f"forward only (bs {bs0}), fused"])
-    print(f"  speed-up of the fused forward pass over the model as is (paired): median {np.median(ratio):5.2f} x, "
-          f"quartiles {np.percentile(ratio, 25):.2f}-{np.percentile(ratio, 75):.2f}")
-    ratio = np.array(times["3 traces: obspy, window cached"]) / np.array(times["3 traces: data.resampling threads"])
-    print(f"  speed-up of data.resampling (threads) over obspy with the cached window (paired): median "
-          f"{np.median(ratio):5.2f} x, quartiles {np.percentile(ratio, 25):.2f}-{np.percentile(ratio, 75):.2f}")
+        print(f"  {key:<42} {np.median(v):7.3f} s")
+    def speed_up(slow: str, fast: str) -> None:
+        ratio = np.array(times[slow]) / np.array(times[fast])
+        print(f"  speed-up of {fast!r} over {slow!r} (paired): median {np.median(ratio):5.2f} x, "
+              f"quartiles {np.percentile(ratio, 25):.2f}-{np.percentile(ratio, 75):.2f}")
+
+    speed_up(f"forward, model as is (bs {bs0})", f"forward, fused (bs {bs0})")
+    speed_up("3 traces: obspy, window cached", "3 traces: data.resampling serial")
+    speed_up("3 traces: obspy, window cached", "3 traces: data.resampling threads")
+    speed_up(f"window stage before (bs {bs0})", f"window stage bs {bs0}")
     ref = 512 if 512 in args.batch_sizes else bs0
     base = np.array(times[f"window stage bs {ref}"])
     for bs in args.batch_sizes:
@@ -176,6 +190,56 @@ def main(argv=None) -> int:
         n, s = res.probabilities[0].stats.npts, float(np.median(best))
         print(f"{stride:8.2f} {n:8d} {s:8.2f} {duration / s:11.0f} {n / s:10.0f}")
     print(_load())
+
+    # 4. the whole scan against the path before data.resampling and scan/fused.py, rounds alternating
+    import contextlib
+
+    import seis_keras.data.records as records
+    import seis_keras.scan as scan_pkg
+
+    def obspy_resample(traces, fs, *settings):  # what data.ingest.resample_trace did: obspy, cached window
+        out = []
+        for tr in traces:
+            t = tr.copy()
+            t.data = t.data.astype(np.float64)
+            out.append(t.resample(fs, window=hann.get(t.stats.npts) if t.stats.npts in hann else "hann",
+                                  no_filter=True))
+        return out
+
+    @contextlib.contextmanager
+    def before():
+        saved = records.resample_traces, scan_pkg._predictor
+        records.resample_traces = obspy_resample
+        scan_pkg._predictor = lambda m, kind, bs, transforms=(): (unfused if bs == bs0 else
+                                                                 _Predictor(m, kind, bs, fuse=False))
+        try:
+            yield
+        finally:
+            records.resample_traces, scan_pkg._predictor = saved
+
+    with before():
+        old = scan(model, stream, stride_s=2.5, batch_size=bs0)
+    new = scan(model, stream, stride_s=2.5, batch_size=bs0)
+    if not (np.array_equal(old.probabilities[0].data, new.probabilities[0].data)
+            and old.detections.equals(new.detections)):
+        raise RuntimeError("the scan's probabilities or detections differ from the path before the speed-ups")
+    pair = {"before": [], "now": []}
+    for _ in range(args.rounds):
+        with before():
+            t = time.perf_counter()
+            scan(model, stream, stride_s=2.5, batch_size=bs0)
+            pair["before"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        scan(model, stream, stride_s=2.5, batch_size=bs0)
+        pair["now"].append(time.perf_counter() - t)
+    print(f"\nwhole scan at stride 2.5 s, batch {bs0}, now vs before (obspy's Trace.resample with the cached window, "
+          f"the model's own layers; probabilities and detections checked identical), {args.rounds} alternating rounds")
+    for key, v in pair.items():
+        print(f"  {key:<7} median {np.median(v):6.3f} s = {duration / np.median(v):8.0f} x real time, "
+              f"fastest {min(v):6.3f} s = {duration / min(v):8.0f} x")
+    ratio = np.array(pair["before"]) / np.array(pair["now"])
+    print(f"  speed-up (paired): median {np.median(ratio):5.2f} x, quartiles {np.percentile(ratio, 25):.2f}-"
+          f"{np.percentile(ratio, 75):.2f}; {_load()}")
     return 0
 
 

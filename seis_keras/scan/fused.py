@@ -1,4 +1,4 @@
-"""A chain model's forward pass with each ``ZeroPadding1D`` folded into the ``Conv1D`` after it.
+"""The scan's compiled forward pass: the padding folded into the convolutions, the normalisation in the graph.
 
 PyTorch's ``Conv1d(padding=1)`` is written in Keras as ``ZeroPadding1D(1)`` + ``Conv1D(padding="valid")``
 (the Majstorović detector: seven times). In a compiled graph each ``ZeroPadding1D`` is a ``Pad``
@@ -12,11 +12,20 @@ model's (tests/scan/test_scan.py checks it bit for bit on the detector); bench/s
 Only models whose layers form one chain (each layer fed by the one before) are rewritten; for
 any other model, or a layer it does not know, :func:`fused_forward` returns ``None`` and the scan
 calls the model itself.
+
+:func:`graph_transform` is the contract's window transforms as TensorFlow ops when each has an
+exact one (``MaxNormalize``: the same max, sum and IEEE division as numpy's, so the same
+float32 numbers): the scan then feeds raw windows and normalises inside the compiled pass
+(on its threads, no numpy pass and temporaries per batch); for any other transform it returns
+``None`` and the scan normalises with the contract's numpy transforms as before.
 """
 from __future__ import annotations
 
 import tensorflow as tf
 from tensorflow import keras
+
+from seis_keras.data.transforms import MaxNormalize
+from seis_keras.models.contract import transform_from_spec
 
 
 def _chain(model) -> list | None:
@@ -86,3 +95,21 @@ def fused_forward(model):
         return tf.squeeze(h, axis=1) if four_d else h
 
     return forward
+
+
+def graph_transform(specs):
+    """The contract's window transforms (spec strings) as a TF function, or ``None`` when one has no exact TF twin.
+
+    ``()`` gives the identity; each ``MaxNormalize(eps)`` divides a window by its max
+    ``|value|`` over time and components plus ``eps`` (as :class:`seis_keras.data.transforms.MaxNormalize`).
+    """
+    transforms = [transform_from_spec(s, where="InputContract.transforms") for s in specs]
+    if not all(type(t) is MaxNormalize for t in transforms):
+        return None
+
+    def apply(x):
+        for t in transforms:
+            x = x / (tf.reduce_max(tf.abs(x), axis=(1, 2), keepdims=True) + t.eps)
+        return x
+
+    return apply

@@ -178,7 +178,7 @@ def trained_detector():
 
 def _scan_before_the_speed_ups(monkeypatch, *args, **kwargs):
     """scan() through the path before data.resampling and scan/fused.py: obspy's own
-    Trace.resample of every trace and the model's own layers."""
+    Trace.resample of every trace, the contract's numpy normalisation, the model's own layers."""
     import seis_keras.data.records as records
     import seis_keras.scan as scan_pkg
     from seis_keras.scan.model import _Predictor
@@ -193,7 +193,7 @@ def _scan_before_the_speed_ups(monkeypatch, *args, **kwargs):
 
     with monkeypatch.context() as m:
         m.setattr(records, "resample_traces", obspy_resample)
-        m.setattr(scan_pkg, "_predictor", lambda model, kind, bs: _Predictor(model, kind, bs, fuse=False))
+        m.setattr(scan_pkg, "_predictor", lambda model, kind, bs, transforms=(): _Predictor(model, kind, bs, fuse=False))
         return scan(*args, **kwargs)
 
 
@@ -337,3 +337,38 @@ def test_fused_forward_pass_equals_the_models_own_layers():
     residual = keras.Model(inp, keras.layers.Add()([keras.layers.Conv1D(3, 3, padding="same")(inp), inp]))
     assert fused_forward(residual) is None and fused_forward(spike_model()) is None  # not chains: run as they are
     assert not _predictor(spike_model(), "auto", 8).fused
+
+
+def test_normalisation_in_the_compiled_pass_equals_the_contracts_numpy_transform():
+    """scan normalises MaxNormalize windows inside the compiled pass: the same float32 numbers as
+    data.transforms.MaxNormalize (windows of very different amplitudes, an all-zero window, another eps);
+    transforms without an exact TF version are left to numpy."""
+    import tensorflow as tf
+
+    from seis_keras.data.transforms import Demean, MaxNormalize
+    from seis_keras.scan import prepare_stream
+    from seis_keras.scan.fused import graph_transform
+    from seis_keras.scan.model import _predictor
+
+    rng = np.random.default_rng(6)
+    x = (rng.normal(size=(32, 500, 3)) * rng.uniform(1e-6, 1e4, size=(32, 1, 1))).astype(np.float32)
+    x[3] = 0.0
+    for specs, numpy_version in ((("MaxNormalize",), MaxNormalize()), (("MaxNormalize(eps=0.5)",), MaxNormalize(0.5))):
+        np.testing.assert_array_equal(tf.function(graph_transform(specs))(x).numpy(), numpy_version(x))
+    assert graph_transform(("Demean", "MaxNormalize")) is None
+    assert np.array_equal(graph_transform(())(x), x)
+
+    model = keras.Sequential([keras.Input((500, 3)), keras.layers.GlobalMaxPooling1D(),
+                              keras.layers.Dense(1, name="logits")], name="peak")
+    in_graph = _predictor(model, "auto", 32, ("MaxNormalize",))
+    assert in_graph.transforms == ("MaxNormalize",)
+    np.testing.assert_array_equal(in_graph(x), _predictor(model, "auto", 32)(MaxNormalize()(x)))
+    with pytest.raises(ValueError, match="no exact TensorFlow version"):
+        _predictor(model, "auto", 32, ("Demean",))
+    # a contract with a numpy-only transform still scans (normalised in numpy, as before)
+    res = scan(model, obspy.read(), stride_s=1.0, contract=InputContract(window_samples=500,
+                                                                         transforms=("Demean", "MaxNormalize")))
+    (sta,) = prepare_stream(obspy.read(), DETECTOR_CONTRACT)
+    windows = np.stack([sta["data"][s:s + 500] for s in range(0, len(sta["data"]) - 499, 20)])
+    expected = 1 / (1 + np.exp(-model(MaxNormalize()(Demean()(windows))).numpy()[:, 0]))
+    np.testing.assert_allclose(res.probabilities[0].data, expected, rtol=1e-6)
