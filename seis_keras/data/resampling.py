@@ -32,6 +32,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import scipy.fft
 import scipy.fftpack
 import scipy.signal
 
@@ -61,7 +62,65 @@ def _taper(window, npts: int) -> np.ndarray | None:
         scipy.signal.get_window(window, npts))
 
 
-def fft_resample(data: np.ndarray, sampling_rate: float, new_rate: float, window="hann") -> np.ndarray:
+@functools.lru_cache(maxsize=4)
+def _twiddles(npts: int, k: int) -> np.ndarray:
+    """``exp(-2 pi i j / npts)`` for ``j < k`` (cached: a scan resamples traces of one length)."""
+    return np.exp(-2j * np.pi * np.arange(k) / npts)
+
+
+def _phases(npts: int, k: int, factor: float) -> int:
+    """The phase count ``q`` of :func:`_low_spectrum`'s decomposition, 1 for the whole FFT.
+
+    The largest ``q`` in 3..min(16, rate ratio) that divides ``npts`` and leaves the ``k`` bins
+    within one period of the ``npts / q``-point spectra; 1 when there is none (upsampling, a
+    ratio under 3, a length with no such factor) or the trace is short.
+    """
+    if npts < 4096:
+        return 1
+    for q in range(min(16, int(factor)), 2, -1):
+        if npts % q == 0 and k <= npts // q:
+            return q
+    return 1
+
+
+def _low_spectrum(x: np.ndarray, k: int, q: int) -> tuple[np.ndarray, np.ndarray]:
+    """Real and imaginary parts of the DFT bins ``0..k-1`` of ``x`` (``Im X_0`` set to 0, as obspy does).
+
+    ``q == 1``: obspy's FFT of the whole trace (``scipy.fftpack.rfft``; the same numbers).
+    ``q > 1``: the ``q`` phases ``x[p::q]`` are transformed with ``npts / q``-point FFTs (they fit
+    in the caches; the whole trace does not) and combined, ``X_j = sum_p exp(-2 pi i p j / npts)
+    X^(p)_j`` for the bins needed only: the same transform in another order, within ~1e-15 of
+    the whole FFT relative to its largest bin (tests/data/test_ingest.py states and tests the
+    tolerance on the resampled samples).
+    """
+    npts = len(x)
+    if q == 1:
+        spec = scipy.fftpack.rfft(x)  # fftpack order: r0, r1, i1, r2, i2, ... (rn/2 last for even npts)
+        x_r, x_i = np.empty(k), np.zeros(k)
+        x_r[0] = spec[0]
+        x_r[1:] = spec[1:2 * k - 1:2]
+        imag = spec[2:2 * k:2]  # one short for an even npts at the top bin (obspy appends a zero there)
+        x_i[1:1 + len(imag)] = imag
+        return x_r, x_i
+    m = npts // q
+    sub = scipy.fft.rfft(x.reshape(m, q).T, axis=1)  # (q, m // 2 + 1): X^(p)_j
+    h = min(k, sub.shape[1])
+    w = _twiddles(npts, k)
+    acc, turn = sub[0, :h].copy(), w[:h].copy()
+    for p in range(1, q):
+        acc += turn * sub[p, :h]
+        turn *= w[:h]
+    if k > h:  # bins past m / 2: X^(p)_j = conj(X^(p)_(m - j))
+        j = np.arange(h, k)
+        tail = np.conj(sub[:, m - j]) * np.exp(-2j * np.pi * np.outer(np.arange(q), j) / npts)
+        acc = np.concatenate([acc, tail.sum(axis=0)])
+    x_r, x_i = acc.real.copy(), acc.imag.copy()
+    x_i[0] = 0.0
+    return x_r, x_i
+
+
+def fft_resample(data: np.ndarray, sampling_rate: float, new_rate: float, window="hann", *,
+                 exact: bool = False) -> np.ndarray:
     """``data`` sampled at ``sampling_rate`` resampled to ``new_rate``: obspy's ``Trace.resample(no_filter=True)``.
 
     Args:
@@ -70,15 +129,17 @@ def fft_resample(data: np.ndarray, sampling_rate: float, new_rate: float, window
         window: frequency-domain taper as obspy takes it: a ``scipy.signal.get_window`` name or
             tuple, a length-``npts`` array (``ifftshift``-ed), a callable of
             ``np.fft.fftfreq(npts)``, or ``None`` (plain truncation).
+        exact: always take the FFT of the whole trace, as obspy (bit-identical output). By
+            default a trace whose length has a factor ``q`` between 3 and the rate ratio (100 -> 20
+            Hz: 5) gets its low spectrum from ``q`` shorter FFTs (:func:`_low_spectrum`): within
+            1e-12 of obspy's output relative to its largest sample, ~2-3x faster on long traces.
 
     Returns:
-        float64 array of ``int(npts / (sampling_rate / new_rate))`` samples (at least one),
-        bit-identical to obspy's.
+        float64 array of ``int(npts / (sampling_rate / new_rate))`` samples (at least one).
     """
     x = np.asarray(data, dtype=np.float64)
     npts = len(x)
     factor = sampling_rate / float(new_rate)
-    spec = scipy.fftpack.rfft(x)  # fftpack order: r0, r1, i1, r2, i2, ... (rn/2 last for even npts)
     n_f = npts // 2 + 1
     num = int(npts / factor)
     if num == 0:
@@ -90,12 +151,8 @@ def fft_resample(data: np.ndarray, sampling_rate: float, new_rate: float, window
     large_f = d_large_f * np.arange(0, n_large_f, dtype=np.int32)
     # the bins np.interp reads for large_f (k <= top / df, two more for rounding); obspy keeps all n_f
     k = min(n_f, int(math.ceil(large_f[-1] / df)) + 2)
-    x_r, x_i = np.empty(k), np.zeros(k)
-    x_r[0] = spec[0]
-    x_r[1:] = spec[1:2 * k - 1:2]
-    imag = spec[2:2 * k:2]  # one short for an even npts at the top bin (obspy appends a zero there)
-    x_i[1:1 + len(imag)] = imag
-    w = _taper(window, npts)
+    w = _taper(window, npts)  # before the FFT: a wrong-shaped window is refused first, as in obspy
+    x_r, x_i = _low_spectrum(x, k, 1 if exact else _phases(npts, k, factor))
     if w is not None:
         x_r *= w[:k]
         x_i *= w[:k]

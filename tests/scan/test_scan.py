@@ -204,7 +204,9 @@ def test_trained_detector_finds_the_events_of_a_continuous_record(trained_detect
     res = scan(trained_detector, st, stride_s=2.5, threshold=0.5, min_gap_s=5.0)
     (tr,) = res.probabilities
     before = _scan_before_the_speed_ups(monkeypatch, trained_detector, st, stride_s=2.5, threshold=0.5, min_gap_s=5.0)
-    np.testing.assert_array_equal(before.probabilities[0].data, tr.data)  # bit for bit
+    # resampled within 1e-13 of obspy (tests/data/test_ingest.py), the same forward pass: probabilities within
+    # 1e-6 (bit for bit on this machine), the same detections
+    np.testing.assert_allclose(before.probabilities[0].data, tr.data, rtol=0, atol=1e-6)
     pd.testing.assert_frame_equal(before.detections, res.detections)
     assert len(res.detections) >= 5
     assert tr.stats.npts == (1200 * 20 - 500) // 50 + 1
