@@ -1,20 +1,26 @@
-"""Resampling of obspy traces: obspy's FFT resampling computed on the bins it keeps, traces in parallel.
+"""Resampling of obspy traces: obspy's FFT resampling on the bins it keeps, traces in parallel.
 
 The one resampling of every path that turns obspy data into model input (``data.ingest``'s
-windows, ``data.records``' continuous stations, hence ``seis_keras.scan``):
+windows, ``data.records``' continuous stations, hence ``seis_keras.scan``), so the scan and the
+recipes read the same windows:
 
 * ``method="resample"`` is obspy's ``Trace.resample(no_filter=True)`` (obspy 1.5): a real FFT
   of the whole segment (``scipy.fftpack.rfft``), a frequency-domain taper ``window`` (obspy's
   default ``"hann"``: a Hann window as long as the trace, ``ifftshift``-ed), the spectrum
   linearly interpolated onto the new frequency grid (exact bins when the rate ratio divides the
   length), an inverse FFT of the new length. :func:`fft_resample` does the same operations in
-  the same order on the same numbers, but tapers and interpolates only the
-  ``new_npts // 2 + 1`` bins the inverse FFT reads (obspy tapers all ``npts // 2 + 1``, then
-  copies the spectrum through ``np.insert``/``np.append``/``np.delete``), and builds the taper
-  once per (name, length) (:func:`_fft_window`; obspy rebuilds it per trace). The output is
-  bit-identical to obspy's (tests/data/test_ingest.py: odd/even lengths, integer and
-  non-integer ratios, up- and downsampling, every window kind); 1.6x faster on 6 h of 100 Hz
-  data (bench/scan_profile.py).
+  the same order, but tapers and interpolates only the ``new_npts // 2 + 1`` bins the inverse
+  FFT reads (obspy tapers all ``npts // 2 + 1`` and copies the spectrum through
+  ``np.insert``/``np.append``/``np.delete``) and builds the taper once per (name, length)
+  (:func:`_fft_window`; obspy rebuilds it per trace). With ``exact=True`` the output is
+  bit-identical to obspy's. By default, when the length has a factor ``q`` between 3 and the
+  rate ratio (100 -> 20 Hz: ``q = 5``), the low spectrum comes from ``q`` FFTs of ``npts / q``
+  samples instead of one of ``npts`` (:func:`_low_spectrum`): the same transform summed in
+  another order, within 1e-13 of obspy's output relative to its largest sample (the tolerance
+  tests/data/test_ingest.py asserts; measured worst 1.2e-15), so the float32 windows differ
+  from obspy's in a few rounding ties by one ulp (9 of 1,296,000 samples of the 6 h bench
+  record). bench/scan.py times obspy, ``exact=True`` and the default on 6 h of 100 Hz data
+  (paired, load ~4: 1.45x and 2.0x over obspy with the cached window).
 * ``method="interpolate"``: ``Trace.interpolate`` (``interpolation``, ``"lanczos"`` with
   :data:`LANCZOS_A` lobes) after a zero-phase 8-pole Butterworth low-pass at ``corner`` times
   the new Nyquist frequency when it downsamples with ``anti_alias``.
