@@ -18,9 +18,12 @@ Stages (nested ones indented):
 * ``find_detections`` (step 4); ``other``: the whole scan minus the stages above (checks,
   output traces, the settings dict).
 
+``--before`` profiles the path before ``data.resampling`` and ``scan/fused.py`` (obspy's
+``Trace.resample`` with the cached window, the numpy normalisation, the model's own layers).
+
 Usage::
 
-    .venv/bin/python bench/scan_profile.py [--hours 6] [--rounds 7] [--batch-size 512]
+    .venv/bin/python bench/scan_profile.py [--hours 6] [--rounds 7] [--batch-size 512] [--before]
 """
 from __future__ import annotations
 
@@ -63,6 +66,18 @@ class Timers:
         self.now = defaultdict(float)
 
 
+def _obspy_resample(traces, fs, *settings):
+    """What data.ingest.resample_trace did before data.resampling: obspy's Trace.resample, the window cached."""
+    from seis_keras.data.resampling import _fft_window
+
+    out = []
+    for tr in traces:
+        t = tr.copy()
+        t.data = t.data.astype(np.float64)
+        out.append(t.resample(fs, window=_fft_window("hann", t.stats.npts), no_filter=True))
+    return out
+
+
 @contextlib.contextmanager
 def patched(obj, name: str, timers: Timers, label: str):
     original = getattr(obj, name)
@@ -78,6 +93,9 @@ def main(argv=None) -> int:
     ap.add_argument("--hours", type=float, default=6.0, help="record length in hours (default 6)")
     ap.add_argument("--rounds", type=int, default=7, help="timed scans (medians kept)")
     ap.add_argument("--batch-size", type=int, default=None, help="scan's batch_size (default: scan's default)")
+    ap.add_argument("--before", action="store_true",
+                    help="profile the path before data.resampling and scan/fused.py: obspy's Trace.resample with "
+                         "the cached window, one trace after the other; the numpy normalisation; the model's own layers")
     args = ap.parse_args(argv)
 
     import seis_keras.data.records as records
@@ -91,6 +109,10 @@ def main(argv=None) -> int:
     duration = args.hours * 3600.0
     stream, _ = detector_continuous(duration, n_events=int(args.hours * 10), seed=0)
     model = get_model("detector")
+    restore = (records.resample_traces, scan_pkg._predictor)
+    if args.before:
+        records.resample_traces = _obspy_resample
+        scan_pkg._predictor = lambda m, kind, bs, transforms=(): scan_model._Predictor(m, kind, bs, fuse=False)
     kw = {} if args.batch_size is None else {"batch_size": args.batch_size}
     scan_pkg.scan(model, stream.slice(stream[0].stats.starttime, stream[0].stats.starttime + 600), **kw)  # trace
     scan_pkg.scan(model, stream, **kw)  # warm up (caches, allocator)
@@ -115,6 +137,7 @@ def main(argv=None) -> int:
             scan_pkg.scan(model, stream, **kw)
             whole.append(time.perf_counter() - t)
             timers.next_round()
+    records.resample_traces, scan_pkg._predictor = restore
     rounds = timers.rounds
     labels = [label for _, _, label in stages]
     med = {k: float(np.median([r.get(k, 0.0) for r in rounds])) for k in labels}
@@ -133,7 +156,8 @@ def main(argv=None) -> int:
         if k == "  forward (_Predictor)":
             order.append("  (rest of window_probabilities)")
     order.append("other")
-    print(f"\nwhole scan at stride 2.5 s, median of {args.rounds}: {total:.3f} s = "
+    print(f"\n{'BEFORE the speed-ups: ' if args.before else ''}whole scan at stride 2.5 s, median of {args.rounds}: "
+          f"{total:.3f} s = "
           f"{duration / total:,.0f} x real time (fastest {min(whole):.3f} s = {duration / min(whole):,.0f} x); "
           f"{_load()}")
     print(f"{'stage':<40} {'median_s':>9} {'share':>7}")
