@@ -161,7 +161,8 @@ def main(argv=None) -> int:
                   f"forward, fused + norm in graph (bs {bs0})": lambda: stage_forward(predictors[bs0], raw_batches),
                   f"forward, fused (bs {bs0})": lambda: stage_forward(plain, batches),
                   f"forward, model as is (bs {bs0})": lambda: stage_forward(unfused, batches),
-                  f"window stage before (bs {bs0})": lambda: window_probabilities(unfused, norm, data, n_win, step, bs0)}
+                  f"window stage before (bs {bs0})": lambda: window_probabilities(unfused, norm, data, n_win, step,
+                                                                                  bs0)}
     for bs in args.batch_sizes:
         contenders[f"window stage bs {bs}"] = (
             lambda bs=bs: window_probabilities(predictors[bs], identity, data, n_win, step, bs))

@@ -95,7 +95,8 @@ def main(argv=None) -> int:
     ap.add_argument("--batch-size", type=int, default=None, help="scan's batch_size (default: scan's default)")
     ap.add_argument("--before", action="store_true",
                     help="profile the path before data.resampling and scan/fused.py: obspy's Trace.resample with "
-                         "the cached window, one trace after the other; the numpy normalisation; the model's own layers")
+                         "the cached window, one trace after the other; the numpy normalisation; the model's own "
+                         "layers")
     args = ap.parse_args(argv)
 
     import seis_keras.data.records as records

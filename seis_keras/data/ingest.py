@@ -53,7 +53,8 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from seis_keras.data.resampling import LANCZOS_A, _fft_window, resample_trace, resample_traces  # noqa: F401 (re-exported)
+from seis_keras.data.resampling import (LANCZOS_A, _fft_window, resample_trace,  # noqa: F401 (re-exported)
+                                        resample_traces)
 from seis_keras.data.segments import OVERLAP_POLICIES, cut, fill_linear, merge_channel, overlap_conflicts
 
 log = logging.getLogger(__name__)

@@ -164,7 +164,7 @@ def fft_resample(data: np.ndarray, sampling_rate: float, new_rate: float, window
         x_i *= w[:k]
     f = df * np.arange(0, k, dtype=np.int32)
     y_r, y_i = np.interp(large_f, f, x_r), np.interp(large_f, f, x_i)
-    # fftpack order of the new spectrum: obspy's interleaved (r, i) pairs without i0 (and without the top i for an even num)
+    # fftpack order of the new spectrum: obspy's interleaved (r, i) pairs without i0 (and the top i of an even num)
     y = np.empty(num)
     y[0] = y_r[0]
     y[1::2] = y_r[1:1 + len(y[1::2])]
@@ -175,7 +175,7 @@ def fft_resample(data: np.ndarray, sampling_rate: float, new_rate: float, window
 def resample_trace(trace, sampling_rate: float, method: str, anti_alias: bool, window, interpolation: str,
                    corner: float):
     """A copy of ``trace`` at ``sampling_rate`` (the resampling of ``ingest.stream_to_windows``; scan uses it too)."""
-    from obspy import Trace
+    from obspy import Trace  # obspy (~0.5 s to import) only once a trace is resampled, as in data.ingest
 
     rate = trace.stats.sampling_rate
     if abs(rate - sampling_rate) < 1e-9 * sampling_rate:

@@ -28,7 +28,8 @@ class _Predictor:
         self.transforms = tuple(transforms)  # the contract's window transforms applied in the graph
         preprocess = graph_transform(self.transforms) if self.transforms else None
         if self.transforms and preprocess is None:
-            raise ValueError(f"transforms {self.transforms}: no exact TensorFlow version (scan/fused.py graph_transform)")
+            raise ValueError(f"transforms {self.transforms}: no exact TensorFlow version "
+                             "(scan/fused.py graph_transform)")
         if not isinstance(model, tf.keras.Model) and hasattr(model, "structured_input_signature"):
             fn, shape = _signature_fn(model)
         else:

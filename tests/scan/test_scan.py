@@ -193,7 +193,8 @@ def _scan_before_the_speed_ups(monkeypatch, *args, **kwargs):
 
     with monkeypatch.context() as m:
         m.setattr(records, "resample_traces", obspy_resample)
-        m.setattr(scan_pkg, "_predictor", lambda model, kind, bs, transforms=(): _Predictor(model, kind, bs, fuse=False))
+        m.setattr(scan_pkg, "_predictor",
+                  lambda model, kind, bs, transforms=(): _Predictor(model, kind, bs, fuse=False))
         return scan(*args, **kwargs)
 
 
