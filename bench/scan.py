@@ -14,7 +14,7 @@ the load average beside them:
    operations on the bins the inverse FFT reads; checked bit-identical), its default (the low
    spectrum from 5 phase FFTs of 1/5 the length; its distance from obspy's output is printed
    and must stay under 1e-13 of the largest sample) one trace after the other, and
-   ``resample_traces`` (the three on a thread pool, what the scan runs); window copies with and
+   ``resample_traces(workers=2)`` (the three on a thread pool; the scan runs one thread); window copies with and
    without the numpy normalisation; the compiled forward passes alone: fused with the
    normalisation in the graph (``scan/fused.py``, what the scan runs), fused, and through the
    model's own layers (checked bit-identical); the paired speed-ups;
@@ -133,7 +133,7 @@ def main(argv=None) -> int:
                 for tr in stream]
 
     def ours_threads():
-        return [tr.data for tr in resample_traces(stream, *rs_args)]
+        return [tr.data for tr in resample_traces(stream, *rs_args, workers=2)]
 
     reference = resample(False)
     for name, fn in (("a precomputed Hann window", lambda: resample(True)),
@@ -162,7 +162,9 @@ def main(argv=None) -> int:
                   f"forward, fused (bs {bs0})": lambda: stage_forward(plain, batches),
                   f"forward, model as is (bs {bs0})": lambda: stage_forward(unfused, batches),
                   f"window stage before (bs {bs0})": lambda: window_probabilities(unfused, norm, data, n_win, step,
-                                                                                  bs0)}
+                                                                                  bs0),
+                  f"window stage, numpy normalisation (bs {bs0})": lambda: window_probabilities(plain, norm, data,
+                                                                                                n_win, step, bs0)}
     for bs in args.batch_sizes:
         contenders[f"window stage bs {bs}"] = (
             lambda bs=bs: window_probabilities(predictors[bs], identity, data, n_win, step, bs))
@@ -185,6 +187,8 @@ def main(argv=None) -> int:
     speed_up("3 traces: obspy, window cached", "3 traces: data.resampling serial")
     speed_up("3 traces: obspy, window cached", "3 traces: data.resampling threads")
     speed_up(f"window stage before (bs {bs0})", f"window stage bs {bs0}")
+    speed_up(f"window stage, numpy normalisation (bs {bs0})", f"window stage bs {bs0}")
+    speed_up("3 traces: data.resampling serial", "3 traces: data.resampling threads")
     ref = 512 if 512 in args.batch_sizes else bs0
     base = np.array(times[f"window stage bs {ref}"])
     for bs in args.batch_sizes:

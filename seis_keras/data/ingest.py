@@ -14,7 +14,7 @@ The steps, in order, for each station (``network.station.location``) of a stream
    leak into the data). ``resample_method="resample"`` is obspy's FFT resampling
    (``Trace.resample``, a ``resample_window`` taper in the frequency domain, obspy's
    default ``"hann"``; computed by :mod:`seis_keras.data.resampling`, within 1e-13 of obspy's
-   output, a station's traces on a thread pool): the spectrum is cut at the new Nyquist
+   output): the spectrum is cut at the new Nyquist
    frequency, which is the anti-alias filter (obspy's optional causal Chebyshev pre-filter
    delays the signal: not used).
    ``"interpolate"`` uses ``Trace.interpolate`` (``interpolation``, default ``"lanczos"`` with

@@ -25,9 +25,10 @@ recipes read the same windows:
   :data:`LANCZOS_A` lobes) after a zero-phase 8-pole Butterworth low-pass at ``corner`` times
   the new Nyquist frequency when it downsamples with ``anti_alias``.
 
-:func:`resample_traces` resamples several traces (the components and segments of a station)
-on a thread pool: the FFTs release the GIL, each trace is computed on its own by the same
-single-threaded code, so the results are the same arrays as one at a time.
+:func:`resample_traces` resamples several traces (the components and segments of a station),
+with ``workers > 1`` on a thread pool: the FFTs release the GIL, each trace is computed on its
+own by the same single-threaded code, so the results are the same arrays as one at a time
+(one thread by default: the pool was slower on the shared 2-core machine, bench/scan.py).
 """
 from __future__ import annotations
 
@@ -197,12 +198,14 @@ def resample_trace(trace, sampling_rate: float, method: str, anti_alias: bool, w
 
 
 def resample_traces(traces, sampling_rate: float, method: str, anti_alias: bool, window, interpolation: str,
-                    corner: float, *, workers: int | None = None) -> list:
-    """:func:`resample_trace` of each trace, in order, on up to ``workers`` threads (default: the CPUs).
+                    corner: float, *, workers: int | None = 1) -> list:
+    """:func:`resample_trace` of each trace, in order, on up to ``workers`` threads (``None``: the CPUs).
 
     The traces are independent and each is computed by the same single-threaded code, so the
     result is the same as resampling them one after the other; under
-    :data:`PARALLEL_MIN_SAMPLES` samples in all it is done so.
+    :data:`PARALLEL_MIN_SAMPLES` samples in all it is done so. The default is one thread: on the
+    shared 2-core machine the pool was slower than one trace after the other (bench/scan.py, the
+    three 6 h traces: 0.77x paired at load 4, 0.9x at load 3-8); opt in where cores are idle.
     """
     traces = list(traces)
     n = min(len(traces), workers or os.cpu_count() or 1)

@@ -309,3 +309,7 @@ def test_resample_traces_on_threads_equals_one_at_a_time(monkeypatch):
     monkeypatch.setattr(rs, "PARALLEL_MIN_SAMPLES", 10 ** 9)
     rs.resample_traces(traces, 20.0, "resample", True, "hann", "lanczos", 0.8, workers=2)
     assert names == [threading.current_thread().name] * 4  # small inputs: no pool
+    names.clear()
+    monkeypatch.setattr(rs, "PARALLEL_MIN_SAMPLES", 0)
+    rs.resample_traces(traces, 20.0, "resample", True, "hann", "lanczos", 0.8)
+    assert names == [threading.current_thread().name] * 4  # the default: one thread (the pool was slower, bench)
