@@ -20,7 +20,8 @@ recipes read the same windows:
   tests/data/test_ingest.py asserts; measured worst 1.2e-15), so the float32 windows differ
   from obspy's in a few rounding ties by one ulp (9 of 1,296,000 samples of the 6 h bench
   record). bench/scan.py times obspy, ``exact=True`` and the default on 6 h of 100 Hz data
-  (paired, load ~4: 1.45x and 2.0x over obspy with the cached window).
+  (paired medians over obspy with the cached window, four runs at load 3-4.6: exact=True
+  1.15-1.45x, the default 2.0-2.6x).
 * ``method="interpolate"``: ``Trace.interpolate`` (``interpolation``, ``"lanczos"`` with
   :data:`LANCZOS_A` lobes) after a zero-phase 8-pole Butterworth low-pass at ``corner`` times
   the new Nyquist frequency when it downsamples with ``anti_alias``.
