@@ -13,8 +13,10 @@ The steps, in order, for each station (``network.station.location``) of a stream
 2. **Resampling** to ``sampling_rate``, each contiguous segment on its own (so gaps never
    leak into the data). ``resample_method="resample"`` is obspy's FFT resampling
    (``Trace.resample``, a ``resample_window`` taper in the frequency domain, obspy's
-   default ``"hann"``): the spectrum is cut at the new Nyquist frequency, which is the
-   anti-alias filter (obspy's optional causal Chebyshev pre-filter delays the signal: not used).
+   default ``"hann"``; computed by :mod:`seis_keras.data.resampling`, within 1e-13 of obspy's
+   output): the spectrum is cut at the new Nyquist
+   frequency, which is the anti-alias filter (obspy's optional causal Chebyshev pre-filter
+   delays the signal: not used).
    ``"interpolate"`` uses ``Trace.interpolate`` (``interpolation``, default ``"lanczos"`` with
    ``LANCZOS_A`` = 20 lobes), after a zero-phase 8-pole Butterworth low-pass at ``anti_alias_corner``
    (0.8) times the new Nyquist frequency when it downsamples with ``anti_alias=True``.
@@ -41,7 +43,6 @@ inside the window, ...). Channels are aligned to the nearest sample of the windo
 """
 from __future__ import annotations
 
-import functools
 import glob
 import logging
 import os
@@ -51,8 +52,9 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-import scipy.signal
 
+from seis_keras.data.resampling import (LANCZOS_A, _fft_window, resample_trace,  # noqa: F401 (re-exported)
+                                        resample_traces)
 from seis_keras.data.segments import OVERLAP_POLICIES, cut, fill_linear, merge_channel, overlap_conflicts
 
 log = logging.getLogger(__name__)
@@ -61,7 +63,6 @@ GAP_POLICIES = ("reject", "fill")
 GAP_FILLS = ("zeros", "interpolate")
 RESAMPLE_METHODS = ("resample", "interpolate")
 DEFAULT_NUMBERED = {"1": "N", "2": "E"}
-LANCZOS_A = 20  # width (samples each side) of the Lanczos kernel used by interpolation="lanczos"
 
 
 def component_of(channel: str, component_order: str, *, channel_map: Mapping[str, str] | None = None,
@@ -114,31 +115,6 @@ def group_by_station(stream, component_order: str, *, channel_map: Mapping[str, 
             raise ValueError(f"{source}: {net}.{sta}.{loc}: component {missing[0]!r} missing "
                              f"(have channels {have}, expected all of {component_order!r})")
     return dict(sorted(stations.items()))
-
-
-@functools.lru_cache(maxsize=16)
-def _fft_window(name: str, npts: int) -> np.ndarray:
-    """obspy's resample window once per (name, length): obspy rebuilds it per trace (bench/scan.py)."""
-    return np.fft.ifftshift(scipy.signal.get_window(name, npts))
-
-
-def resample_trace(trace, sampling_rate: float, method: str, anti_alias: bool, window, interpolation: str,
-                   corner: float):
-    """A copy of ``trace`` at ``sampling_rate`` (the resampling of :func:`stream_to_windows`; scan uses it too)."""
-    tr = trace.copy()
-    tr.data = tr.data.astype(np.float64)
-    rate = tr.stats.sampling_rate
-    if abs(rate - sampling_rate) < 1e-9 * sampling_rate:
-        return tr
-    if method == "resample":
-        tr.resample(sampling_rate, no_filter=True,
-                    window=_fft_window(window, tr.stats.npts) if isinstance(window, str) else window)
-    else:
-        if anti_alias and sampling_rate < rate:
-            tr.filter("lowpass", freq=corner * sampling_rate / 2.0, corners=8, zerophase=True)
-        extra = {"a": LANCZOS_A} if interpolation == "lanczos" else {}
-        tr.interpolate(sampling_rate, method=interpolation, **extra)
-    return tr
 
 
 def _picks_table(picks: pd.DataFrame) -> pd.DataFrame:
@@ -254,10 +230,11 @@ def stream_to_windows(stream, *, sampling_rate: float, component_order: str = "E
                                  f"first {t0} to {t1} (expected one version of the data; overlap_policy='mask' "
                                  "makes such overlaps gaps, as obspy's Stream.merge(method=0))")
             masked[letter] = [(t0, t1) for _, t0, t1 in conflicts]
-        channels = {c: merge_channel([resample_trace(t, sampling_rate, resample_method, anti_alias,
-                                                  resample_window, interpolation, anti_alias_corner)
-                                       for t in comps[c]],
-                                      sampling_rate, masked[c]) for c in component_order}
+        order = [(c, t) for c in component_order for t in comps[c]]  # every segment of the station at once
+        resampled = resample_traces([t for _, t in order], sampling_rate, resample_method, anti_alias,
+                                    resample_window, interpolation, anti_alias_corner)
+        channels = {c: merge_channel([r for (cc, _), r in zip(order, resampled) if cc == c], sampling_rate, masked[c])
+                    for c in component_order}
         band = next(iter(comps[component_order[0]])).stats.channel[:-1]
         t_first = max(ch.start for ch in channels.values())
         t_last = min(ch.start + (len(ch.data) - 1) / sampling_rate for ch in channels.values())

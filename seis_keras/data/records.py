@@ -28,7 +28,8 @@ import numpy as np
 import obspy
 import pandas as pd
 
-from seis_keras.data.ingest import group_by_station, merge_channel, read_stream, resample_trace
+from seis_keras.data.ingest import group_by_station, merge_channel, read_stream
+from seis_keras.data.resampling import resample_traces
 from seis_keras.data.store import StoreWriter
 
 #: Resampling of every segment (the ``stream_to_windows`` defaults): FFT, Hann taper, no pre-filter.
@@ -69,10 +70,10 @@ def continuous_stations(stream, *, sampling_rate: float, component_order: str,
     out = []
     for (net, sta, loc), comps in group_by_station(stream, component_order, channel_map=channel_map,
                                                    source="stream").items():
-        chans = {c: merge_channel([resample_trace(t, fs, RESAMPLING["method"], RESAMPLING["anti_alias"],
-                                                  RESAMPLING["window"], RESAMPLING["interpolation"],
-                                                  RESAMPLING["corner"]) for t in comps[c]], fs)
-                 for c in component_order}
+        order = [(c, t) for c in component_order for t in comps[c]]  # every segment of the station at once
+        resampled = resample_traces([t for _, t in order], fs, RESAMPLING["method"], RESAMPLING["anti_alias"],
+                                    RESAMPLING["window"], RESAMPLING["interpolation"], RESAMPLING["corner"])
+        chans = {c: merge_channel([r for (cc, _), r in zip(order, resampled) if cc == c], fs) for c in component_order}
         t0 = max(ch.start for ch in chans.values())
         t1 = min(ch.start + (len(ch.data) - 1) / fs for ch in chans.values())
         n = int(math.floor((t1 - t0) * fs + 1e-6)) + 1

@@ -14,8 +14,10 @@ data that obspy can read, like SeisBench's ``annotate`` / ``classify``:
    ``numpy.lib.stride_tricks.sliding_window_view`` of the ``(T, C)`` record with step
    ``stride_s``; windows are materialised one batch at a time (``batch_size``), passed
    through the contract's normalisation (the detector: per-window
-   :class:`~seis_keras.data.transforms.MaxNormalize`) and fed to one compiled
-   ``tf.function`` with a fixed batch shape (no retracing; the last batch is padded).
+   :class:`~seis_keras.data.transforms.MaxNormalize`, done inside the compiled pass when it has an
+   exact TensorFlow version, :mod:`seis_keras.scan.fused`) and fed to one compiled
+   ``tf.function`` with a fixed batch shape (no retracing; the last batch is padded); a chain
+   model's ``ZeroPadding1D`` layers are folded into its convolutions there (same outputs).
 3. **Probabilities**: logits go through a sigmoid (1 unit) or softmax (k units). One
    ``obspy.Trace`` per station and class (channel ``<model>_<class>``), one value per window,
    sampling rate ``1 / stride_s``; a value is stamped at the window's centre
@@ -45,11 +47,13 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from seis_keras.data.transforms import Compose
 from seis_keras.models import contract_of
 from seis_keras.models.contract import CONTRACT_FILE, InputContract
 from seis_keras.scan.cli import add_scan_command, run_scan
 from seis_keras.scan.contract import ScanResult
 from seis_keras.scan.detections import find_detections, match_detections, probability_table
+from seis_keras.scan.fused import graph_transform
 from seis_keras.scan.model import _predictor, load_scan_model
 from seis_keras.scan.stream import prepare_stream
 from seis_keras.scan.windows import window_probabilities, window_view
@@ -121,7 +125,10 @@ def scan(model, stream, *, stride_s: float = 2.5, threshold: float = 0.5, min_ga
     if step < 1 or abs(step - stride_s * fs) > 1e-6 * max(1.0, stride_s * fs):
         raise ValueError(f"stride_s={stride_s}: expected a positive multiple of the sample interval 1/{fs:g} s")
     window_s = n_win / fs
-    norm = contract.transform()
+    if contract.transforms and graph_transform(contract.transforms) is not None:  # normalise in the compiled pass
+        predictor = _predictor(model, kind, batch_size, tuple(contract.transforms))
+    # the transforms the predictor does not apply in its graph are applied here, in numpy
+    norm = Compose([]) if predictor.transforms == tuple(contract.transforms) else contract.transform()
     stations = prepare_stream(stream, contract, channel_map=channel_map)
 
     traces, found, short = [], [], []

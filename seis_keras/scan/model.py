@@ -9,14 +9,27 @@ from pathlib import Path
 import numpy as np
 
 from seis_keras.models.contract import CONTRACT_FILE, InputContract
+from seis_keras.scan.fused import fused_forward, graph_transform
 
 class _Predictor:
-    """Fixed-batch compiled forward pass returning probabilities ``(B, K)``."""
+    """Fixed-batch compiled forward pass returning probabilities ``(B, K)``.
 
-    def __init__(self, model, output: str, batch_size: int):
+    A Keras chain model runs through :func:`seis_keras.scan.fused.fused_forward` (``fused`` is
+    then True) unless ``fuse=False`` (bench/scan.py compares the two); any other model or a
+    serving signature runs as it is. ``transforms`` (spec strings with an exact TF version,
+    :func:`seis_keras.scan.fused.graph_transform`) are applied to the batch inside the graph.
+    """
+
+    def __init__(self, model, output: str, batch_size: int, fuse: bool = True, transforms: tuple = ()):
         import tensorflow as tf
 
         self.batch_size = int(batch_size)
+        self.fused = False
+        self.transforms = tuple(transforms)  # the contract's window transforms applied in the graph
+        preprocess = graph_transform(self.transforms) if self.transforms else None
+        if self.transforms and preprocess is None:
+            raise ValueError(f"transforms {self.transforms}: no exact TensorFlow version "
+                             "(scan/fused.py graph_transform)")
         if not isinstance(model, tf.keras.Model) and hasattr(model, "structured_input_signature"):
             fn, shape = _signature_fn(model)
         else:
@@ -26,15 +39,18 @@ class _Predictor:
             if output == "auto":
                 output = "probabilities" if (last.name == "probabilities" or act in ("sigmoid", "softmax")) else "logits"
 
+            fused = fused_forward(model) if fuse else None  # same outputs, no padding copies (scan/fused.py)
+            self.fused = fused is not None
+
             def fn(x):
-                return model(x, training=False)
+                return fused(x) if fused is not None else model(x, training=False)
         self.input_shape = shape
         self.output = output
         spec = tf.TensorSpec((self.batch_size, *shape), tf.float32)
 
         @tf.function(input_signature=[spec])
         def forward(x):
-            z = tf.cast(fn(x), tf.float32)
+            z = tf.cast(fn(preprocess(x) if preprocess is not None else x), tf.float32)
             if output == "logits":
                 z = tf.sigmoid(z) if z.shape[-1] == 1 else tf.nn.softmax(z, axis=-1)
             return z
@@ -51,15 +67,15 @@ class _Predictor:
 _PREDICTORS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def _predictor(model, output: str, batch_size: int) -> _Predictor:
-    """The compiled forward pass of ``model``, built once per (output, batch size) and reused."""
+def _predictor(model, output: str, batch_size: int, transforms: tuple = ()) -> _Predictor:
+    """The compiled forward pass of ``model``, built once per (output, batch size, in-graph transforms) and reused."""
     try:
         per_model = _PREDICTORS.setdefault(model, {})
     except TypeError:  # not weak-referenceable
-        return _Predictor(model, output, batch_size)
-    key = (output, int(batch_size))
+        return _Predictor(model, output, batch_size, transforms=transforms)
+    key = (output, int(batch_size), tuple(transforms))
     if key not in per_model:
-        per_model[key] = _Predictor(model, output, batch_size)
+        per_model[key] = _Predictor(model, output, batch_size, transforms=transforms)
     return per_model[key]
 
 

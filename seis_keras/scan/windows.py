@@ -5,7 +5,9 @@ record; only one batch at a time is materialised (channels-last, contiguous) and
 so memory stays at one batch whatever the record's length. Preparing a batch costs ~5 % of its
 forward pass (bench/scan.py: 0.016-0.029 s vs 0.33-0.59 s for 8,631 windows), so overlapping
 the two on a helper thread was tried and dropped: paired runs under load 8-11 gave 0.70-1.31 x,
-no resolvable gain.
+no resolvable gain. With the normalisation in the compiled pass (``scan/fused.py``) a batch is a
+copy only (~0.001 s for 8,631 windows). Batches of 1024 or 256 against 512: 1.05-1.12x and
+0.94-1.00x paired (bench/scan.py, load 3-4.6), unresolved; 512 stays.
 """
 from __future__ import annotations
 

@@ -176,12 +176,40 @@ def trained_detector():
     return model
 
 
-def test_trained_detector_finds_the_events_of_a_continuous_record(trained_detector, tmp_path):
+def _scan_before_the_speed_ups(monkeypatch, *args, **kwargs):
+    """scan() through the path before data.resampling and scan/fused.py: obspy's own
+    Trace.resample of every trace, the contract's numpy normalisation, the model's own layers."""
+    import seis_keras.data.records as records
+    import seis_keras.scan as scan_pkg
+    from seis_keras.scan.model import _Predictor
+
+    def obspy_resample(traces, fs, *settings):
+        out = []
+        for t in traces:
+            t = t.copy()
+            t.data = t.data.astype(np.float64)
+            out.append(t.resample(fs, window="hann", no_filter=True))
+        return out
+
+    with monkeypatch.context() as m:
+        m.setattr(records, "resample_traces", obspy_resample)
+        m.setattr(scan_pkg, "_predictor",
+                  lambda model, kind, bs, transforms=(): _Predictor(model, kind, bs, fuse=False))
+        return scan(*args, **kwargs)
+
+
+def test_trained_detector_finds_the_events_of_a_continuous_record(trained_detector, tmp_path, monkeypatch):
     from seis_keras.data.synthetic import detector_continuous
 
     st, events = detector_continuous(1200, 6, seed=11)  # 100 Hz: scan resamples to 20 Hz
     res = scan(trained_detector, st, stride_s=2.5, threshold=0.5, min_gap_s=5.0)
     (tr,) = res.probabilities
+    before = _scan_before_the_speed_ups(monkeypatch, trained_detector, st, stride_s=2.5, threshold=0.5, min_gap_s=5.0)
+    # resampled within 1e-13 of obspy (tests/data/test_ingest.py), the same forward pass: probabilities within
+    # 1e-6 (bit for bit on this machine), the same detections
+    np.testing.assert_allclose(before.probabilities[0].data, tr.data, rtol=0, atol=1e-6)
+    pd.testing.assert_frame_equal(before.detections, res.detections)
+    assert len(res.detections) >= 5
     assert tr.stats.npts == (1200 * 20 - 500) // 50 + 1
     score = match_detections(res.detections, events["p_time"], event_ends=events["coda_end_time"])
     print("recall", score["recall"], "false alarms", score["n_false_alarms"], "detections", score["n_detections"])
@@ -278,3 +306,72 @@ def test_strided_batched_windows_equal_copied_windows_and_scan_results():
     (tr,) = res.probabilities
     assert tr.stats.npts == len(starts)
     np.testing.assert_allclose(tr.data, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_fused_forward_pass_equals_the_models_own_layers():
+    """scan/fused.py folds each ZeroPadding1D into the next Conv1D: the scan's predictor uses it for
+    chain models and gives the model's outputs bit for bit; other models run as they are."""
+    import tensorflow as tf
+
+    from seis_keras.models import get_model
+    from seis_keras.scan.fused import fused_forward
+    from seis_keras.scan.model import _predictor, _Predictor
+
+    x = np.random.default_rng(4).normal(size=(64, 500, 3)).astype(np.float32)
+    keras.utils.set_random_seed(1)
+    detector = get_model("detector")
+    fused = fused_forward(detector)
+    assert fused is not None
+    np.testing.assert_array_equal(tf.function(fused)(x).numpy(), detector(x, training=False).numpy())
+    graph = tf.function(fused).get_concrete_function(tf.TensorSpec((64, 500, 3), tf.float32)).graph
+    ops = [op.type for op in graph.get_operations()]
+    assert "Pad" not in ops and "PadV2" not in ops and ops.count("Conv2D") == 7  # the 7 pads are gone
+    predictor = _predictor(detector, "auto", 64)
+    assert predictor.fused
+    np.testing.assert_array_equal(predictor(x), _Predictor(detector, "auto", 64, fuse=False)(x))  # the old path
+
+    # asymmetric padding, a strided conv with its own activation, ReLU, a 'same' dilated conv, pooling, dense
+    chain = keras.Sequential([keras.Input((500, 3)), keras.layers.ZeroPadding1D((2, 1)),
+                              keras.layers.Conv1D(5, 4, strides=3, activation="tanh"), keras.layers.ReLU(),
+                              keras.layers.Conv1D(2, 3, padding="same", dilation_rate=2),
+                              keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1)])
+    np.testing.assert_allclose(tf.function(fused_forward(chain))(x).numpy(), chain(x).numpy(), rtol=1e-6, atol=1e-7)
+    inp = keras.Input((500, 3))
+    residual = keras.Model(inp, keras.layers.Add()([keras.layers.Conv1D(3, 3, padding="same")(inp), inp]))
+    assert fused_forward(residual) is None and fused_forward(spike_model()) is None  # not chains: run as they are
+    assert not _predictor(spike_model(), "auto", 8).fused
+
+
+def test_normalisation_in_the_compiled_pass_equals_the_contracts_numpy_transform():
+    """scan normalises MaxNormalize windows inside the compiled pass: the same float32 numbers as
+    data.transforms.MaxNormalize (windows of very different amplitudes, an all-zero window, another eps);
+    transforms without an exact TF version are left to numpy."""
+    import tensorflow as tf
+
+    from seis_keras.data.transforms import Demean, MaxNormalize
+    from seis_keras.scan import prepare_stream
+    from seis_keras.scan.fused import graph_transform
+    from seis_keras.scan.model import _predictor
+
+    rng = np.random.default_rng(6)
+    x = (rng.normal(size=(32, 500, 3)) * rng.uniform(1e-6, 1e4, size=(32, 1, 1))).astype(np.float32)
+    x[3] = 0.0
+    for specs, numpy_version in ((("MaxNormalize",), MaxNormalize()), (("MaxNormalize(eps=0.5)",), MaxNormalize(0.5))):
+        np.testing.assert_array_equal(tf.function(graph_transform(specs))(x).numpy(), numpy_version(x))
+    assert graph_transform(("Demean", "MaxNormalize")) is None
+    assert np.array_equal(graph_transform(())(x), x)
+
+    model = keras.Sequential([keras.Input((500, 3)), keras.layers.GlobalMaxPooling1D(),
+                              keras.layers.Dense(1, name="logits")], name="peak")
+    in_graph = _predictor(model, "auto", 32, ("MaxNormalize",))
+    assert in_graph.transforms == ("MaxNormalize",)
+    np.testing.assert_array_equal(in_graph(x), _predictor(model, "auto", 32)(MaxNormalize()(x)))
+    with pytest.raises(ValueError, match="no exact TensorFlow version"):
+        _predictor(model, "auto", 32, ("Demean",))
+    # a contract with a numpy-only transform still scans (normalised in numpy, as before)
+    res = scan(model, obspy.read(), stride_s=1.0, contract=InputContract(window_samples=500,
+                                                                         transforms=("Demean", "MaxNormalize")))
+    (sta,) = prepare_stream(obspy.read(), DETECTOR_CONTRACT)
+    windows = np.stack([sta["data"][s:s + 500] for s in range(0, len(sta["data"]) - 499, 20)])
+    expected = 1 / (1 + np.exp(-model(MaxNormalize()(Demean()(windows))).numpy()[:, 0]))
+    np.testing.assert_allclose(res.probabilities[0].data, expected, rtol=1e-6)
