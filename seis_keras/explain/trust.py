@@ -141,6 +141,18 @@ class TrustSettings:
             raise ValueError(f"TrustSettings.fill: expected a number, 'mean' or 'linear', got {self.fill!r}")
 
     @classmethod
+    def from_section(cls, section, **overrides) -> "TrustSettings":
+        """Settings from a recipe's typed ``[trust]`` section (a dataclass, already validated): its fields
+        that are settings; the others (methods, ground-truth margins, sample counts) are the recipe's own.
+
+        Args:
+            section: the dataclass instance (e.g. ``cfg.trust``).
+            **overrides: values that win over the section (``seed=cfg.seed``).
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls.from_config({k: v for k, v in dataclasses.asdict(section).items() if k in names}, **overrides)
+
+    @classmethod
     def from_config(cls, section: Mapping | None = None, **overrides) -> "TrustSettings":
         """Settings from a recipe's ``[trust]`` section (every key must be a setting).
 

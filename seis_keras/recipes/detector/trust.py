@@ -45,9 +45,6 @@ from seis_keras.recipes.detector.study import DetectorData, Training
 from seis_keras.recipes.runner import RunFolder
 
 #: ``[trust]`` keys that are TrustSettings fields (the others say which windows are scored).
-SETTING_KEYS = ("randomisation_layers", "randomisation_layer", "randomisation_similarity", "randomisation_max",
-                "randomisation_samples", "localisation_min_ratio", "steps", "fill", "score", "random_orders", "deletion_max_ratio",
-                "faithfulness_samples")
 
 
 @dataclasses.dataclass
@@ -90,8 +87,7 @@ def compared_methods(cfg: DetectorConfig) -> dict[str, str]:
 
 def settings_of(cfg: DetectorConfig) -> TrustSettings:
     """``[trust]`` as :class:`~seis_keras.explain.trust.TrustSettings` (seeded by ``seed``)."""
-    t = cfg.trust
-    return TrustSettings.from_config({k: getattr(t, k) for k in SETTING_KEYS}, seed=cfg.seed)
+    return TrustSettings.from_section(cfg.trust, seed=cfg.seed)
 
 
 def window_mask(n_samples: int, start, end) -> np.ndarray:

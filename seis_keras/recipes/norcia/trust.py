@@ -41,11 +41,6 @@ class Trust:
     metrics: dict
 
 
-def settings_of(cfg: NorciaConfig, seed: int) -> TrustSettings:
-    """The ``[trust]`` section as :class:`TrustSettings` (its keys are TrustSettings fields)."""
-    return TrustSettings.from_config(dataclasses.asdict(cfg.trust), seed=seed)
-
-
 def band_cells(relevance_f: np.ndarray, freqs: np.ndarray, band, cells: dict) -> tuple[np.ndarray, np.ndarray]:
     """The DFT-LRP relevance on the band share's cells and the (N, cells) ground truth: the cells inside ``band``.
 
@@ -85,7 +80,7 @@ def trust_section(ex: Explained, trained, cfg: NorciaConfig, folder, seed: int) 
     Returns:
         :class:`Trust` (metrics: per-method verdicts, the table, the headline, the recipe rule's verdict).
     """
-    s = settings_of(cfg, seed)
+    s = TrustSettings.from_section(cfg.trust, seed=seed)
     if not len(ex.X):
         return Trust({}, None, {"methods": {}, "headline": None, "note": "no correctly classified trace to explain"})
     planted = ex.band_kind == "planted"

@@ -37,11 +37,6 @@ class Trust:
     metrics: dict
 
 
-def settings_of(cfg: NorciaShapConfig, seed: int) -> TrustSettings:
-    """The ``[trust]`` section as :class:`TrustSettings` (its keys are TrustSettings fields)."""
-    return TrustSettings.from_config(dataclasses.asdict(cfg.trust), seed=seed)
-
-
 def band_mask(shap: ShapMaps) -> np.ndarray:
     """(N, F) ground truth: the frequency rows inside the band, for every explained map."""
     inside = (shap.freqs >= shap.band[0]) & (shap.freqs <= shap.band[1])
@@ -50,7 +45,7 @@ def band_mask(shap: ShapMaps) -> np.ndarray:
 
 def trust_section(shap: ShapMaps, trained, cfg: NorciaShapConfig, folder, seed: int) -> Trust:
     """Assess every SHAP method; draw the randomisation and deletion curves."""
-    settings = settings_of(cfg, seed)
+    settings = TrustSettings.from_section(cfg.trust, seed=seed)
     sh = cfg.shap
     mask = band_mask(shap) if shap.band_kind == "planted" else None
     results = {}

@@ -20,7 +20,6 @@ shown with its verdict.
 """
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 
@@ -35,11 +34,6 @@ from seis_keras.recipes.precursor.study import PrecursorStudy, json_safe
 from seis_keras.recipes.runner import RunFolder
 
 
-def settings_of(study: PrecursorStudy) -> TrustSettings:
-    """The ``[trust]`` section as :class:`TrustSettings` (its keys are TrustSettings fields)."""
-    return TrustSettings.from_config(dataclasses.asdict(study.cfg.trust), seed=study.cfg.seed)
-
-
 def band_mask(rel: RelevanceMaps) -> np.ndarray:
     """(N, F) ground truth: the DFT bins inside the planted band, for every explained window."""
     inside = (rel.freqs >= rel.band[0]) & (rel.freqs <= rel.band[1])
@@ -48,7 +42,7 @@ def band_mask(rel: RelevanceMaps) -> np.ndarray:
 
 def trust_section(study: PrecursorStudy, folder: RunFolder, model, rel: RelevanceMaps) -> dict:
     """Assess every method of the relevance section; draw the randomisation and deletion curves."""
-    s, cfg = settings_of(study), study.cfg
+    s, cfg = TrustSettings.from_section(study.cfg.trust, seed=study.cfg.seed), study.cfg
     precursor = rel.y == 1
     mask = band_mask(rel) if study.built_in else None
     lrp = [k for k, t in rel.methods.items() if t != OCCLUSION and parse_method(t).backend == "lrp"]

@@ -40,7 +40,7 @@ from seis_keras.recipes.subduction.relevance import explained_rows, lrp_text, me
 
 def settings_of(cfg: SubductionConfig) -> TrustSettings:
     """The ``[trust]`` section as :class:`TrustSettings` (its keys are TrustSettings fields)."""
-    return TrustSettings.from_config(dataclasses.asdict(cfg.trust), seed=cfg.seed)
+    return TrustSettings.from_section(cfg.trust, seed=cfg.seed)
 
 
 def planted_mask(planted, n_rows: int) -> np.ndarray:
