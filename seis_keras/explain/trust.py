@@ -53,7 +53,7 @@ from seis_keras.explain.trust_checks import (FaithfulnessResult, LocalisationRes
                                              faithfulness_check, localisation_check, randomisation_check,
                                              weight_swap_explainer)
 
-__all__ = ["CHECKS", "CheckVerdict", "FaithfulnessResult", "LocalisationResult", "RandomisationResult",
+__all__ = ["CHECKS", "SIMILARITY_LABELS", "CheckVerdict", "FaithfulnessResult", "LocalisationResult", "RandomisationResult",
            "TrustResult", "TrustSettings", "assess", "best_trusted", "faithfulness_check", "judge",
            "localisation_check", "randomisation_check", "trust_table", "weight_swap_explainer"]
 
@@ -241,6 +241,11 @@ def _no_nan(o):
 
 
 # --- verdicts -------------------------------------------------------------------------------
+#: short names of the randomisation similarities (verdict rules, report texts)
+SIMILARITY_LABELS = {"spearman_abs": "Spearman |R|", "spearman": "Spearman R",
+                     "spearman_positive": "Spearman R⁺ (positive evidence)", "ssim": "SSIM"}
+
+
 def _randomisation_verdict(r: RandomisationResult, s: TrustSettings) -> CheckVerdict:
     layer = s.randomisation_layer or r.layers[-1]
     if layer not in r.layers:
@@ -248,8 +253,7 @@ def _randomisation_verdict(r: RandomisationResult, s: TrustSettings) -> CheckVer
     step = r.layers.index(layer)
     value = float(r.mean(s.randomisation_similarity)[step])
     passed = value < s.randomisation_max
-    what = {"spearman_abs": "Spearman |R|", "spearman": "Spearman R", "spearman_positive": "Spearman R⁺",
-            "ssim": "SSIM"}[s.randomisation_similarity]
+    what = SIMILARITY_LABELS[s.randomisation_similarity]
     down = r.layers[0] if step == 0 else f"{r.layers[0]} … {layer}"
     rule = (f"mean {what} with the trained map after re-initialising {down} = {value:.2f} "
             f"({'<' if passed else '≥'} {s.randomisation_max:.2f})")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from seis_keras.explain.trust import SIMILARITY_LABELS
 from seis_keras.models import CONTRACT_FILE
 from seis_keras.recipes.norcia.config import NorciaConfig
 from seis_keras.recipes.norcia.study import PAPER, TABLE1_COLUMNS, Trained
@@ -262,8 +263,9 @@ def _trust(metrics: dict) -> list[str]:
     rule = t["methods"][t["recipe_rule"]]
     head = t["methods"][t["headline"]]["method"] if t["headline"] else "none (no method passed)"
     return ["## Trust — can these explanations be believed?", "",
-            "Each method: cascading randomisation (re-initialised from the logits down, Spearman |R| with the trained "
-            "map), localisation (positive DFT-LRP relevance in the ground-truth band's cells vs the cells' uniform share; "
+            "Each method: cascading randomisation (re-initialised from the logits down, "
+            f"{SIMILARITY_LABELS[rule['settings']['randomisation_similarity']]} with the trained map; two independently "
+            "re-initialised copies beside it), localisation (positive DFT-LRP relevance in the ground-truth band's cells vs the cells' uniform share; "
             f"ground truth: {t['localisation_ground_truth']}), faithfulness (deletion of time samples most relevant "
             "first vs random orders, on the explained logit).", "", t["table"], "",
             f"Headline: {head}. The recipe's rule ({rule['method']}): **{rule['verdict']}** — {rule['rule']}.",

@@ -7,8 +7,8 @@ For every method of the relevance section — the paper's time occlusion (§6.1)
 - **randomisation**: the first mode-A network re-initialised from the logits down
   (``trust.randomisation_layers``), the first ``trust.randomisation_samples`` windows
   re-explained for the same classes (LRP through one worker whose weights are swapped,
-  :func:`~seis_keras.explain.trust.weight_swap_explainer`); Spearman of |R| with the trained map
-  read after re-initialising down to ``trust.randomisation_layer``;
+  :func:`~seis_keras.explain.trust.weight_swap_explainer`); ``trust.randomisation_similarity``
+  (max(R, 0): recipes/precursor.toml says why) with the trained map read after re-initialising down to ``trust.randomisation_layer``;
 - **localisation** (built-in data only, where the planted 0.16–0.21 Hz tremor is the ground
   truth): the positive share of each precursor window's DFT-LRP relevance per frequency in the
   band's bins, against the bins' uniform share; passes at ``trust.localisation_min_ratio`` ×;
@@ -19,7 +19,6 @@ The verdicts decide the headline (the best trusted method); the paper's occlusio
 shown with its verdict.
 """
 from __future__ import annotations
-
 
 import numpy as np
 

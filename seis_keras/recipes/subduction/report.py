@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from seis_keras.explain.trust import SIMILARITY_LABELS
 from seis_keras.recipes.subduction.config import SubductionConfig
 from seis_keras.recipes.subduction.study import PAPER
 
@@ -46,8 +47,8 @@ def _trust_lines(metrics: dict, cfg: SubductionConfig) -> list[str]:
              f"Each method on the explained models (first seed, every fold at {cfg.explain.exclusion_km:g} km) and "
              f"their explained rows, per fold, pooled over the folds. Randomisation: the MLP re-initialised from the "
              f"logits down ({' → '.join(t.randomisation_layers)}), {t.randomisation_samples} rows per fold re-explained "
-             f"for the same class; the verdict reads the step down to `{t.randomisation_layer}` (mean Spearman |R| < "
-             f"{t.randomisation_max:g}). Localisation: {tr['localisation_ground_truth']}"
+             f"for the same class; the verdict reads the step down to `{t.randomisation_layer}` (mean "
+             f"{SIMILARITY_LABELS[t.randomisation_similarity]} < {t.randomisation_max:g}). Localisation: {tr['localisation_ground_truth']}"
              + (" — positive relevance on those columns against their uniform share; this checks the pipeline, "
                 "not the paper's claim." if not tr["localisation_ground_truth"].startswith("none") else ".")
              + f" Faithfulness: features deleted most relevant first (set to {t.fill:g}, the standardised mean), "
