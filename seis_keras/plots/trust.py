@@ -54,14 +54,17 @@ def randomisation_curves(results: Sequence, kind: str | None = None) -> Figure:
         ax.plot(x, mean, "o-", color=f"C{i}", label=_verdict_label(r))
         ax.fill_between(x, mean - std, mean + std, color=f"C{i}", alpha=0.15)
     s = ran[0].settings
-    ax.axhline(s.randomisation_max, color="k", ls=":", lw=1, label=f"pass below {s.randomisation_max:g}")
+    verdict_kind = kind == s.randomisation_similarity
+    if verdict_kind:  # another measure is drawn for reference only: no pass line beside the verdicts
+        ax.axhline(s.randomisation_max, color="k", ls=":", lw=1, label=f"pass below {s.randomisation_max:g}")
     verdict_layer = s.randomisation_layer or layers[-1]
     if verdict_layer in layers:
         ax.axvline(layers.index(verdict_layer), color="0.5", ls="--", lw=0.8)
     ax.axhline(0, color="k", lw=0.5)
     ax.set_xticks(x, list(layers), rotation=45)
     ax.set(ylim=(-1.05, 1.05), xlabel="re-initialised from the logits down to", ylabel=_LABELS.get(kind, kind),
-           title="cascading model randomisation")
+           title="cascading model randomisation" + ("" if verdict_kind else
+                                                     f" (reported; the verdicts read {s.randomisation_similarity})"))
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", fontsize=7, frameon=False)
     return fig
 

@@ -37,6 +37,11 @@ def test_randomisation_curves_draw_the_means(tmp_path):
     assert [t.get_text() for t in ax.get_xticklabels()] == ["logits", "fc1", "conv1"]
     assert any(np.allclose(l.get_xdata(), 1) for l in ax.lines if l.get_linestyle() == "--")  # verdict layer
     fig.savefig(tmp_path / "r.png")
+    assert "pass below 0.3" in labels and ax.get_title() == "cascading model randomisation"
+    # another measure than the verdict's: drawn for reference, without the pass line
+    other = P.randomisation_curves(res, kind="spearman")
+    assert "pass below 0.3" not in [t.get_text() for t in other.legends[0].get_texts()]
+    assert other.axes[0].get_title().endswith("(reported; the verdicts read spearman_abs)")
     with pytest.raises(ValueError, match="ssim"):
         P.randomisation_curves(res, kind="ssim")
     with pytest.raises(ValueError, match="no method has a randomisation result"):
