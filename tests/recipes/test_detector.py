@@ -258,10 +258,10 @@ def _check_trust_section(t, cfg, folder):
         assert c["randomisation"]["numbers"]["kind"] == "spearman_positive" == t["similarity"]
         assert c["randomisation"]["verdict"] == ("pass" if c["randomisation"]["numbers"]["similarity"] < 0.3 else "fail")
         # every measure at the verdict layer, and the two-copies control beside it
-        m = t["randomisation_measures"][name]
-        assert m["trained_vs_random"]["spearman_positive"] == pytest.approx(c["randomisation"]["numbers"]["similarity"])
-        assert m["trained_vs_random"]["spearman_abs"] == pytest.approx(r["randomisation_curves"]["spearman_abs"][-1])
-        assert set(m["random_vs_random"]) == {"spearman_abs", "spearman", "spearman_positive"}
+        assert r["randomisation_curves"]["spearman_positive"][-1] == pytest.approx(
+            c["randomisation"]["numbers"]["similarity"])
+        assert r["randomisation_control"]["layer"] == "conv4"
+        assert set(r["randomisation_control"]) == {"layer", "spearman_abs", "spearman", "spearman_positive"}
         loc = c["localisation"]["numbers"]
         assert loc["uniform_share"] == pytest.approx(share)  # the planted P-S window of the scored earthquakes
         assert c["localisation"]["verdict"] == ("pass" if loc["mass_accuracy"] >= 1.8 * loc["uniform_share"] else "fail")
@@ -361,6 +361,10 @@ def test_quick_path_end_to_end(tmp_path):
     assert f"| run A | {runs['A']['accuracy']:.4f} |" in report
     t = m["trust"]
     assert "## Can the explanations be trusted?" in report and t["table"] in report
+    assert "Randomisation by measure, after re-initialising down to conv4" in report
+    r0 = t["methods"]["beta_0"]
+    assert (f"| beta_0 | {r0['randomisation_curves']['spearman_abs'][-1]:.2f} "
+            f"({r0['randomisation_control']['spearman_abs']:.2f}) |") in report
     assert f"The paper's σ_LRP rule (beta_0) is **{t['paper_rule_verdict']}**" in report
     assert (t["headline"] is None) == ("No method passed every check: none is recommended" in report)
     for name in ("A", "B"):

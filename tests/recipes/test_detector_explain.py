@@ -188,8 +188,8 @@ def test_a_method_passes_every_check_on_a_detector_trained_on_the_built_in_data(
     assert t.headline == comp.method          # best trusted: the better localisation of the two
     assert comp.checks["localisation"].numbers["mass_accuracy"] >= 0.7
     # the |R| confound beside it: two independent re-initialisations are about as similar as trained vs random
-    m = t.metrics["randomisation_measures"][comp.method]
-    assert m["trained_vs_random"]["spearman_abs"] > 0.3 and m["random_vs_random"]["spearman_abs"] > 0.3
+    r = comp.randomisation
+    assert r.mean("spearman_abs")[r.layers.index("conv4")] > 0.3 and r.control["spearman_abs"] > 0.3
     if real is not None:
         q = t.metrics["real_windows"]["methods"][comp.method]
         assert q["n_samples"] == len(real[0]) and q["mass_accuracy"] >= 0.75 > q["uniform_share"] + 0.2

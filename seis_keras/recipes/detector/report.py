@@ -201,6 +201,17 @@ _MEASURES = {"spearman_abs": "Spearman of |R|", "spearman": "Spearman of R",
              "spearman_positive": "Spearman of the positive evidence max(R, 0)"}
 
 
+def _measure_rows(methods: dict) -> list[tuple[str, str, dict, dict]]:
+    """``(method, layer, trained-vs-random, two-copies)`` per method with a control: every measure at its layer."""
+    rows = []
+    for name, r in methods.items():
+        control, curves = r.get("randomisation_control"), r.get("randomisation_curves")
+        if control and curves:
+            step = curves["layers"].index(control["layer"])
+            rows.append((name, control["layer"], {k: curves[k][step] for k in _MEASURES}, control))
+    return rows
+
+
 def _trust(t: dict) -> list[str]:
     lines = ["## Can the explanations be trusted? (ours; issue 13)", "",
              f"Every method is checked on {t['n_samples']} evaluation earthquakes of model A "
@@ -218,16 +229,16 @@ def _trust(t: dict) -> list[str]:
                      "read as what the network learned.")
     else:
         lines.append(f"Recommended method (best trusted): **{head}** (`{t['methods'][head]['text']}`).")
-    measures = t.get("randomisation_measures")
-    if measures:
-        layer = next(iter(measures.values()))["layer"]
-        lines += ["", f"Randomisation by measure, after re-initialising down to {layer}: trained vs re-initialised "
-                  "(two independently re-initialised copies in brackets: the level any upper layers give). A "
-                  "similarity at the bracketed level says the pattern comes from the input and the kept lower "
-                  "layers, not from what the upper layers learned:", "",
-                  "| method | " + " | ".join(_MEASURES[k].replace("|", "\\|") for k in _MEASURES) + " |", "|---|" + "---|" * len(_MEASURES)]
-        lines += [f"| {name} | " + " | ".join(f"{_f(m['trained_vs_random'][k], 2)} ({_f(m['random_vs_random'][k], 2)})"
-                                              for k in _MEASURES) + " |" for name, m in measures.items()]
+    rows = _measure_rows(t["methods"])
+    if rows:
+        lines += ["", f"Randomisation by measure, after re-initialising down to {rows[0][1]}: trained vs "
+                  "re-initialised (two independently re-initialised copies in brackets: the level any upper layers "
+                  "give). A similarity at the bracketed level says the pattern comes from the input and the kept "
+                  "lower layers, not from what the upper layers learned:", "",
+                  "| method | " + " | ".join(_MEASURES[k].replace("|", "\\|") for k in _MEASURES) + " |",
+                  "|---|" + "---|" * len(_MEASURES)]
+        lines += [f"| {name} | " + " | ".join(f"{_f(trained[k], 2)} ({_f(control[k], 2)})" for k in _MEASURES) + " |"
+                  for name, _, trained, control in rows]
     real = t.get("real_windows")
     if real:
         lines += ["", f"Real earthquake windows ({real['n_samples']}; ground truth {real['window']}):", "",

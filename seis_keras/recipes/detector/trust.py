@@ -14,7 +14,7 @@ model A's single logit (the earthquake evidence) for every method.
   below ``trust.randomisation_max``. The default reads the positive evidence max(R, 0), what
   localisation scores (recipes/detector.toml says why: |R| stays ~0.3–0.7 for every method,
   plain gradients and occlusion included, and at the same level between two *independent*
-  re-initialisations, ``RandomisationResult.control``, so on this network it measures the input's
+  re-initialisations, ``RandomisationResult.control``; the report's "Randomisation by measure"), so on this network it measures the input's
   energy through the kept conv1–3, not the trained upper layers). Every measure is stored and
   |R| has its own figure. LRP methods share one innvestigate worker (weights swapped).
 - **localisation**: share of the positive relevance inside the window from
@@ -155,27 +155,6 @@ def assess_methods(methods: dict[str, str], model, x: np.ndarray, mask: np.ndarr
     return maps, results
 
 
-def randomisation_measures(results: dict, settings: TrustSettings) -> dict:
-    """Per method, every similarity at the verdict layer: trained vs re-initialised, and two re-initialisations.
-
-    The second pair (``RandomisationResult.control``, :func:`~seis_keras.explain.trust.assess`) is the
-    level any upper layers give: a trained-vs-random similarity at that level means the pattern is not the
-    trained model's.
-
-    Returns:
-        ``{name: {"layer", "trained_vs_random": {kind: value}, "random_vs_random": {kind: value}}}``.
-    """
-    out = {}
-    for name, result in results.items():
-        r = result.randomisation
-        control = {k: v for k, v in r.control.items() if k != "layer"}
-        layer = settings.randomisation_layer or r.layers[-1]
-        step = r.layers.index(layer)
-        out[name] = {"layer": layer, "trained_vs_random": {k: float(r.mean(k)[step]) for k in control},
-                     "random_vs_random": control}
-    return out
-
-
 def real_localisation(maps: np.ndarray, p_sample, fs: float, before_s: float, after_s: float) -> dict:
     """Localisation of maps of real earthquake windows in [P − before_s, P + after_s] (issue 13's real-data target).
 
@@ -223,7 +202,6 @@ def trust_section(data: DetectorData, training: Training, cfg: DetectorConfig, f
                                                                    cfg.data.sampling_rate, t.real_before_s,
                                                                    t.real_after_s)
                                            for name, text in methods.items()}}
-    out["randomisation_measures"] = randomisation_measures(results, settings)
     folder.save_figure(randomisation_curves(list(results.values())), "trust_randomisation")
     if settings.randomisation_similarity != "spearman_abs":
         folder.save_figure(randomisation_curves(list(results.values()), "spearman_abs"), "trust_randomisation_abs")
