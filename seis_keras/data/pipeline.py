@@ -31,7 +31,6 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.eager import context as _tf_context  # private: see _seeded_ops
 
-
 from seis_keras.data.augment import Augmentations
 from seis_keras.data.read_plan import (PER_BATCH_READ_BYTES, SHARD_BYTES, SHUFFLE_BYTES,  # noqa: F401  (re-exported)
                                        check_block_shapes, make_batches, make_shards, plan_reads)

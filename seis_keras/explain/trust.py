@@ -53,8 +53,8 @@ from seis_keras.explain.trust_checks import (FaithfulnessResult, LocalisationRes
                                              faithfulness_check, localisation_check, randomisation_check,
                                              weight_swap_explainer)
 
-__all__ = ["CHECKS", "SIMILARITY_LABELS", "CheckVerdict", "FaithfulnessResult", "LocalisationResult", "RandomisationResult",
-           "TrustResult", "TrustSettings", "assess", "best_trusted", "faithfulness_check", "judge",
+__all__ = ["CHECKS", "SIMILARITY_LABELS", "CheckVerdict", "FaithfulnessResult", "LocalisationResult",
+           "RandomisationResult", "TrustResult", "TrustSettings", "assess", "best_trusted", "faithfulness_check", "judge",
            "localisation_check", "randomisation_check", "trust_table", "weight_swap_explainer"]
 
 CHECKS = ("randomisation", "localisation", "faithfulness")
@@ -384,8 +384,8 @@ def _randomisation_cell(numbers: dict, control: dict | None) -> str:
 
 def trust_table(results: Sequence[TrustResult]) -> str:
     """Markdown table, one row per method: the numbers beside their baselines, verdict, rule."""
-    head = ("| method | randomisation: similarity (layer; two random copies) | mass in ground truth (uniform) | pointing game "
-            "(uniform) | deletion AUC (random) | insertion AUC (random) | verdict | rule |")
+    head = ("| method | randomisation: similarity (layer; two random copies) | mass in ground truth (uniform) "
+            "| pointing game (uniform) | deletion AUC (random) | insertion AUC (random) | verdict | rule |")
     lines = [head, "|" + "---|" * 8]
     for r in results:
         c = r.checks

@@ -125,17 +125,30 @@ def randomisation_check(model, X: np.ndarray, explain: Callable, *, layers: Sequ
     Xr = np.asarray(X)[:samples]
     kinds = ["spearman_abs", "spearman", "spearman_positive"] + (["ssim"] if ssim else [])
     original = _maps(explain, model, Xr, "explain(model, X)")
-    names, rows = [], {k: [] for k in kinds}
+    names, rows, steps = [], {k: [] for k in kinds}, {}
     for name, clone in metrics.randomised_cascade(model, None if layers is None else list(layers), seed=seed):
-        maps = _maps(explain, clone, Xr, f"explain(model, X) after re-initialising down to '{name}'")
+        maps = steps[name] = _maps(explain, clone, Xr, f"explain(model, X) after re-initialising down to '{name}'")
         names.append(name)
         for k in kinds:
             rows[k].append(metrics.map_similarity(original, maps, k))
     ctrl = None
-    if control:
+    if control:  # the cascade's copy at that step is the control's first copy: only the second is explained
         down = names[: names.index(control_layer) + 1] if control_layer in names else names
-        ctrl = {"layer": down[-1], **randomisation_control(model, X, explain, layers=down, samples=samples, seed=seed)}
+        ctrl = {"layer": down[-1], **_control_similarity(steps[down[-1]], model, Xr, explain, down, seed)}
     return RandomisationResult(names, {k: np.stack(v) for k, v in rows.items()}, ctrl)
+
+
+def _copy_maps(model, Xr, explain, layers, seed) -> np.ndarray:
+    clone = None
+    for _, clone in metrics.randomised_cascade(model, list(layers), seed=seed):
+        pass
+    return _maps(explain, clone, Xr, f"explain(model, X) of a copy re-initialised down to '{layers[-1]}'")
+
+
+def _control_similarity(first: np.ndarray, model, Xr, explain, layers, seed) -> dict[str, float]:
+    second = _copy_maps(model, Xr, explain, layers, seed + 1000)
+    return {k: float(metrics.map_similarity(first, second, k).mean()) for k in ("spearman_abs", "spearman",
+                                                                                 "spearman_positive")}
 
 
 def randomisation_control(model, X: np.ndarray, explain: Callable, *, layers: Sequence[str],
@@ -154,14 +167,7 @@ def randomisation_control(model, X: np.ndarray, explain: Callable, *, layers: Se
         ``{kind: mean similarity}`` for "spearman_abs", "spearman", "spearman_positive".
     """
     Xr = np.asarray(X)[:samples]
-    maps = []
-    for s in (seed, seed + 1000):
-        clone = None
-        for _, clone in metrics.randomised_cascade(model, list(layers), seed=s):
-            pass
-        maps.append(_maps(explain, clone, Xr, f"explain(model, X) of a copy re-initialised down to '{layers[-1]}'"))
-    return {k: float(metrics.map_similarity(maps[0], maps[1], k).mean())
-            for k in ("spearman_abs", "spearman", "spearman_positive")}
+    return _control_similarity(_copy_maps(model, Xr, explain, layers, seed), model, Xr, explain, layers, seed)
 
 
 def localisation_check(relevance: np.ndarray, mask: np.ndarray) -> LocalisationResult:

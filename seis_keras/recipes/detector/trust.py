@@ -14,8 +14,9 @@ model A's single logit (the earthquake evidence) for every method.
   below ``trust.randomisation_max``. The default reads the positive evidence max(R, 0), what
   localisation scores (recipes/detector.toml says why: |R| stays ~0.3–0.7 for every method,
   plain gradients and occlusion included, and at the same level between two *independent*
-  re-initialisations, ``RandomisationResult.control``; the report's "Randomisation by measure"), so on this network it measures the input's
-  energy through the kept conv1–3, not the trained upper layers). Every measure is stored and
+  re-initialisations, ``RandomisationResult.control``; the report's "Randomisation by measure"), so on
+  this network it measures the input's energy through the kept conv1–3, not the trained upper layers).
+  Every measure is stored and
   |R| has its own figure. LRP methods share one innvestigate worker (weights swapped).
 - **localisation**: share of the positive relevance inside the window from
   ``trust.p_margin_s`` before P to ``trust.s_margin_s`` after S on the built-in evaluation

@@ -23,8 +23,7 @@ from seis_keras.data.precursor_windows import load_sub_windows
 from seis_keras.explain.frequency import band_shares, frequency_relevance
 from seis_keras.explain.lrp import LRPSession
 from seis_keras.explain.methods import explain, parse_method
-from seis_keras.explain.occlusion import occlude_time
-from seis_keras.explain.targets import predict_logits, target_probabilities
+from seis_keras.explain.occlusion import occlusion_map
 from seis_keras.plots import frequency as fplots
 from seis_keras.plots import precursor as plots
 from seis_keras.recipes.precursor.config import PrecursorConfig
@@ -69,21 +68,12 @@ def method_labels(cfg: PrecursorConfig) -> dict:
     return out
 
 
-def occlusion_map(model, x: np.ndarray, cls: np.ndarray, mask: int, stride: int) -> np.ndarray:
-    """§6.1 as a map (N, T, C): score drop of class ``cls`` per masked position, spread over its samples."""
-    scores, positions = occlude_time(model, x, mask=mask, stride=stride, channels="all", class_index=cls)
-    base = target_probabilities(predict_logits(model, x, batch_size=64), np.asarray(cls))
-    R, cover = np.zeros(x.shape, np.float64), np.zeros(x.shape[1])
-    for j, p in enumerate(positions):
-        R[:, p:p + mask, :] += (base - scores[:, j])[:, None, None]
-        cover[p:p + mask] += 1
-    return (R / np.maximum(cover, 1)[None, :, None]).astype(np.float32)
-
-
 def explain_with(text: str, model, x: np.ndarray, cls: np.ndarray, cfg: PrecursorConfig, session=None) -> np.ndarray:
     """Maps of ``x`` for class ``cls`` by one method (``OCCLUSION`` or a method text; LRP through ``session``)."""
     if text == OCCLUSION:
-        return occlusion_map(model, x, cls, cfg.occlusion.mask, cfg.occlusion.stride)
+        # §6.1 as a map: the class probability's drop per masked position, spread over its samples
+        return occlusion_map(model, x, mask=cfg.occlusion.mask, stride=cfg.occlusion.stride,
+                             class_index=np.asarray(cls))
     return explain(model, x, text, class_index=np.asarray(cls), session=session, batch_size=64)
 
 
