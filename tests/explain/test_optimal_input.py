@@ -123,3 +123,26 @@ def test_sgd_takes_plain_gradient_steps_on_the_logit():
     np.testing.assert_allclose(x2, -x1, rtol=1e-5, atol=1e-7)  # class 0 of a 1-unit model: -z
     with pytest.raises(ValueError, match="optimizer"):
         optimal_input(model, 1, steps=1, optimizer="lbfgs")
+
+
+@pytest.mark.parametrize("options", [
+    dict(optimizer="sgd", learning_rate=0.5, weight_decay=1e-2, init="zeros", target=[1, 0, 1]),
+    dict(optimizer="sgd", learning_rate=0.1, momentum=0.9, init="random", target=1, objective="logit"),
+    dict(optimizer="adam", learning_rate=0.05, tv_weight=0.1, l2_weight=0.01, jitter=3, input_range=(-0.3, 0.3),
+         init="random", target=0),
+], ids=["sgd-decay-mixed-targets", "sgd-momentum-logit", "adam-tv-l2-jitter-clip"])
+def test_compiled_engine_takes_the_steps_of_tf_keras_vis(options):
+    """The default engine (one tf.function loop) equals the library's eager loop, step for step."""
+    model = _detector(k=1, seed=4)
+    options = dict(options)
+    target, init = options.pop("target"), options.pop("init")
+    kw = dict(init=init, n_samples=3, steps=25, seed=7, **options)
+    x_ref, loss_ref = optimal_input(model, target, engine="tf-keras-vis", **kw)
+    x_new, loss_new = optimal_input(model, target, engine="compiled", **kw)
+    assert loss_new.shape == loss_ref.shape == (26, 3)
+    scale = np.abs(x_ref).max()
+    assert scale > 0.05  # the inputs moved: the comparison is not of two untouched zeros
+    np.testing.assert_allclose(x_new, x_ref, rtol=0, atol=2e-5 * scale)
+    np.testing.assert_allclose(loss_new, loss_ref, rtol=2e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="engine"):
+        optimal_input(model, target, engine="eager", **kw)
