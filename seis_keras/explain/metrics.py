@@ -24,26 +24,21 @@ overlapping one against it in ``tests/explain/test_metrics.py`` (RelevanceMassAc
 PointingGame, PixelFlipping, RandomLogit, Sparseness, MPRT's similarity). We compute
 them here rather than through Quantus because, on this stack:
 
-- Quantus's TensorFlow MPRT is wrong for our question: ``TensorFlowModel.
-  get_random_layer_generator`` calls ``keras.models.clone_model`` without copying the
-  weights (Keras re-initialises every layer of a clone), so its first "top layer only"
-  step is already a fully random network; and it *permutes* weights instead of
-  re-initialising them (Adebayo et al.). A test pins this, so an upgrade that fixes it shows.
+- Quantus's TensorFlow MPRT is wrong for our question: ``TensorFlowModel.get_random_layer_generator``
+  calls ``keras.models.clone_model`` without copying the weights (Keras re-initialises every layer of a
+  clone), so its first "top layer only" step is already a fully random network; and it *permutes* weights
+  instead of re-initialising them (Adebayo et al.). A test pins this, so an upgrade that fixes it shows.
 - Its localisation metrics need a one-channel attribution and mask, (N, 1, T); ours take
   channels-last maps (N, T, C) with a mask over time, frequency or time–frequency that
-  broadcasts over the channels. Its RelevanceMassAccuracy divides by the *signed* sum
-  (ratios outside [0, 1] on LRP maps with negative relevance); ours is the share of the
-  positive relevance (Arras et al.'s definition for signed maps), equal to Quantus on
-  ``max(R, 0)``.
-- Its ``explain_func`` path checks the maps against channels-last inputs in one place and
-  channel-first ones in another, so it fails on a multi-channel Keras model (the
-  RandomLogit cross-check runs with one channel for that reason).
-- ROAD fails on Conv1D inputs (IndexError, image-shaped indexing, ../shared/STACK.md);
-  IROF needs superpixels (skimage SLIC) of images. Noisy linear imputation in 1-D is
-  linear interpolation between the kept samples plus noise, done here.
-- ``import quantus`` imports torch (and zennit with torchvision when installed) into the
-  TensorFlow process: seconds per import, OpenMP oversubscription on 2 cores, and a broken
-  torchvision makes the import fail. Quantus is a test dependency, not a runtime one.
+  broadcasts over the channels. Its RelevanceMassAccuracy divides by the *signed* sum (ratios outside
+  [0, 1] on LRP maps with negative relevance); ours is the share of the positive relevance (Arras et
+  al.'s definition for signed maps), equal to Quantus on ``max(R, 0)``.
+- Its ``explain_func`` path checks the maps against channels-last inputs in one place and channel-first
+  ones in another, so it fails on a multi-channel Keras model (RandomLogit is cross-checked on one channel).
+- ROAD fails on Conv1D inputs (IndexError, image-shaped indexing, ../shared/STACK.md); IROF needs image
+  superpixels (skimage SLIC). Noisy linear imputation in 1-D (interpolation between kept samples + noise) is here.
+- ``import quantus`` imports torch (and zennit, torchvision) into the TensorFlow process: seconds per import,
+  OpenMP oversubscription on 2 cores, a broken torchvision fails it. Quantus is a test dependency only.
 """
 from __future__ import annotations
 
@@ -265,12 +260,17 @@ def perturbation_curve(model, X: np.ndarray, relevance: np.ndarray, *, mode: str
     counts = np.round(np.linspace(0, 1, steps + 1) * g).astype(int)
     X3 = X.reshape(n, X.shape[1], -1)
     scores = np.empty((n, steps + 1))
+    pending: list = []  # the perturbed batches of several steps go to the model together (fewer, fuller calls)
     for s, k in enumerate(counts):
         keep = position >= k if mode == "deletion" else position < k
         keep = np.broadcast_to(keep[:, :, None], X3.shape) if unit == "time" else keep.reshape(X3.shape)
-        z = predict_logits(model, _fill(X3, keep, fill, noise, noise_rng).reshape(X.shape), batch_size=batch_size)
-        scores[:, s] = (target_probabilities(z, targets) if score == "probability"
-                        else select_scores(z.astype(np.float64), targets))
+        pending.append(_fill(X3, keep, fill, noise, noise_rng).reshape(X.shape))
+        if s == steps or (len(pending) + 1) * n > batch_size:
+            z = predict_logits(model, np.concatenate(pending), batch_size=batch_size).reshape(len(pending), n, -1)
+            for step, zs in zip(range(s + 1 - len(pending), s + 1), z):
+                scores[:, step] = (target_probabilities(zs, targets) if score == "probability"
+                                   else select_scores(zs.astype(np.float64), targets))
+            pending = []
     fractions = counts / g
     auc = np.sum((scores[:, 1:] + scores[:, :-1]) / 2 * np.diff(fractions), axis=1)
     return fractions, scores, auc

@@ -8,7 +8,7 @@ import pytest
 
 import tensorflow as tf
 
-from seis_keras.data.detector import built_in_store, earthquake_labels
+from seis_keras.data.detector import built_in_store, data_splits, earthquake_labels
 from seis_keras.data.store import WaveformStore
 from seis_keras.data.synthetic import detector_continuous
 from seis_keras.data.transforms import Demean, MaxNormalize
@@ -24,7 +24,9 @@ from seis_keras.recipes.detector.samples import choose_samples
 from seis_keras.recipes.detector.study import PAPER, input_contract
 from seis_keras.recipes.runner import RunFolder, recipe_parser
 from seis_keras.scan import scan
+from seis_keras.recipes.detector.training import RunJob, train_run
 from seis_keras.train.evaluate import positive_probability
+from seis_keras.train.parallel import available_cores
 from tests.conftest import SHARED_DATA
 
 
@@ -278,7 +280,7 @@ def _non_trivial_png(path) -> bool:
     return path.stat().st_size > 5000 and float(img[..., :3].std()) > 0.02
 
 
-def test_quick_path_end_to_end(tmp_path):
+def test_quick_path_end_to_end(tmp_path, capsys):
     cfg = _cfg("quick", TINY)
     # --eval-data: the shared real dev set when present, else a store of other built-in windows at 40 Hz / 30 s
     # (conformed to the contract like the real set would be if it were at another rate)
@@ -311,6 +313,18 @@ def test_quick_path_end_to_end(tmp_path):
     assert s["mean"] == pytest.approx(np.mean(acc)) and s["std"] == pytest.approx(np.std(acc, ddof=1))
     assert s["per_run"] == {"A": acc[0], "B": acc[1]}
     assert set(m["training"]) == {"A", "B"} and all(t["epochs_run"] == 6 for t in m["training"].values())
+    # train.workers = 0 trains A here and B in a spawned worker (on >= 2 cores); B trained again here, after A,
+    # has the very same weights (seis_keras.train.parallel: the thread count, not where a run trains, matters)
+    if available_cores() >= 2:
+        assert "training 2 runs, 2 at a time (train.workers = 0)" in capsys.readouterr().out
+    store_path = folder.path / m["data"]["store"]
+    splits = data_splits(WaveformStore(store_path).metadata, cfg.data.split, cfg.seed, "test")
+    job = RunJob(str(store_path), splits, True, input_contract(cfg, built_in=True), cfg, "B", cfg.seed + 1,
+                 str(tmp_path.parent / f"{tmp_path.name}_again_B"))
+    again = train_run(job)
+    w_worker = tf.keras.models.load_model(folder.path / "runs" / "B" / "model.h5", compile=False).get_weights()
+    w_here = tf.keras.models.load_model(again["h5"], compile=False).get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(w_worker, w_here))
     assert "per_group" in runs["A"] and set(runs["A"]["per_group"]["distance"]) >= {"noise"}
     assert list(m["chosen_samples"]) == list("ABCDE")
     assert all(r["label"] == 1 and r["p_model_A"] >= 0.5 for r in list(m["chosen_samples"].values())[:3])

@@ -89,6 +89,7 @@ class Train:
     keep_best: bool
     runs: int = setting(min=1, max=MAX_LETTERS)
     shuffle_buffer: int = setting(min=1)
+    workers: int = setting(min=0)
 
 
 @dataclasses.dataclass(frozen=True)

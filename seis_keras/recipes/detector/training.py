@@ -11,12 +11,19 @@ the store knows distances (ours), and mean ± sample std over runs (the paper: 0
 """
 from __future__ import annotations
 
+import dataclasses
 import time
+from pathlib import Path
+
+from tensorflow import keras
+
 
 from seis_keras.data.augment import Augmentations
 from seis_keras.data.detector import distance_classes, earthquake_labels
 from seis_keras.data.pipeline import make_dataset
+from seis_keras.data.store import WaveformStore
 from seis_keras.models import get_model
+from seis_keras.models.contract import InputContract
 from seis_keras.plots.detector import training_curves
 from seis_keras.plots.evaluation import confusion_matrix
 from seis_keras.recipes.detector.config import DetectorConfig
@@ -25,6 +32,7 @@ from seis_keras.recipes.runner import RunFolder
 from seis_keras.train.evaluate import classification_metrics, positive_probability, summarise_runs
 from seis_keras.train.export import save_keras_model
 from seis_keras.train.fit import TrainSettings, fit
+from seis_keras.train.parallel import resolve_workers, run_jobs
 
 CLASS_NAMES = ("noise", "earthquake")
 
@@ -33,28 +41,70 @@ def train_runs(data: DetectorData, cfg: DetectorConfig, folder: RunFolder) -> Tr
     """Train ``train.runs`` models differing only in seed: run i uses ``seed + i`` for weights and order.
 
     Each run's folder ``runs/<name>/`` holds its history, TensorBoard logs and ``model.h5``
-    (what the LRP workers load).
+    (what the LRP workers load, and what every later section uses). ``train.workers`` runs train
+    side by side in spawned processes (:mod:`seis_keras.train.parallel`: bit-identical weights
+    wherever a run trains).
     """
-    t, contract = cfg.train, data.contract
+    t = cfg.train
     augment = training_augmentations(cfg, data.built_in)
     folder.log(f"augmentation of the training windows: {augment!r}" if augment else
                "augmentation of the training windows: none")
+    jobs = [(RunJob(str(data.store.path), data.splits, data.built_in, data.contract, cfg, LETTERS[i], cfg.seed + i,
+                    str(folder.path / "runs" / LETTERS[i])),) for i in range(t.runs)]
+    workers = resolve_workers(t.workers, t.runs)
+    if workers > 1:
+        folder.log(f"training {t.runs} runs, {workers} at a time (train.workers = {t.workers})")
+
+    def finished(i, done):
+        folder.log(f"run {LETTERS[i]}: {done['epochs_run']} epochs ({done['wall_time_s']:.0f} s), best {t.monitor} "
+                   f"{done['best_value'] if done['best_value'] is None else round(done['best_value'], 4)}")
+
     runs = []
-    for i in range(t.runs):
-        name, seed = LETTERS[i], cfg.seed + i
-        settings = TrainSettings.from_config(t, seed=seed, verbose=0)
-        train_ds, val_ds = training_datasets(data, cfg, seed, augment)
-        started = time.time()
-        result = fit(lambda: get_model("detector", contract=contract, hidden_units=cfg.model.hidden_units,
-                                       dropout=cfg.model.dropout),
-                     train_ds, val_ds, settings, folder.path / "runs" / name)
-        h5 = save_keras_model(result.model, folder.path / "runs" / name / "model.h5")
-        wall = time.time() - started
-        folder.log(f"run {name}: {result.epochs_run} epochs ({wall:.0f} s), best {t.monitor} "
-                   f"{result.best_value if result.best_value is None else round(result.best_value, 4)}")
-        runs.append(TrainedRun(name, result.model, h5, {**result.summary(), "wall_time_s": wall}))
+    for i, done in enumerate(run_jobs(train_run, jobs, workers=workers, on_result=finished)):
+        h5 = Path(done["h5"])
+        runs.append(TrainedRun(LETTERS[i], keras.models.load_model(h5, compile=False), h5, done["fit"]))
     folder.save_figure(training_curves({r.name: r.fit["history"] for r in runs}), "training_curves")
     return Training(runs)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunJob:
+    """What one training run needs, picklable for a spawned worker (the store is reopened there, read-only)."""
+
+    store_path: str
+    splits: dict
+    built_in: bool
+    contract: InputContract
+    cfg: DetectorConfig
+    name: str
+    seed: int
+    run_dir: str
+
+
+def train_run(job: RunJob) -> dict:
+    """One run (in this process or a worker): fit, save ``model.h5``; returns its summary, wall time and path."""
+    cfg, contract = job.cfg, job.contract
+    data = _RunData(WaveformStore(job.store_path), job.splits, contract)
+    settings = TrainSettings.from_config(cfg.train, seed=job.seed, verbose=0)
+    train_ds, val_ds = training_datasets(data, cfg, job.seed, training_augmentations(cfg, job.built_in))
+    started = time.time()
+    result = fit(lambda: get_model("detector", contract=contract, hidden_units=cfg.model.hidden_units,
+                                   dropout=cfg.model.dropout),
+                 train_ds, val_ds, settings, Path(job.run_dir))
+    h5 = save_keras_model(result.model, Path(job.run_dir) / "model.h5")
+    wall = time.time() - started
+    summary = result.summary()
+    return {"h5": str(h5), "fit": {**summary, "wall_time_s": wall}, "wall_time_s": wall,
+            "epochs_run": result.epochs_run, "best_value": result.best_value}
+
+
+@dataclasses.dataclass(frozen=True)
+class _RunData:
+    """The part of :class:`DetectorData` that :func:`training_datasets` reads."""
+
+    store: object
+    splits: dict
+    contract: InputContract
 
 
 def training_augmentations(cfg: DetectorConfig, built_in: bool) -> Augmentations | None:

@@ -1,0 +1,37 @@
+"""run_jobs: results in job order from this process and spawned workers; errors raised here."""
+import os
+
+import pytest
+
+from seis_keras.train.parallel import available_cores, resolve_workers, run_jobs
+
+
+def where(i, fail_on=None):
+    """A job: its index and the process that ran it (module level: spawned workers import it)."""
+    if i == fail_on:
+        raise ValueError(f"job {i}: planted failure")
+    return i * i, os.getpid()
+
+
+def test_jobs_run_in_this_process_and_a_worker_in_order():
+    seen = []
+    results = run_jobs(where, [(i,) for i in range(5)], workers=2, on_result=lambda i, r: seen.append(i))
+    assert [r[0] for r in results] == [0, 1, 4, 9, 16]
+    here = os.getpid()
+    assert {r[1] for k, r in enumerate(results) if k % 2 == 0} == {here}  # 0, 2, 4 here
+    others = {r[1] for k, r in enumerate(results) if k % 2}
+    assert len(others) == 1 and here not in others                        # 1, 3 in one spawned worker
+    assert seen == [0, 2, 4, 1, 3]                                        # ours as they finish, then the worker's
+
+
+def test_one_worker_runs_everything_here_and_errors_surface():
+    assert {r[1] for r in run_jobs(where, [(i,) for i in range(3)], workers=1)} == {os.getpid()}
+    with pytest.raises(ValueError, match="job 1: planted failure"):
+        run_jobs(where, [(i, 1) for i in range(3)], workers=2)
+
+
+def test_resolve_workers():
+    assert resolve_workers(0, 10) == min(available_cores(), 10)
+    assert resolve_workers(4, 2) == 2 and resolve_workers(1, 5) == 1 and resolve_workers(3, 0) == 1
+    with pytest.raises(ValueError, match="workers"):
+        resolve_workers(-1, 3)
