@@ -26,6 +26,7 @@ partial folder is removed (``keep_failed=True`` / ``--keep-failed`` keeps it as
 from __future__ import annotations
 
 import argparse
+import concurrent.futures as futures
 import dataclasses
 import datetime as _dt
 import os
@@ -294,3 +295,30 @@ class RunFolder:
 
 def _suffixed(path: Path, suffix: str) -> Path:
     return path.with_name(path.name + suffix)
+
+
+class Opening:
+    """A resource opened on a thread while the recipe goes on: ``with Opening(LRPSession, path) as s: ... s.get()``.
+
+    For what takes seconds to start and works in another process (an LRP worker importing
+    TensorFlow and loading its model): the start overlaps the sections before its first use.
+    ``get()`` waits for it (and raises what opening raised); on exit it is closed, whether or
+    not it was used.
+    """
+
+    def __init__(self, opener: Callable, *args, **kwargs):
+        self._pool = futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="opening")
+        self._future = self._pool.submit(opener, *args, **kwargs)
+
+    def get(self):
+        """The opened resource (waits until it is)."""
+        return self._future.result()
+
+    def __enter__(self) -> "Opening":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._pool.shutdown(wait=True)
+        if self._future.exception() is None:
+            self._future.result().close()
+

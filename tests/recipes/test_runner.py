@@ -105,3 +105,38 @@ def test_recipe_main_validates_before_work_and_errors_are_one_line(tmp_path, cap
     assert "nope: no such store" in capsys.readouterr().err and not any(out.iterdir())  # no run folder left
     assert recipe_main("demo", "demo", _Config, run, argv + ["--profile", "quick"]) == 0
     assert calls[-1].train.epochs == 1 and calls[-1].profile == "quick" and len(list(out.iterdir())) == 1
+
+
+def test_opening_overlaps_the_start_and_always_closes():
+    import threading
+
+    from seis_keras.recipes.runner import Opening
+
+    started, release = threading.Event(), threading.Event()
+
+    class Resource:
+        closed = 0
+
+        def __init__(self, value):
+            started.set()
+            release.wait(5)
+            self.value = value
+
+        def close(self):
+            Resource.closed += 1
+
+    with Opening(Resource, 7) as opening:
+        assert started.wait(5)          # opening runs while the caller goes on
+        release.set()
+        assert opening.get().value == 7
+    assert Resource.closed == 1
+    with Opening(Resource, 8):          # closed on exit even when never used
+        pass
+    assert Resource.closed == 2
+
+    def broken():
+        raise ValueError("model.h5: not loadable")
+
+    with pytest.raises(ValueError, match="not loadable"):
+        with Opening(broken) as opening:
+            opening.get()

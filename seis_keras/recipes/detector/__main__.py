@@ -18,7 +18,7 @@ from seis_keras.recipes.detector.scan import export_reference, scan_record
 from seis_keras.recipes.detector.study import NAME, PAPER, input_contract
 from seis_keras.recipes.detector.trust import trust_section
 from seis_keras.recipes.detector.training import evaluate_runs, train_runs
-from seis_keras.recipes.runner import RunFolder, recipe_main
+from seis_keras.recipes.runner import Opening, RunFolder, recipe_main
 
 
 def run(cfg: DetectorConfig, args: argparse.Namespace) -> RunFolder:
@@ -42,9 +42,12 @@ def run(cfg: DetectorConfig, args: argparse.Namespace) -> RunFolder:
         if eval_data is not None:  # ours: other labelled records, evaluation only
             scored = folder.section("eval_data", score_eval_data, training, eval_data, contract, cfg, folder)
         chosen = folder.section("chosen_samples", chosen_samples, data, training, evaluation, cfg)  # §3
-        folder.section("fmv", feature_map_visualisation, data, training, chosen, cfg, folder)   # §2.5.1, §3.1
-        bo = folder.section("backward_optimisation", backward_optimisation, data, training, chosen, cfg, folder)  # §3.2
-        with LRPSession(training.reference.h5_path, batch_size=cfg.lrp.batch_size) as session:  # one worker
+        # one LRP worker for sections 7-8, started now: it loads while FMV and BO run
+        with Opening(LRPSession, training.reference.h5_path, batch_size=cfg.lrp.batch_size) as opening:
+            folder.section("fmv", feature_map_visualisation, data, training, chosen, cfg, folder)   # §2.5.1, §3.1
+            bo = folder.section("backward_optimisation", backward_optimisation, data, training, chosen, cfg,
+                                folder)  # §3.2
+            session = opening.get()
             relevance = folder.section("lrp", relevance_propagation, data, training, chosen, cfg, folder, session)  # §3.3
             trust = folder.section("trust", trust_section, data, training, cfg, folder, session,
                                    None if scored is None else scored.windows.picked_earthquakes())  # ours (issue 13)
