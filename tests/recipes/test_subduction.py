@@ -139,6 +139,10 @@ def test_quick_recipe_end_to_end_on_tiny_tables(tmp_path):
             assert r["checks"]["randomisation"]["verdict"] in ("pass", "fail")
             assert r["checks"]["faithfulness"]["verdict"] in ("pass", "fail")
             assert r["extras"]["folds"] >= 1
+            # the two-copies control, pooled over the folds like the cascade, at the verdict layer
+            ctrl = r["randomisation_control"]
+            assert ctrl["layer"] == r["checks"]["randomisation"]["numbers"]["layer"]
+            assert set(ctrl) == {"layer", "spearman_abs", "spearman", "spearman_positive"}
         head = tr[n_cls]["headline"]
         assert head is None or tr[n_cls]["methods"][head]["verdict"] == "trusted"
     assert all(len(v) == 8 for v in rel["lrp"]["top_features"].values() if v)
@@ -330,3 +334,22 @@ def test_released_checkpoints_scored_on_our_folds_and_their_layer_sizes_reused(t
     assert "## The authors' released models on our folds" in report and "## F1 per test slice" in report
     assert "Is our slice k the authors' test slice k?" in report
     assert "Where this run differs from the code" in report
+
+
+def test_the_folds_controls_pool_as_one_mean_over_their_rows():
+    from seis_keras.explain.trust_checks import FaithfulnessResult, RandomisationResult
+    from seis_keras.recipes.subduction.trust import _pool
+
+    def fold(n, abs_value):
+        sim = {k: np.full((2, n), 0.5) for k in ("spearman_abs", "spearman", "spearman_positive")}
+        return RandomisationResult(["logits", "fc2"], sim, {"layer": "fc2", "spearman_abs": abs_value,
+                                                            "spearman": 0.1, "spearman_positive": 0.2})
+
+    rand, _, _ = _pool({"randomisation": [fold(3, 0.9), fold(1, 0.1)], "localisation": [],
+                        "faithfulness": [FaithfulnessResult(np.zeros(2), *([np.zeros(1)] * 4), score="logit")] * 2})
+    assert rand.similarity["spearman_abs"].shape == (2, 4)
+    assert rand.control == {"layer": "fc2", "spearman_abs": pytest.approx(0.7), "spearman": pytest.approx(0.1),
+                            "spearman_positive": pytest.approx(0.2)}
+    missing = dataclasses.replace(fold(2, 0.5), control=None)
+    assert _pool({"randomisation": [fold(3, 0.9), missing], "localisation": [],
+                  "faithfulness": [FaithfulnessResult(np.zeros(2), *([np.zeros(1)] * 4), score="logit")] * 2})[0].control is None

@@ -61,7 +61,7 @@ def _pool(parts: dict) -> tuple:
     """One Randomisation/Localisation/FaithfulnessResult from the per-fold results (rows concatenated)."""
     rand = parts["randomisation"]
     pooled_rand = RandomisationResult(rand[0].layers, {k: np.concatenate([r.similarity[k] for r in rand], axis=1)
-                                                       for k in rand[0].similarity})
+                                                       for k in rand[0].similarity}, _pooled_control(rand))
     loc = parts["localisation"]
     pooled_loc = None if not loc else LocalisationResult(
         *(np.concatenate([getattr(r, f) for r in loc]) for f in ("mass_accuracy", "pointing_hits", "uniform_share")))
@@ -69,6 +69,16 @@ def _pool(parts: dict) -> tuple:
     pooled_fai = FaithfulnessResult(fai[0].fractions, *(np.concatenate([getattr(f, m) for f in fai]) for m in (
         "deletion", "deletion_random", "insertion", "insertion_random")), score=fai[0].score)
     return pooled_rand, pooled_loc, pooled_fai
+
+
+def _pooled_control(rand: list) -> dict | None:
+    """The folds' two-copies controls (each a mean over its fold's rows) as one mean over all rows; None if any is missing."""
+    if not rand or any(r.control is None for r in rand):
+        return None
+    rows = [next(iter(r.similarity.values())).shape[1] for r in rand]
+    kinds = [k for k in rand[0].control if k != "layer"]
+    return {"layer": rand[0].control["layer"],
+            **{k: float(np.average([r.control[k] for r in rand], weights=rows)) for k in kinds}}
 
 
 class _Logits:
