@@ -319,7 +319,7 @@ def test_quick_path_end_to_end(tmp_path, capsys):
         assert "training 2 runs, 2 at a time (train.workers = 0)" in capsys.readouterr().out
     store_path = folder.path / m["data"]["store"]
     splits = data_splits(WaveformStore(store_path).metadata, cfg.data.split, cfg.seed, "test")
-    job = RunJob(str(store_path), splits, True, input_contract(cfg, built_in=True), cfg, "B", cfg.seed + 1,
+    job = RunJob(str(store_path), splits, True, input_contract(cfg, built_in=True), cfg, cfg.seed + 1,
                  str(tmp_path.parent / f"{tmp_path.name}_again_B"))
     again = train_run(job)
     w_worker = tf.keras.models.load_model(folder.path / "runs" / "B" / "model.h5", compile=False).get_weights()

@@ -49,7 +49,7 @@ def train_runs(data: DetectorData, cfg: DetectorConfig, folder: RunFolder) -> Tr
     augment = training_augmentations(cfg, data.built_in)
     folder.log(f"augmentation of the training windows: {augment!r}" if augment else
                "augmentation of the training windows: none")
-    jobs = [(RunJob(str(data.store.path), data.splits, data.built_in, data.contract, cfg, LETTERS[i], cfg.seed + i,
+    jobs = [(RunJob(str(data.store.path), data.splits, data.built_in, data.contract, cfg, cfg.seed + i,
                     str(folder.path / "runs" / LETTERS[i])),) for i in range(t.runs)]
     workers = resolve_workers(t.workers, t.runs)
     if workers > 1:
@@ -76,7 +76,6 @@ class RunJob:
     built_in: bool
     contract: InputContract
     cfg: DetectorConfig
-    name: str
     seed: int
     run_dir: str
 
