@@ -22,9 +22,11 @@ from __future__ import annotations
 import contextlib
 
 import numpy as np
+import tensorflow as tf
 from tensorflow import keras
 
-from seis_keras.explain.targets import ClassIndex, predict_logits, resolve_model, resolve_targets, select_scores
+from seis_keras.explain.targets import (ClassIndex, per_model_call, predict_logits, resolve_model, resolve_targets,
+                                        select_scores)
 
 
 @contextlib.contextmanager
@@ -113,13 +115,21 @@ def input_gradient(model: keras.Model, X: np.ndarray, targets: np.ndarray) -> np
     Returns:
         float32 gradient shaped like ``X``.
     """
-    import tensorflow as tf
+    call = per_model_call(model, "target_gradient", _target_gradient)  # compiled from a model's second use on
+    return np.asarray(call(np.asarray(X, dtype=np.float32), np.asarray(targets, dtype=np.int64)))
 
-    x = tf.convert_to_tensor(np.asarray(X, dtype=np.float32))
+
+def _target_gradient(model, x, targets):
+    """d score / d x of every sample (TensorFlow ops only: traced by :func:`per_model_call`)."""
+    x = tf.convert_to_tensor(x)
     with tf.GradientTape() as tape:
         tape.watch(x)
-        score = select_scores(model(x, training=False), targets)
-    return tape.gradient(score, x).numpy()
+        z = model(x, training=False)
+        if z.shape[-1] == 1:  # select_scores on tensors of targets
+            score = (2.0 * tf.cast(targets, z.dtype) - 1.0) * z[:, 0]
+        else:
+            score = tf.gather(z, targets, axis=1, batch_dims=1)
+    return tape.gradient(score, x)
 
 
 def _targets_and_model(model, X, class_index, batch_size):

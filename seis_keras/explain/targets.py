@@ -78,31 +78,40 @@ def predict_logits(model, X: np.ndarray, *, batch_size: int = 256) -> np.ndarray
     return np.concatenate(out, axis=0).astype(np.float32)
 
 
-#: model -> [calls so far, its compiled inference function or None]; weak keys, so a model's
-#: function goes with it (the function holds the model only through a weak reference).
+#: model -> {what: [calls so far, its compiled function or None]}; weak keys, so a model's
+#: functions go with it (a function holds its model only through a weak reference).
 _COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def _inference_call(model):
-    """``model(x, training=False)``: eager on a model's first use, a ``tf.function`` from its second on.
+def per_model_call(model, what: str, fn):
+    """``fn(model, *args)`` bound to ``model``: eager on the model's first use for ``what``, a ``tf.function`` after.
 
     A Keras model called eagerly spends most of a small batch in Python (the detector: 41 ms
     for 256 windows eagerly, 7 ms compiled); a trace costs ~0.1-0.2 s, about four eager calls,
     so a model used once (a randomised copy) stays eager. The compiled function reads the
-    model's variables, so weights set later are seen; the outputs equal the eager ones on our
-    models (tests/explain/test_targets.py).
+    model's variables, so weights set later are seen; its outputs equal the eager ones on our
+    models (tests/explain/test_targets.py). ``fn`` must be traceable (TensorFlow ops only).
     """
     try:
-        entry = _COMPILED.setdefault(model, [0, None])
+        entry = _COMPILED.setdefault(model, {}).setdefault(what, [0, None])
     except TypeError:  # not weak-referenceable (a plain function standing in for a model)
-        return lambda x: model(x, training=False)
+        return lambda *args: fn(model, *args)
     entry[0] += 1
     if entry[0] == 1:
-        return lambda x: model(x, training=False)
+        return lambda *args: fn(model, *args)
     if entry[1] is None:
         ref = weakref.ref(model)
-        entry[1] = tf.function(lambda x: ref()(x, training=False), reduce_retracing=True)
+        entry[1] = tf.function(lambda *args: fn(ref(), *args), reduce_retracing=True)
     return entry[1]
+
+
+def _inference_call(model):
+    """``x -> model(x, training=False)`` (:func:`per_model_call`)."""
+    return per_model_call(model, "inference", _infer)
+
+
+def _infer(model, x):
+    return model(x, training=False)
 
 
 def resolve_targets(class_index: ClassIndex, logits: np.ndarray) -> np.ndarray:

@@ -21,7 +21,7 @@ def test_compiled_calls_equal_eager_and_follow_new_weights():
     eager = model(X, training=False).numpy()
     first = predict_logits(model, X, batch_size=32)     # eager
     second = predict_logits(model, X, batch_size=32)    # traced now
-    assert targets._COMPILED[model][1] is not None
+    assert targets._COMPILED[model]["inference"][1] is not None
     np.testing.assert_allclose(first, eager, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(second, eager, rtol=1e-6, atol=1e-6)
     # weights set after the trace are read by the compiled function
@@ -40,3 +40,23 @@ def test_the_cache_does_not_keep_a_model_alive():
     del model
     gc.collect()
     assert len(targets._COMPILED) == n - 1
+
+
+def test_input_gradient_compiled_equals_the_tape_gradient():
+    import tensorflow as tf
+
+    from seis_keras.explain.saliency import input_gradient
+
+    model = _model(seed=2)
+    X = np.random.default_rng(1).standard_normal((9, 40, 3)).astype(np.float32)
+    t = np.array([0, 1] * 4 + [1])
+    x = tf.constant(X)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        z = model(x, training=False)
+        score = tf.gather(z, t, axis=1, batch_dims=1)
+    expected = tape.gradient(score, x).numpy()
+    first, second = input_gradient(model, X, t), input_gradient(model, X, t)   # eager, then compiled
+    assert targets._COMPILED[model]["target_gradient"][1] is not None
+    np.testing.assert_allclose(first, expected, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(second, expected, rtol=1e-5, atol=1e-7)
