@@ -101,7 +101,7 @@ def per_model_call(model, what: str, fn):
         return lambda *args: fn(model, *args)
     if entry[1] is None:
         ref = weakref.ref(model)
-        entry[1] = tf.function(lambda *args: fn(ref(), *args), reduce_retracing=True)
+        entry[1] = tf.function(lambda *args: fn(ref(), *args), reduce_retracing=True, autograph=False)
     return entry[1]
 
 
