@@ -219,9 +219,16 @@ def test_trust_finds_the_planted_features_and_fails_a_randomised_model(cfg, buil
     for m in trusted:   # a trusted method found the planted columns: >= 1.5x their uniform share 3/49
         loc = res[m].checks["localisation"].numbers
         assert loc["uniform_share"] == pytest.approx(3 / 49) and loc["mass_ratio"] >= 1.5
-    # the paper's LRP-eps (input x gradient at eps 1e-9) keeps the |x| ranking under random weights
+    # the paper's LRP-eps (input x gradient at eps 1e-9) keeps the |x| ranking under random weights: Spearman |R| stays
+    # above 0.3 after re-initialising down to fc2, and as high between two independent random copies (the confound the
+    # recipe's max(R, 0) verdict avoids); its positive evidence does change
     lrp_rand = res["lrp"].checks["randomisation"]
-    assert lrp_rand.verdict == "fail" and lrp_rand.numbers["similarity"] > 0.3 and lrp_rand.numbers["layer"] == "fc2"
+    curve = res["lrp"].randomisation
+    at_fc2 = curve.layers.index("fc2")
+    assert lrp_rand.numbers["layer"] == "fc2" and lrp_rand.numbers["kind"] == "spearman_positive"
+    assert curve.mean("spearman_abs")[at_fc2] > 0.3 and curve.control["spearman_abs"] > 0.3
+    assert abs(curve.mean("spearman_abs")[at_fc2] - curve.control["spearman_abs"]) < 0.15
+    assert lrp_rand.verdict == "pass" and lrp_rand.numbers["similarity"] < 0.3
     assert res["lrp"].extras["folds"] == 1 and res["lrp"].checks["faithfulness"].numbers["n_samples"] == int(
         (builtin_fold["pred"] == builtin_fold["y_test"]).sum())
     # the same network with every layer re-drawn: nothing it explains lands on the planted features
