@@ -305,7 +305,7 @@ def test_band_share_on_cells_sums_the_signed_relevance_before_the_positive_part(
 
 
 def test_band_share_sum_axes_sums_time_before_the_positive_part():
-    """(N, F, T, C) map: +/-2 alternating in time in every row (0 per row), +1 in the band rows: rows see only the band."""
+    """(N, F, T, C) map: +/-2 alternating in time in every row (0 per row), +1 in the band rows: rows see the band."""
     freqs = np.arange(11.0)                      # 0 ... 10 Hz, band 4-5 Hz: 2 of the 10 non-DC rows
     R = np.zeros((1, 11, 6, 2))
     R[0, :, :, 0] = 2.0 * (-1.0) ** np.arange(6)

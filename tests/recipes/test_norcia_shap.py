@@ -305,7 +305,8 @@ def test_quick_path_runs_both_splits_shap_and_trust(tmp_path):
     assert e["methods"]["gradient"]["ceiling"]["band_share"] == pytest.approx(1.0)   # linear read: all of it in the band
     blur = e["methods"]["partition"]["maskers"]["blur(10,10)"]   # shap.ceiling_maskers: the blur masker beside
     assert blur["masker"] == "blur(10,10)" and blur["n"] == 2 and "| blur(10,10) |" in report
-    assert e["methods"]["partition"]["ceiling"]["masker"] == "inpaint_telea" and "maskers" not in e["methods"]["gradient"]
+    assert e["methods"]["partition"]["ceiling"]["masker"] == "inpaint_telea"
+    assert "maskers" not in e["methods"]["gradient"]
     # the trust section: numbers for every method, a verdict with its rule, figures
     t = m["trust"]
     for method in ("partition", "gradient"):

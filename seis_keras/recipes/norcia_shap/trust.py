@@ -51,7 +51,8 @@ def localisation_maps(maps: np.ndarray, freqs: np.ndarray, band, cells: str) -> 
     if cells == "cell":
         return maps, np.broadcast_to(inside, (len(maps), len(freqs)))
     keep = freqs > 0
-    return np.asarray(maps, np.float64)[:, keep].sum(axis=(2, 3)), np.broadcast_to(inside[keep], (len(maps), keep.sum()))
+    rows = np.asarray(maps, np.float64)[:, keep].sum(axis=(2, 3))
+    return rows, np.broadcast_to(inside[keep], rows.shape)
 
 
 def trust_section(shap: ShapMaps, trained, cfg: NorciaShapConfig, folder, seed: int) -> Trust:
