@@ -12,7 +12,8 @@ channels per frequency row, then the positive part: the recipe's default) and ``
   (``shap_maps.input_contrast_share``) on three draws of 600 training spectrograms; an oracle
   linear contrast model (in-band mean minus out-of-band mean, exact SHAP ``w (x - E x)``);
 * GradientExplainer: reference ``train`` / ``other_class`` x target ``logit`` / ``margin``, and the
-  recipe's quick settings on ``--batches`` batches of 16 (how far one batch of 16 is from the mean);
+  recipe's quick settings on the recipe's ``--batches`` batches of 16 (the same draw: how far one batch
+  of 16 is from the mean) with three background draws of 30 and of 100 training spectrograms;
 * Partition, the inpainting masker (the code's) and a blur masker, on the first ``--n-partition``;
 * the ceiling: ``shap_maps.band_reader`` (a model that reads only the band) under the same maskers
   and GradientExplainer; and a control: the CNN re-initialised down to conv1.
@@ -66,12 +67,12 @@ def row_differences(waveforms, labels, transforms, freqs, inside) -> None:
     mm = np.asarray(transforms[0](np.asarray(waveforms, np.float32)), np.float64)
     domains = {"log10 power": np.log10(S + 1e-30), "log1p + min-max per channel": mm,
                "standardised (model input)": np.asarray(transforms[1](mm.astype(np.float32)), np.float64)}
-    out, low = ~inside & (freqs > 0), (freqs > 0) & (freqs < 28)
+    far = (freqs > 0) & ((freqs < 28) | (freqs > 42))  # out of the band and of its taper rows
     for name, A in domains.items():
         d = (A[labels == 1].mean(axis=0) - A[labels == 0].mean(axis=0)).mean(axis=(1, 2))
-        print(f"  {name:28s} out-of-band rows {d[out].min():+.3f} .. {d[out].max():+.3f} "
-              f"(below 28 Hz {d[low].min():+.3f} .. {d[low].max():+.3f}), "
-              f"band rows {d[inside].min():+.3f} .. {d[inside].max():+.3f}", flush=True)
+        print(f"  {name:28s} rows below 28 / above 42 Hz {d[far].min():+.3f} .. {d[far].max():+.3f}, band rows "
+              f"{d[inside].min():+.3f} .. {d[inside].max():+.3f}; band minus those rows "
+              f"{d[inside].mean() - d[far].mean():+.3f}", flush=True)
     top = freqs[np.argmax(np.log1p(S).max(axis=2), axis=1)]  # (N, C): row of each channel's maximum
     print("  row of each channel's spectrogram maximum in 30-34 Hz: "
           + ", ".join(f"{('pre', 'post')[c]} {np.mean((top[labels == c] >= 30) & (top[labels == c] <= 34)):.2f}"
@@ -115,13 +116,14 @@ def main() -> None:
         print(f"{name:52s} row {row:.2f}x  cell {cell:.2f}x  class-mean rows fore {cm[0]:.2f}x after {cm[1]:.2f}x",
               flush=True)
 
-    print(f"input, {len(train)} training traces ({int(ytr.sum())} post): post - pre per row")
-    row_differences(Wtr, ytr, contract.transform_list(), freqs, inside)
     draws = [np.sort(rng.permutation(data.rows("train"))[:600]) for _ in range(2)]
     for i, rows in enumerate([train, *draws]):
-        Xd, yd = (Xtr, ytr) if i == 0 else (compose(data.store.get_waveforms(rows)), data.labels[rows])
-        print(f"input class contrast, draw {i} of 600: row {input_contrast_share(Xd, yd, freqs, BAND, 'row') / u:.2f}x"
+        W = Wtr if i == 0 else data.store.get_waveforms(rows)
+        Xd, yd = (Xtr, ytr) if i == 0 else (compose(W), data.labels[rows])
+        print(f"input, draw {i} of 600 training traces ({int(yd.sum())} post): post - pre per row (mean over time, "
+              f"channels); class contrast in the band: row {input_contrast_share(Xd, yd, freqs, BAND, 'row') / u:.2f}x"
               f"  cell {input_contrast_share(Xd, yd, freqs, BAND, 'cell') / u:.2f}x uniform", flush=True)
+        row_differences(W, yd, contract.transform_list(), freqs, inside)
     w = np.where(inside, 1 / inside.sum(), -1 / (~inside[1:]).sum())
     w[0] = 0.0
     sign = np.where(pred == 1, 1.0, -1.0)[:, None, None, None]
@@ -133,18 +135,24 @@ def main() -> None:
             maps = explain_shap("gradient", model, X, pred, c, bg, 1, max_evals=1, nsamples=100,
                                 background_labels=bg_labels)
             line(f"gradient reference={reference} target={target} ({time.time() - t0:.0f} s)", maps)
-    sh = cfg.shap  # the quick profile's GradientExplainer, batch by batch as the recipe
-    qbg, qbl = Xtr[bg_idx[:sh.gradient_background]], ytr[bg_idx[:sh.gradient_background]]
-    per_batch = {c: [] for c in ("row", "cell")}
-    for b in range(a.batches):
-        s = slice(16 * b, 16 * (b + 1))
-        g = explain_shap("gradient", model, Xall[s], pred_all[s], cfg, qbg, b, max_evals=1,
-                         nsamples=sh.gradient_nsamples, background_labels=qbl)
-        for c in per_batch:
-            per_batch[c].append(np.nanmean(map_share(g, freqs, BAND, c)) / u)
-    for c, v in per_batch.items():
-        print(f"gradient, quick settings, {a.batches} batches of 16, per {c}: mean {np.mean(v):.2f}x, batches "
-              f"{min(v):.2f}..{max(v):.2f}x ({sum(x < 2 for x in v)} below 2x)", flush=True)
+    sh = cfg.shap  # the quick profile's GradientExplainer on the recipe's first 128 dev spectrograms, batch by batch
+    draw = np.random.default_rng(11)
+    for size in (30, 100):
+        for k in range(3):
+            bg_rows = np.sort(draw.permutation(data.rows("train"))[:size])
+            qbg, qbl = compose(data.store.get_waveforms(bg_rows)), data.labels[bg_rows]
+            per_batch = {c: [] for c in ("row", "cell")}
+            for b in range(a.batches):
+                s = slice(16 * b, 16 * (b + 1))
+                g = explain_shap("gradient", model, Xall[s], pred_all[s], cfg, qbg, b, max_evals=1,
+                                 nsamples=sh.gradient_nsamples, background_labels=qbl)
+                for c in per_batch:
+                    per_batch[c].append(np.nanmean(map_share(g, freqs, BAND, c)) / u)
+            v, w = per_batch["row"], per_batch["cell"]
+            low = sum(x < 2 for x in v)
+            print(f"gradient, quick settings, background draw {k} of {size}, {a.batches} batches of 16: row mean "
+                  f"{np.mean(v):.2f}x (first batch {v[0]:.2f}x, batches {min(v):.2f}..{max(v):.2f}x, {low} below 2x), "
+                  f"cell mean {np.mean(w):.2f}x", flush=True)
     n = a.n_partition
     reader = band_reader(X.shape[1:], inside)
     t = reader.predict(X[:n], verbose=0).argmax(axis=1)
