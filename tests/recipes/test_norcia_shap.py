@@ -337,14 +337,19 @@ def test_quick_path_runs_both_splits_shap_and_trust(tmp_path):
 
 def test_published_split_flag_runs_the_trace_split_only_and_uint8_path(tmp_path):
     assert main([*TINY, "--out", str(tmp_path), "--published-split", *SHAP_TINY, "--set", 'shap.methods=["partition"]',
-                 "--set", "preprocess.quantise_uint8=true"]) == 0
+                 "--set", "preprocess.quantise_uint8=true", "--set", 'shap.share_cells="cell"']) == 0
     run = _run_folder(tmp_path)
     m = json.loads((run / "metrics.json").read_text())
+    # shap.share_cells = "cell": the previous metric throughout, the per-row share beside it
+    r = m["shap"]["methods"]["partition"]
+    assert r["share_cells"] == "cell" and r["band_share_all"] == r["by_cells"]["cell"]["band_share_all"]
+    loc = m["trust"]["methods"]["partition"]["checks"]["localisation"]["numbers"]
+    assert loc["uniform_share"] == pytest.approx(6 / 33)   # every cell of the 33 rows, as before
     assert "training_trace" in m and "training_event" not in m
     contract = json.loads((run / m["exported"]["input_contract"]).read_text())
     assert any("quantise_uint8=True" in t for t in contract["transforms"])   # the exported model gets 8-bit input
     report = (run / "report.md").read_text()
-    assert "8-bit levels" in report and "8-bit PNG" not in report
+    assert "8-bit levels" in report and "8-bit PNG" not in report and "per row ÷ uniform" in report
     assert "The published protocol" not in report and "random split by event" not in report
 
 
