@@ -19,11 +19,11 @@ shows the other beside the chosen one.
 
 On the built-in data the input's class difference is itself spread over frequency. Per
 spectrogram row (class means of 600 training traces of the quick store, mean over time and
-channels, post − pre) the planted change is a stable +0.31 log10 power of the band over the rows
-below 28 Hz and above 42 Hz (0.31–0.32 over four draws), but on top of it every row carries a
-common level offset of the drawn events (−0.12 to −0.28 log10 out of the band, depending on the
-draw); after log1p and min-max per channel (a post trace's channel maximum sits in 30–34 Hz 18–19 %
-of the time, a pre trace's ≤ 1 %) the band is +0.06 over those rows. The offset is in every row,
+channels, post − pre) the planted change is a stable +0.30 to +0.33 log10 power of the band over
+the rows below 28 Hz and above 42 Hz (three draws), but on top of it every row carries a common
+level offset of the drawn events (−0.12 to −0.30 log10 out of the band, depending on the draw);
+after log1p and min-max per channel (a post trace's channel maximum sits in 30–34 Hz 18–20 % of
+the time, a pre trace's 1 %) the band is +0.06 over those rows. The offset is in every row,
 so the band's share of the class difference (``input_contrast_share``) is only 1.0–1.4× uniform,
 depending on the draw (``bench/norcia_shap_band_share.py``): a map that follows where the classes
 differ in the input puts only that share in the band.
