@@ -110,7 +110,10 @@ def _masker_lines(e: dict) -> list[str]:
     for name, c in rows.items():
         lines.append(f"| {name} | {c['model_share']:.3f} ({c['model_over_uniform']:.2f}×) | {c['band_share']:.3f} "
                      f"({c['over_uniform']:.2f}×) | {c['over_ceiling']:.2f} |")
-    return lines + [""]
+    return lines + ["", "The ceiling is what a masker lets a model that reads only the band reach, not a bound for a "
+                    "network that also reads the rows around it: a CNN ÷ ceiling above 1 means the masker credits the "
+                    "CNN's band more than the band-only model's; where the maskers rank the two the other way round, "
+                    "the share measures the masker with the model, not the band's use alone.", ""]
 
 
 def _shap_lines(e: dict, trust: dict | None) -> list[str]:
