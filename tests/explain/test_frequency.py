@@ -259,6 +259,8 @@ def test_band_shares_planted_numbers():
     (lambda: band_share(np.zeros((2, 5, 1)), np.arange(6.0), (1, 2)), "freqs"),
     (lambda: band_share(np.zeros((2, 5, 1)), np.arange(5.0), (3, 2)), "band"),
     (lambda: band_share(np.zeros((2, 5, 1)), np.arange(5.0), (1, 2), kind="max"), "kind"),
+    (lambda: band_share(np.zeros((2, 5, 4, 1)), np.arange(5.0), (1, 2), freq_axis=1, sum_axes=(1,)), "sum_axes"),
+    (lambda: band_share(np.zeros((2, 5, 4, 1)), np.arange(5.0), (1, 2), freq_axis=1, sum_axes=(2, -2)), "sum_axes"),
     (lambda: dft_lrp(np.zeros((1, 8, 1)), np.ones((1, 8, 1)), epsilon=-1.0), "epsilon"),
 ])
 def test_bad_input_gives_one_line_errors(call, match):
@@ -300,3 +302,23 @@ def test_band_share_on_cells_sums_the_signed_relevance_before_the_positive_part(
         band_share(R, freqs, (4.2, 4.8), resolution_hz=1.0)
     with pytest.raises(ValueError, match="resolution_hz"):
         band_share(R, freqs, band, resolution_hz=0.0)
+
+
+def test_band_share_sum_axes_sums_time_before_the_positive_part():
+    """(N, F, T, C) map: +/-2 alternating in time in every row (0 per row), +1 in the band rows: rows see the band."""
+    freqs = np.arange(11.0)                      # 0 ... 10 Hz, band 4-5 Hz: 2 of the 10 non-DC rows
+    R = np.zeros((1, 11, 6, 2))
+    R[0, :, :, 0] = 2.0 * (-1.0) ** np.arange(6)
+    R[0, 4:6] += 1.0
+    band = (4.0, 5.0)
+    # cells: in-band cells +3/-1 (positive part 3 x 3 per row and channel 0, 1 x 6 on channel 1), out-of-band 3 x 2
+    np.testing.assert_allclose(band_share(R, freqs, band, freq_axis=1), [2 * 15 / (2 * 15 + 8 * 6)])
+    np.testing.assert_allclose(band_share(R, freqs, band, freq_axis=1, sum_axes=(2,)), [1.0])
+    np.testing.assert_allclose(band_share(R, freqs, band, freq_axis=1, sum_axes=(2,), sum_channels=True), [1.0])
+    np.testing.assert_allclose(band_share(R, freqs, band, freq_axis=1, sum_axes=(-2, 3)),
+                               band_share(R.sum(axis=(2, 3))[:, :, None], freqs, band))
+    pooled, low, _ = pool_frequencies(R, freqs, freq_axis=1, sum_axes=(2, 3))
+    assert pooled.shape == (1, 10) and low[0] == 1.0
+    np.testing.assert_allclose(pooled[0], np.where((freqs[1:] >= 4) & (freqs[1:] <= 5), 12.0, 0.0))
+    assert band_shares(R, freqs, RNG.normal(size=(1, 20, 2)), band, fs=20.0, freq_axis=1,
+                       sum_axes=(2, 3))["relevance_over_uniform"] == pytest.approx(5.0)

@@ -15,13 +15,15 @@ from seis_keras.data.store import WaveformStore
 from seis_keras.data.synthetic import norcia_data
 from seis_keras.data.transforms import Compose, LogSpectrogram
 from seis_keras.explain.frequency import band_share
+from seis_keras.explain.trust_checks import localisation_check
 from seis_keras.models import InputContract
 from seis_keras.recipes.config import load_config
 from seis_keras.recipes.norcia_shap.__main__ import main
 from seis_keras.recipes.norcia_shap.config import NorciaShapConfig
 from seis_keras.recipes.norcia_shap.report import differences
 from seis_keras.recipes.norcia_shap.shap_maps import (band_numbers, band_reader, dequantising_model, explain_shap,
-                                                      frequency_blocks, input_contrast_share, uint8_batch)
+                                                      frequency_blocks, input_contrast_share, map_share, uint8_batch)
+from seis_keras.recipes.norcia_shap.trust import localisation_maps
 from seis_keras.recipes.norcia_shap.study import NorciaData, input_contract, spectrogram_axes
 
 TINY = ["--profile", "quick", "--set", "train.epochs=1", "--set", "train.verbose=0",
@@ -117,8 +119,33 @@ def test_band_numbers_read_the_frequency_axis_of_spectrogram_maps():
     assert r["input_share"] == pytest.approx(1.0, abs=1e-3)   # a 35 Hz sine
     assert r["abs_band_share_all"] == pytest.approx((1 / 4 + 0) / 2)
     assert r["class_mean_map_band_share"] == {"foreshocks": 1.0, "aftershocks": 0.0}
+    assert r["share_cells"] == "row" and r["by_cells"]["cell"]["band_share_all"] == 0.5   # whole rows: both agree
     # resolution: rows 0-4, 5, 6-9, 10-19, 20 and 21-32 are constant in both maps -> 6 blocks
     assert frequency_blocks(maps, f) == {"n": 6, "first_rows_hz": [0.0, 7.81, 9.38, 15.62, 31.25, 32.81]}
+
+
+def test_row_shares_cancel_cell_noise_that_cell_shares_count_everywhere():
+    """A map whose only net relevance is in the band, plus random-sign cell noise that cancels over time per row."""
+    f = np.linspace(0, 50, 33)
+    rng = np.random.default_rng(7)
+    half = rng.normal(scale=0.5, size=(3, 33, 76, 3))
+    maps = np.concatenate([half, -half[:, :, ::-1]], axis=2)   # every row's noise sums to 0 over time, per channel
+    maps[:, 20:26] += 0.02                                    # the band: a small net positive relevance
+    band = (30.0, 40.0)
+    np.testing.assert_allclose(map_share(maps, f, band, "row"), 1.0)
+    cell = map_share(maps, f, band, "cell")
+    assert np.all(cell < 0.25) and np.all(cell > 6 / 32)      # the noise's positive halves land in every row
+    np.testing.assert_allclose(cell, band_share(maps, f, band, freq_axis=1))   # "cell" is the previous metric
+    # the trust section's localisation reads the same rows: its mass is the row share, uniform 6 of the 32 non-DC rows
+    loc = localisation_check(*localisation_maps(maps, f, band, "row")).numbers
+    assert loc["mass_accuracy"] == pytest.approx(1.0) and loc["uniform_share"] == pytest.approx(6 / 32)
+    loc = localisation_check(*localisation_maps(maps, f, band, "cell")).numbers
+    assert loc["mass_accuracy"] < 0.25 and loc["uniform_share"] == pytest.approx(6 / 33)
+    # input contrast: per-cell class-mean noise counts in every row, the row sums cancel it
+    y = np.repeat([0, 1], 3)
+    X = np.concatenate([np.zeros_like(maps), maps])
+    assert input_contrast_share(X, y, f, band, "row") == pytest.approx(1.0)
+    assert input_contrast_share(X, y, f, band, "cell") < 0.25
 
 
 def _shap_cfg(**shap):
@@ -146,6 +173,8 @@ def test_a_model_that_reads_only_the_band_gets_its_shap_there():
                          nsamples=4, background_labels=labels)
         assert np.abs(g[:, ~inside]).max() == 0.0   # a linear read of the band: nothing outside it
         np.testing.assert_allclose(band_share(g, f, (30.0, 40.0), freq_axis=1), 1.0)
+        for cells in ("row", "cell"):
+            np.testing.assert_allclose(map_share(g, f, (30.0, 40.0), cells), 1.0)
     # Partition (inpainting masker, max_evals 300 as the quick profile before): the band's rows share the partition
     # tree's frequency blocks with rows outside it, and inpainting a masked band from its neighbours credits them too,
     # so even this model gets ~0.44 of the positive SHAP in the band (2.3x uniform, measured), not 1
@@ -207,10 +236,10 @@ def test_differences_name_the_initialisation_and_target_that_ran():
     assert any("logit margin" in d for d in differences(margin, metrics))
 
 
-SHAP_TINY = ["--set", "shap.batch_samples=6", "--set", "shap.max_evals=40", "--set", "shap.gradient_background=8",
+SHAP_TINY = ["--set", "shap.batch_samples=4", "--set", "shap.max_evals=40", "--set", "shap.gradient_background=8",
              "--set", "shap.gradient_nsamples=8", "--set", "shap.randomisation_max_evals=40",
              "--set", "shap.randomisation_nsamples=4", "--set", "trust.randomisation_samples=2",
-             "--set", "shap.contrast_samples=20", "--set", "shap.ceiling_samples=2"]
+             "--set", "shap.contrast_samples=20", "--set", "shap.ceiling_samples=2", "--set", "shap.gradient_batches=2"]
 
 
 def test_the_defaults_are_the_codes():
@@ -218,6 +247,7 @@ def test_the_defaults_are_the_codes():
     assert cfg.split.groupings == ["trace", "event"] and cfg.split.primary == "trace"
     sh = cfg.shap
     assert (sh.batches, sh.batch_samples, sh.aggregation, sh.max_evals) == (20, 32, "batch_signed_max", 1000)
+    assert (sh.masker, sh.share_cells, sh.gradient_batches) == ("inpaint_telea", "row", sh.batches)
     assert cfg.preprocess.quantise_uint8 is False   # the code's 8-bit path is a setting, off
 
 
@@ -242,28 +272,41 @@ def test_quick_path_runs_both_splits_shap_and_trust(tmp_path):
     assert "| ours, random split by event (no event in two splits) |" in report and "0.9575" in report
     # SHAP: the code's batches, band shares with the frequency-relevance metric
     e = m["shap"]
-    assert e["n_explained"] == 6 and e["band_kind"] == "planted" and e["uniform_share"] == pytest.approx(6 / 32)
+    assert e["n_explained"] == 8 and e["band_kind"] == "planted" and e["uniform_share"] == pytest.approx(6 / 32)
     assert (e["target"], e["gradient_reference"], e["contrast_samples"]) == ("logit", "other_class", 20)
     assert "÷ input contrast" in report and "training spectrograms of the class other than the explained one" in report
     assert e["methods"]["partition"]["frequency_blocks"]["n"] < 33   # max_evals 40: a coarse partition tree
+    # Partition explains shap.batches (1 batch of 4), GradientExplainer shap.gradient_batches (2) of the same draw
+    assert (e["methods"]["partition"]["n"], e["methods"]["gradient"]["n"]) == (4, 8)
+    assert e["share_cells"] == "row" and e["input_contrast_share"] == e["input_contrast_by_cells"]["row"]
+    assert "per cell ÷ uniform" in report and "sum_axes=(2, 3)" in report and "÷ ceiling" in report
     for method in ("partition", "gradient"):
         r = e["methods"][method]
         assert math.isfinite(r["band_share_all"]) and math.isfinite(r["input_share"])
         assert r["over_uniform"] == pytest.approx(r["band_share_all"] / (6 / 32))
+        assert r["band_share_all"] == r["by_cells"]["row"]["band_share_all"]
+        assert math.isfinite(r["by_cells"]["cell"]["over_uniform"])
+        assert f"| {r['by_cells']['cell']['over_uniform']:.2f} |" in report
         assert r["input_contrast_share"] == e["input_contrast_share"]
         assert r["over_input_contrast"] == pytest.approx(r["band_share_all"] / e["input_contrast_share"])
-        assert r["ceiling"]["n"] == 2 and r["ceiling"]["over_uniform"] == pytest.approx(r["ceiling"]["band_share"] / (6 / 32))
+        c = r["ceiling"]
+        assert c["n"] == 2 and c["over_uniform"] == pytest.approx(c["band_share"] / (6 / 32))
+        assert c["over_ceiling"] == pytest.approx(c["model_share"] / c["band_share"])
         means = np.load(run / f"shap_{method}_class_means.npy")
         assert means.shape[1:] == (33, 153) and np.nanmax(means) <= 1.0 + 1e-9   # / each batch's signed max
         freqs, _ = spectrogram_axes(load_config(NorciaShapConfig, "norcia_shap"))
         finite = [mm for mm in means if np.isfinite(mm).all()]   # classes with a correct sample, in class order
         assert len(finite) == len(r["class_mean_map_band_share"])
-        for mm, share in zip(finite, r["class_mean_map_band_share"].values()):
-            assert share == pytest.approx(band_share(mm[None, :, :, None], freqs, (30.0, 40.0), freq_axis=1)[0])
+        for mm, share in zip(finite, r["class_mean_map_band_share"].values()):   # rows summed over time
+            assert share == pytest.approx(band_share(mm.sum(axis=1)[None, :, None], freqs, (30.0, 40.0))[0])
         assert 1 <= r["frequency_blocks"]["n"] <= 33
         for fig in (f"shap_{method}_class_mean", f"shap_{method}_spectra"):
             assert (run / "figures" / f"{fig}.png").stat().st_size > 1000
     assert e["methods"]["gradient"]["ceiling"]["band_share"] == pytest.approx(1.0)   # linear read: all of it in the band
+    blur = e["methods"]["partition"]["maskers"]["blur(10,10)"]   # shap.ceiling_maskers: the blur masker beside
+    assert blur["masker"] == "blur(10,10)" and blur["n"] == 2 and "| blur(10,10) |" in report
+    assert e["methods"]["partition"]["ceiling"]["masker"] == "inpaint_telea"
+    assert "maskers" not in e["methods"]["gradient"]
     # the trust section: numbers for every method, a verdict with its rule, figures
     t = m["trust"]
     for method in ("partition", "gradient"):
@@ -272,8 +315,11 @@ def test_quick_path_runs_both_splits_shap_and_trust(tmp_path):
         assert c["randomisation"]["numbers"]["layer"] == "conv3"
         assert list(c["randomisation"]["numbers"]["by_layer"]) == ["logits", "fc1", "conv3", "conv2", "conv1"]
         assert all(math.isfinite(v) for v in c["randomisation"]["numbers"]["by_layer"].values())
-        assert c["localisation"]["numbers"]["uniform_share"] == pytest.approx(6 / 33)   # band rows of the 33
-        assert math.isfinite(c["localisation"]["numbers"]["mass_accuracy"])
+        # localisation reads the rows summed over time and channels, as the band shares: 6 of the 32 non-DC rows
+        assert c["localisation"]["numbers"]["uniform_share"] == pytest.approx(6 / 32)
+        assert c["localisation"]["numbers"]["mass_accuracy"] == pytest.approx(
+            e["methods"][method]["by_cells"]["row"]["band_share_all"])
+        assert c["localisation"]["numbers"]["n_samples"] == e["methods"][method]["n"]
         assert math.isfinite(c["faithfulness"]["numbers"]["deletion_auc"])
         assert r["settings"]["unit"] == "element" and r["settings"]["fill"] == 0.0
         assert r["verdict"] == "trusted" or r["verdict"].startswith("flagged")
@@ -291,14 +337,19 @@ def test_quick_path_runs_both_splits_shap_and_trust(tmp_path):
 
 def test_published_split_flag_runs_the_trace_split_only_and_uint8_path(tmp_path):
     assert main([*TINY, "--out", str(tmp_path), "--published-split", *SHAP_TINY, "--set", 'shap.methods=["partition"]',
-                 "--set", "preprocess.quantise_uint8=true"]) == 0
+                 "--set", "preprocess.quantise_uint8=true", "--set", 'shap.share_cells="cell"']) == 0
     run = _run_folder(tmp_path)
     m = json.loads((run / "metrics.json").read_text())
+    # shap.share_cells = "cell": the previous metric throughout, the per-row share beside it
+    r = m["shap"]["methods"]["partition"]
+    assert r["share_cells"] == "cell" and r["band_share_all"] == r["by_cells"]["cell"]["band_share_all"]
+    loc = m["trust"]["methods"]["partition"]["checks"]["localisation"]["numbers"]
+    assert loc["uniform_share"] == pytest.approx(6 / 33)   # every cell of the 33 rows, as before
     assert "training_trace" in m and "training_event" not in m
     contract = json.loads((run / m["exported"]["input_contract"]).read_text())
     assert any("quantise_uint8=True" in t for t in contract["transforms"])   # the exported model gets 8-bit input
     report = (run / "report.md").read_text()
-    assert "8-bit levels" in report and "8-bit PNG" not in report
+    assert "8-bit levels" in report and "8-bit PNG" not in report and "per row ÷ uniform" in report
     assert "The published protocol" not in report and "random split by event" not in report
 
 
@@ -308,7 +359,9 @@ def test_bad_settings_are_refused_before_any_data_is_read(tmp_path, capsys):
                          ('trust.randomisation_layer="conv9"', "randomisation_layer = 'conv9' is not in"),
                          ("data.stations=[\"XXXX\"]", "station codes"),
                          ("preprocess.noverlap=64", "noverlap = 64 must be smaller than nperseg = 64"),
-                         ("train.epoch=2", "did you mean 'epochs'")):
+                         ("train.epoch=2", "did you mean 'epochs'"),
+                         ('shap.share_cells="time"', "share_cells = 'time': expected one of 'row', 'cell'"),
+                         ('shap.ceiling_maskers=["blur"]', "expected a list of maskers")):
         assert main([*TINY, "--out", str(tmp_path / "runs"), "--set", bad]) == 2
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err

@@ -9,7 +9,7 @@
   relevance spread evenly over frequency would put there.
 - :func:`band_shares`: the three, averaged over a batch, with the two ratios.
 - :func:`pool_frequencies`: relevance summed (signed) over frequency bands of a given width
-  and, on request, over the channels: the cells the positive part is taken of.
+  and, on request, over the channels and other axes: the cells the positive part is taken of.
 
 Bands are inclusive, ``f_lo <= f <= f_hi``. The 0 Hz bin is left out of numerator and
 denominator by default in all three (``exclude_dc``), so they stay comparable.
@@ -24,8 +24,19 @@ not on the network. ``resolution_hz = w`` sums the signed relevance over bands
 ``[k w, (k+1) w)`` first (a band cell is inside ``band`` when all its bins are), and
 ``sum_channels`` adds the components: the relevance *of a frequency band* on the whole
 trace. The uniform and input shares use the same bins, so the ratios stay comparable.
+
+**Whole-map rows** (``sum_axes``). A time-frequency map (a spectrogram model's SHAP map
+(N, F, T, C), STDFT relevance (N, M, F, C)) has one value per cell (frequency, time, channel);
+its positive part per cell counts random-sign fluctuations of single cells (an explainer's
+sampling noise, cross terms between cells) as relevance in every row, wherever they cancel
+over time. ``sum_axes`` names further axes of ``relevance`` (not the sample or frequency axis)
+summed (signed) before the positive part, as ``sum_channels`` does for the last: summing time
+and channels (``sum_axes=(2, 3)`` on (N, F, T, C) maps) gives the relevance *of a frequency
+row on the whole map*, the quantity the DFT shares above measure on a trace.
 """
 from __future__ import annotations
+
+import operator
 
 import numpy as np
 
@@ -82,9 +93,25 @@ def _inside(low, high, band, resolution_hz=None):
     return inside
 
 
+def _summed_axes(sum_axes, ndim: int, axis: int, sum_channels: bool) -> tuple[int, ...]:
+    """The axes summed before the positive part: ``sum_axes`` and, with ``sum_channels``, the last."""
+    try:
+        given = [operator.index(a) for a in sum_axes]
+    except TypeError:
+        given = None
+    axes = None if given is None or any(not -ndim <= a < ndim for a in given) else {a % ndim for a in given}
+    if axes is None or len(axes) != len(given) or 0 in axes or axis in axes:
+        raise ValueError(f"sum_axes: expected distinct axes of the {ndim}-D relevance other than the sample axis 0 "
+                         f"and the frequency axis {axis}, got {sum_axes!r}")
+    if sum_channels and ndim >= 3 and axis != ndim - 1:
+        axes.add(ndim - 1)
+    return tuple(sorted(axes))
+
+
 def pool_frequencies(relevance: np.ndarray, freqs: np.ndarray, resolution_hz: float | None = None, *,
-                     freq_axis: int | None = None, sum_channels: bool = False, exclude_dc: bool = True):
-    """Relevance summed (signed) over frequency cells ``[k w, (k+1) w)`` and, optionally, the channels.
+                     freq_axis: int | None = None, sum_channels: bool = False, exclude_dc: bool = True,
+                     sum_axes: tuple[int, ...] = ()):
+    """Relevance summed (signed) over frequency cells ``[k w, (k+1) w)`` and, optionally, other axes.
 
     Args:
         relevance: (N, F, C), (N, M, F, C) or any (N, ...) map with a frequency axis.
@@ -93,10 +120,11 @@ def pool_frequencies(relevance: np.ndarray, freqs: np.ndarray, resolution_hz: fl
         freq_axis: the frequency axis; default 1 for 3-D input, 2 for 4-D.
         sum_channels: also sum the last axis (the channels; not when it is the frequency axis).
         exclude_dc: leave the 0 Hz bin out.
+        sum_axes: further axes of ``relevance`` summed (e.g. time; module docstring).
 
     Returns:
         ``(pooled, low, high)``: the map with its frequency axis moved last and replaced by the
-        cells (channels summed away if asked), and each cell's lowest and highest bin in Hz.
+        cells (summed axes removed), and each cell's lowest and highest bin in Hz.
     """
     R = np.asarray(relevance, dtype=np.float64)
     if R.ndim < 2:
@@ -110,8 +138,10 @@ def pool_frequencies(relevance: np.ndarray, freqs: np.ndarray, resolution_hz: fl
     if not np.all(np.isfinite(R)):
         raise ValueError("relevance: non-finite values (NaN/inf); expected finite relevance")
     keep, cell, low, high = _cells(freqs, exclude_dc, resolution_hz)
-    if sum_channels and R.ndim >= 3 and axis != R.ndim - 1:
-        R = R.sum(axis=-1)
+    summed = _summed_axes(sum_axes, R.ndim, axis, sum_channels)
+    if summed:
+        R = R.sum(axis=summed)
+        axis -= sum(a < axis for a in summed)
     R = np.moveaxis(R, axis, -1)[..., keep]
     if resolution_hz is not None and R.shape[-1]:
         R = np.add.reduceat(R, np.flatnonzero(np.diff(cell, prepend=-1)), axis=-1)
@@ -120,7 +150,7 @@ def pool_frequencies(relevance: np.ndarray, freqs: np.ndarray, resolution_hz: fl
 
 def band_share(relevance: np.ndarray, freqs: np.ndarray, band, *, kind: str = "positive",
                freq_axis: int | None = None, exclude_dc: bool = True, resolution_hz: float | None = None,
-               sum_channels: bool = False) -> np.ndarray:
+               sum_channels: bool = False, sum_axes: tuple[int, ...] = ()) -> np.ndarray:
     """Share of each sample's relevance inside ``band``.
 
     Args:
@@ -136,6 +166,9 @@ def band_share(relevance: np.ndarray, freqs: np.ndarray, band, *, kind: str = "p
             cells ``[k w, (k+1) w)`` first, a cell counting as inside when all its bins are
             (module docstring).
         sum_channels: sum the channels (last axis) before the positive part.
+        sum_axes: further axes summed (signed) before the positive part: ``(2, 3)`` on
+            (N, F, T, C) maps is the share of each frequency row's whole-map relevance
+            (module docstring, "Whole-map rows").
 
     Returns:
         float64 (N,); NaN where a sample has no relevance of that kind outside DC.
@@ -143,7 +176,7 @@ def band_share(relevance: np.ndarray, freqs: np.ndarray, band, *, kind: str = "p
     if kind not in SHARE_KINDS:
         raise ValueError(f"kind: expected one of {', '.join(SHARE_KINDS)}, got {kind!r}")
     R, low, high = pool_frequencies(relevance, freqs, resolution_hz, freq_axis=freq_axis,
-                                    sum_channels=sum_channels, exclude_dc=exclude_dc)
+                                    sum_channels=sum_channels, exclude_dc=exclude_dc, sum_axes=sum_axes)
     inside = _inside(low, high, band, resolution_hz)
     R = {"positive": np.clip(R, 0, None), "absolute": np.abs(R), "signed": R}[kind]
     R = R.reshape(len(R), -1, R.shape[-1]).sum(axis=1)  # (N, cells)
@@ -192,7 +225,8 @@ def uniform_band_share(freqs: np.ndarray, band, *, exclude_dc: bool = True,
 
 def band_shares(relevance: np.ndarray, freqs: np.ndarray, X: np.ndarray, band, *, fs: float,
                 kind: str = "positive", freq_axis: int | None = None, exclude_dc: bool = True,
-                resolution_hz: float | None = None, sum_channels: bool = False) -> dict:
+                resolution_hz: float | None = None, sum_channels: bool = False,
+                sum_axes: tuple[int, ...] = ()) -> dict:
     """Relevance, input and uniform shares of ``band``, means over the batch, for reports.
 
     Args:
@@ -201,7 +235,7 @@ def band_shares(relevance: np.ndarray, freqs: np.ndarray, X: np.ndarray, band, *
         X: the explained batch (N, T, C) (its own DFT bins give the input share).
         band: (f_lo, f_hi) Hz.
         fs: sampling rate of ``X``.
-        kind, freq_axis, exclude_dc, resolution_hz, sum_channels: as :func:`band_share`.
+        kind, freq_axis, exclude_dc, resolution_hz, sum_channels, sum_axes: as :func:`band_share`.
 
     Returns:
         dict with ``band``, ``relevance``, ``input``, ``uniform`` (means; NaN samples left
@@ -209,7 +243,7 @@ def band_shares(relevance: np.ndarray, freqs: np.ndarray, X: np.ndarray, band, *
         ``sum_channels``.
     """
     r = band_share(relevance, freqs, band, kind=kind, freq_axis=freq_axis, exclude_dc=exclude_dc,
-                   resolution_hz=resolution_hz, sum_channels=sum_channels)
+                   resolution_hz=resolution_hz, sum_channels=sum_channels, sum_axes=sum_axes)
     if len(r) != len(np.asarray(X)):
         raise ValueError(f"X: expected {len(r)} samples (one per relevance map), got {len(np.asarray(X))}")
     x = input_band_share(X, fs, band, exclude_dc=exclude_dc, resolution_hz=resolution_hz)

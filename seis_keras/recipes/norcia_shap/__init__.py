@@ -21,9 +21,10 @@ standardisation) and training as the code (Adam 1e-3, batch 32, 10 epochs, last 
 with test metrics (``training``), one row each; on the first split's model: SHAP maps (Partition
 with inpainting, the code; GradientExplainer beside it) on shuffled 32-sample batches, class
 means as the code (each map divided by its batch's signed max, mean of the per-batch class
-means) and the band shares of the maps beside the traces' own, the model input's own class
+means) and the band shares of the maps (``shap.share_cells``: each frequency row's SHAP summed over
+time and channels, the per-cell share beside) beside the traces' own, the model input's own class
 contrast in the band and the explainer's ceiling (a model that reads only the band, explained with
-the same settings) (``shap_maps``); trust checks of
+the same settings; Partition also with ``shap.ceiling_maskers``) (``shap_maps``); trust checks of
 each method — cascading randomisation, localisation in the planted band, deletion of cells
 (``trust``); the figures with their verdicts (``figures``); the exported model with its input
 contract and the report with where the run differs from the code (``report``). The code's

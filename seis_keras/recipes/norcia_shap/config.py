@@ -33,6 +33,11 @@ def _masker(value) -> str | None:
     return None if ok else "expected 'inpaint_telea', 'inpaint_ns' or 'blur(kx,ky)'"
 
 
+def _maskers(value) -> str | None:
+    bad = [m for m in value if _masker(m) is not None]
+    return f"expected a list of maskers ('inpaint_telea', 'inpaint_ns', 'blur(kx,ky)'), got {bad}" if bad else None
+
+
 @dataclasses.dataclass(frozen=True)
 class Data:
     stations: str | list[str] = setting(check=_stations)
@@ -101,6 +106,7 @@ class Shap:
     methods: list[Literal["partition", "gradient"]]
     explain_split: Literal["train", "dev", "test"]
     batches: int = setting(min=1)
+    gradient_batches: int = setting(min=1)
     batch_samples: int = setting(min=1)
     aggregation: Literal["batch_signed_max", "global_abs_max"]
     max_evals: int = setting(min=1)
@@ -113,6 +119,8 @@ class Shap:
     gradient_nsamples: int = setting(min=1)
     contrast_samples: int = setting(min=2)
     ceiling_samples: int = setting(min=0)
+    ceiling_maskers: list[str] = setting(check=_maskers)
+    share_cells: Literal["row", "cell"]
     example_maps: int = setting(min=0)
     band_hz: tuple[float, float] = setting(min=0)
     randomisation_max_evals: int = setting(min=1)

@@ -1,8 +1,9 @@
 """§ SHAP figures, drawn once the trust verdicts are known (each title carries its method's verdict).
 
 - ``shap_<method>_class_mean.png``: the class-mean maps (``shap.aggregation``), frequency in Hz, time in s;
-- ``shap_<method>_spectra.png``: positive SHAP per frequency (summed over time and channels) per class,
-  beside the explained traces' energy spectra, the band shaded (the frequency-relevance figure);
+- ``shap_<method>_spectra.png``: SHAP per frequency per class as the band share counts it
+  (``shap.share_cells``: "row" the signed sum over time and channels, "cell" the positive part of
+  each cell summed), beside the explained traces' energy spectra, the band shaded;
 - ``shap_<method>_<class>_<i>.png``: one spectrogram and its map;
 - ``shap_headline.png``: the class means of the best trusted method (none when no method passed).
 """
@@ -35,14 +36,18 @@ def shap_figures(shap: ShapMaps, trust, cfg: NorciaShapConfig, folder, store) ->
             _mean_maps(shap, method), shap.freqs, shap.times, band=shap.band,
             title=f"class-mean {label}\n({_AGGREGATION[cfg.shap.aggregation]}; channel mean)"),
             f"shap_{method}_class_mean")
-        positive = np.clip(maps, 0, None).sum(axis=2)  # (N, F, C): the band-share metric's numerator per bin
-        fig = relevance_spectra(shap.freqs, positive, shap.pred, X=shap.waveforms, fs=cfg.data.sampling_rate,
-                                class_names=CLASS_NAMES, band=shap.band, title=label)
-        fig.axes[0].set_title("positive SHAP per frequency (summed over time)")
+        n = len(maps)
+        if cfg.shap.share_cells == "row":  # (N, F, C) summed over time; the legend's share sums the channels too
+            per_row, settings, what = maps.sum(axis=2), {"sum_channels": True}, "SHAP per frequency row (summed)"
+        else:
+            per_row, settings, what = np.clip(maps, 0, None).sum(axis=2), None, "positive SHAP per frequency (cells)"
+        fig = relevance_spectra(shap.freqs, per_row, shap.pred[:n], X=shap.waveforms[:n], fs=cfg.data.sampling_rate,
+                                class_names=CLASS_NAMES, band=shap.band, title=label, share_settings=settings)
+        fig.axes[0].set_title(what)
         out[f"{method}_spectra"] = folder.save_figure(fig, f"shap_{method}_spectra")
         meta = store.metadata
         for c in (0, 1):
-            for i in np.flatnonzero((shap.y == c) & (shap.pred == c))[:cfg.shap.example_maps]:
+            for i in np.flatnonzero((shap.y[:n] == c) & (shap.pred[:n] == c))[:cfg.shap.example_maps]:
                 name = meta.trace_name_original.iloc[shap.rows[i]] if "trace_name_original" in meta else shap.rows[i]
                 folder.save_figure(spectrogram_maps(
                     {"log spectrogram (standardised, channel mean)": shap.X[i].mean(axis=-1),

@@ -82,60 +82,103 @@ _REFERENCES = {"train": "random training spectrograms",
                "other_class": "training spectrograms of the class other than the explained one"}
 
 
+_CELLS = {"row": "each frequency row's SHAP summed over time and channels (its relevance on the whole spectrogram, "
+                  "as the Norcia recipe's DFT band shares; `band_share(map, freqs, band, freq_axis=1, sum_axes=(2, 3))`)",
+          "cell": "each (frequency, time, channel) cell (`band_share(map, freqs, band, freq_axis=1)`)"}
+
+
 def _ceiling(r: dict) -> str:
     c = r.get("ceiling")
     return "not run" if c is None else f"{c['band_share']:.3f} ({c['over_uniform']:.2f}×)"
 
 
+def _over_ceiling(r: dict) -> str:
+    c = r.get("ceiling")
+    return "—" if c is None else f"{c['over_ceiling']:.2f} (n={c['n']})"
+
+
+def _masker_lines(e: dict) -> list[str]:
+    r = e["methods"].get("partition", {})
+    if "ceiling" not in r:
+        return []
+    rows = {r["ceiling"]["masker"] + " (the recipe's)": r["ceiling"], **r.get("maskers", {})}
+    n = r["ceiling"]["n"]
+    lines = [f"Partition SHAP by masker, on the first {n} explained spectrograms (trained CNN and the band-only model "
+             "explained alike; ÷ ceiling = what the CNN reaches of what the masker lets a band-only model reach):", "",
+             "| masker | CNN share (÷ uniform) | band-only model = ceiling (÷ uniform) | CNN ÷ ceiling |",
+             "|---|---|---|---|"]
+    for name, c in rows.items():
+        lines.append(f"| {name} | {c['model_share']:.3f} ({c['model_over_uniform']:.2f}×) | {c['band_share']:.3f} "
+                     f"({c['over_uniform']:.2f}×) | {c['over_ceiling']:.2f} |")
+    return lines + ["", "The ceiling is what a masker lets a model that reads only the band reach, not a bound for a "
+                    "network that also reads the rows around it: a CNN ÷ ceiling above 1 means the masker credits the "
+                    "CNN's band more than the band-only model's; where the maskers rank the two the other way round, "
+                    "the share measures the masker with the model, not the band's use alone.", ""]
+
+
 def _shap_lines(e: dict, trust: dict | None) -> list[str]:
-    nc = e["n_correct"]
+    cells = e.get("share_cells", "cell")
+    other = "cell" if cells == "row" else "row"
+    ns = {name: r["n"] for name, r in e["methods"].items()}
+    counts = " / ".join(f"{n} ({METHOD_LABELS[m].split(' (')[0]})" for m, n in ns.items())
+    correct = "; ".join(f"{METHOD_LABELS[m].split(' (')[0]}: {r['n_correct']['foreshocks']} foreshocks and "
+                        f"{r['n_correct']['aftershocks']} aftershocks" for m, r in e["methods"].items())
+    con = e["input_contrast_by_cells"]
     lines = ["## SHAP maps and their frequency band", "",
-             f"{e['n_explained']} {e['explain_split']} spectrograms explained (shuffled batches, every sample for its "
-             f"top class); {nc['foreshocks']} foreshocks and {nc['aftershocks']} aftershocks correctly classified "
-             f"(slides: 316 and 301). Band: {e['band_kind']} {e['band'][0]:g}–{e['band'][1]:g} Hz. Share = positive "
-             "SHAP in the band's frequency rows / all positive SHAP, 0 Hz left out (the frequency-relevance metric, "
-             "`band_share(map, freqs, band, freq_axis=1)`); input = the explained traces' energy share in the band; "
-             f"uniform = the band's share of the frequency rows ({e['uniform_share']:.3f}); input contrast = the band's share "
-             "of the model input's own class difference (|mean post − mean pre| of "
-             f"{e['contrast_samples']} training spectrograms per row: {e['input_contrast_share']:.3f}, "
-             f"{e['input_contrast_share'] / e['uniform_share']:.2f}× uniform), what a map that follows where the "
-             "classes differ in the input would put in the band. Explained score: "
+             f"{counts} {e['explain_split']} spectrograms explained (shuffled batches of the same draw, every sample "
+             f"for its top class); correctly classified: {correct} (slides: 316 and 301). Band: {e['band_kind']} "
+             f"{e['band'][0]:g}–{e['band'][1]:g} Hz. Share = positive part of {_CELLS[cells]}, in the band's rows / "
+             f"all rows, 0 Hz left out (`shap.share_cells = \"{cells}\"`; the per-{other} share is the column beside "
+             "it); input = the explained traces' energy share in the band; "
+             f"uniform = the band's share of the frequency rows ({e['uniform_share']:.3f}); input contrast = the band's "
+             "share of the model input's own class difference (mean post − mean pre of "
+             f"{e['contrast_samples']} training spectrograms, per {cells}: {con[cells]:.3f} = "
+             f"{con[cells] / e['uniform_share']:.2f}× uniform; per {other} {con[other] / e['uniform_share']:.2f}×), "
+             "what a map that follows where the classes differ in the input would put in the band. Explained score: "
              f"{'the logit margin' if e['target'] == 'margin' else 'the predicted class logit (the code)'}; "
              f"GradientExplainer background: {_REFERENCES[e['gradient_reference']]}.", "",
              "Ceiling = the share the same explainer and settings give a model that reads only the band's rows "
              "(`shap_maps.band_reader`, on the first explained spectrograms): what a network using nothing but the band "
-             "would score.", "",
-             "| method | verdict | foreshocks | aftershocks | all | input | ÷ uniform | ÷ input | ÷ input contrast | "
-             "ceiling (÷ uniform) | \|SHAP\| share | class-mean maps (fore / after) | time (s) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "would score; ÷ ceiling compares the CNN's share on those same spectrograms with it.", "",
+             f"| method | verdict | n | foreshocks | aftershocks | all | ÷ uniform | per {other} ÷ uniform | input | "
+             "÷ input | ÷ input contrast | ceiling (÷ uniform) | ÷ ceiling | \\|SHAP\\| share | "
+             "class-mean maps (fore / after) | time (s) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     nan = float("nan")
     for name, r in e["methods"].items():
         bs, cm = r["band_share"], r["class_mean_map_band_share"]
         verdict = trust["methods"][name]["verdict"] if trust else "not checked"
-        lines.append(f"| {METHOD_LABELS[name]} | {verdict} | {bs.get('foreshocks', nan):.3f} | "
-                     f"{bs.get('aftershocks', nan):.3f} | {r['band_share_all']:.3f} | {r['input_share']:.3f} | "
-                     f"{r['over_uniform']:.2f} | {r['over_input']:.2f} | {r['over_input_contrast']:.2f} | "
-                     f"{_ceiling(r)} | "
+        lines.append(f"| {METHOD_LABELS[name]} | {verdict} | {r['n']} | {bs.get('foreshocks', nan):.3f} | "
+                     f"{bs.get('aftershocks', nan):.3f} | {r['band_share_all']:.3f} | {r['over_uniform']:.2f} | "
+                     f"{r['by_cells'][other]['over_uniform']:.2f} | {r['input_share']:.3f} | "
+                     f"{r['over_input']:.2f} | {r['over_input_contrast']:.2f} | {_ceiling(r)} | {_over_ceiling(r)} | "
                      f"{r['abs_band_share_all']:.3f} | "
                      f"{cm.get('foreshocks', nan):.3f} / {cm.get('aftershocks', nan):.3f} | {r['wall_time_s']} |")
+    lines.append("")
+    lines += _masker_lines(e)
     for name, r in e["methods"].items():
         b = r["frequency_blocks"]
         if b["n"] < 33:
-            lines += ["", f"{METHOD_LABELS[name]} maps are constant over {b['n']} frequency blocks of the 33 rows "
+            lines += [f"{METHOD_LABELS[name]} maps are constant over {b['n']} frequency blocks of the 33 rows "
                       f"(blocks start at {', '.join(f'{f:g}' for f in b['first_rows_hz'])} Hz: the explainer's "
-                      "partition tree at this max_evals), so a band edge inside a block cannot be resolved."]
-    lines += ["", "Figures: `figures/shap_<method>_class_mean.png` (class means, frequency in Hz, time in s), "
-              "`figures/shap_<method>_spectra.png` (positive SHAP per frequency beside the traces' spectra), "
-              "`figures/shap_<method>_<class>_<i>.png` (one spectrogram and its map).", ""]
+                      "partition tree at this max_evals), so a band edge inside a block cannot be resolved.", ""]
+    lines += ["Figures: `figures/shap_<method>_class_mean.png` (class means, frequency in Hz, time in s), "
+              "`figures/shap_<method>_spectra.png` (SHAP per frequency as the share counts it, beside the traces' "
+              "spectra), `figures/shap_<method>_<class>_<i>.png` (one spectrogram and its map).", ""]
     return lines
+
+
+_LOCALISATION = {"row": "read on each map's frequency rows summed over time and channels, 0 Hz left out, as the band "
+                         "shares above; uniform = the band's share of the 32 rows",
+                 "cell": "read on every cell; uniform = the band's share of the 33 frequency rows"}
 
 
 def _trust_lines(t: dict) -> list[str]:
     lines = ["## Trust", "",
              "Each SHAP method is checked (`seis_keras.explain.trust`, thresholds in `[trust]`): cascading "
              "randomisation of the CNN from the logits down (SHAP again on the randomised copies), localisation "
-             f"against the planted band (ground truth: {t['localisation_ground_truth']}; uniform = the band's share "
-             "of the 33 frequency rows), and deletion of spectrogram cells most relevant first against random "
+             f"against the planted band (ground truth: {t['localisation_ground_truth']}; "
+             f"{_LOCALISATION[t.get('localisation_cells', 'cell')]}), and deletion of spectrogram cells most relevant first against random "
              "orders (the explained logit). A method is *trusted* only when every check that ran passed.", "",
              t["table"]]
     if t["headline"] is None:

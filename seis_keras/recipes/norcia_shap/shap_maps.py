@@ -11,12 +11,22 @@ Band shares use the frequency-relevance metric (:func:`seis_keras.explain.freque
 on the map's frequency axis, positive part, 0 Hz left out) beside the explained traces' own
 energy share in the band, the uniform share (:func:`uniform_band_share`) and the model input's
 own class contrast in the band (:func:`input_contrast_share`, ``shap.contrast_samples`` training
-spectrograms). On the built-in data the input's class difference is itself spread over
-frequency: the energy-preserving plant lowers every out-of-band row of an aftershock (log10 power
-post − pre −0.20 to −0.27 in every row below 29 Hz and above 41 Hz, +0.05 in the band, 400 traces), and
-after log1p, min-max per channel and the standardisation the band holds 1.4× the uniform share
-of ``|E[x | post] − E[x | pre]|``. A map that follows where the classes differ in the input puts
-only that share in the band.
+spectrograms). ``shap.share_cells`` says what the positive part is taken of: ``"row"`` (default)
+each frequency row's SHAP summed over time and channels (``sum_axes=(2, 3)``: the relevance of a
+row on the whole spectrogram, as the Norcia recipe's DFT band shares), ``"cell"`` each
+(frequency, time, channel) cell; every share is computed both ways (``by_cells``) and the report
+shows the other beside the chosen one.
+
+On the built-in data the input's class difference is itself spread over frequency. Per
+spectrogram row (class means of 600 training traces of the quick store, mean over time and
+channels, post − pre) the planted change is a stable +0.30 to +0.33 log10 power of the band over
+the rows below 28 Hz and above 42 Hz (three draws), but on top of it every row carries a common
+level offset of the drawn events (−0.12 to −0.30 log10 out of the band, depending on the draw);
+after log1p and min-max per channel (a post trace's channel maximum sits in 30–34 Hz 18–20 % of
+the time, a pre trace's 1 %) the band is +0.06 over those rows. The offset is in every row,
+so the band's share of the class difference (``input_contrast_share``) is only 1.0–1.4× uniform,
+depending on the draw (``bench/norcia_shap_band_share.py``): a map that follows where the classes
+differ in the input puts only that share in the band.
 """
 from __future__ import annotations
 
@@ -34,6 +44,8 @@ from seis_keras.recipes.norcia_shap.config import NorciaShapConfig
 from seis_keras.recipes.norcia_shap.study import NorciaData, spectrogram_axes
 
 CLASS_KEYS = {0: "foreshocks", 1: "aftershocks"}
+#: ``shap.share_cells``: the map axes summed (signed) before the positive part (``band_share(sum_axes=)``).
+SHARE_AXES = {"row": (2, 3), "cell": ()}
 METHOD_LABELS = {"partition": "Partition SHAP (the code)", "gradient": "GradientExplainer SHAP (ours)"}
 
 
@@ -143,19 +155,26 @@ def band_reader(input_shape: tuple, rows: np.ndarray) -> keras.Model:
     return keras.Model(inputs, keras.layers.Concatenate(name="logits")([-z, z]), name="band_reader")
 
 
-def input_contrast_share(X: np.ndarray, labels: np.ndarray, freqs: np.ndarray, band) -> float:
+def map_share(maps: np.ndarray, freqs: np.ndarray, band, cells: str, kind: str = "positive") -> np.ndarray:
+    """Band share of (N, F, T, C) maps per ``shap.share_cells``: of whole-map rows (``"row"``) or of cells."""
+    return band_share(maps, freqs, band, kind=kind, freq_axis=1, sum_axes=SHARE_AXES[cells])
+
+
+def input_contrast_share(X: np.ndarray, labels: np.ndarray, freqs: np.ndarray, band, cells: str = "row") -> float:
     """The model input's own class contrast in ``band``: share of ``|E[x | 1] - E[x | 0]|`` in its rows.
 
     ``X`` (N, F, T, C) model inputs (standardised log spectrograms) with 0/1 ``labels``; the
-    absolute class-mean difference of every cell, summed over time and channels per frequency
-    row, 0 Hz left out (as :func:`band_share`). It is what a map proportional to where the
-    classes differ in the input would put in the band: the map domain's "input share".
+    class-mean difference summed (signed) over time and channels per frequency row before the
+    absolute value (``cells="row"``), or the absolute difference of every cell summed per row
+    (``"cell"``: it also counts the class means' estimation noise in every cell); 0 Hz left out
+    (as :func:`band_share`). It is what a map proportional to where the classes differ in the
+    input would put in the band: the map domain's "input share".
     """
     X, labels = np.asarray(X, np.float64), np.asarray(labels)
     if not ((labels == 0).any() and (labels == 1).any()):
         raise ValueError("input_contrast_share: expected spectrograms of both classes")
     diff = X[labels == 1].mean(axis=0) - X[labels == 0].mean(axis=0)
-    return float(band_share(diff[None], freqs, band, kind="absolute", freq_axis=1)[0])
+    return float(map_share(diff[None], freqs, band, cells, kind="absolute")[0])
 
 
 @dataclasses.dataclass
@@ -163,7 +182,8 @@ class ShapMaps:
     """The explained spectrograms and their maps.
 
     Attributes:
-        maps: method -> (N, F, T, C) SHAP values of the predicted class's logit.
+        maps: method -> (n, F, T, C) SHAP values of the predicted class's logit, for the first n
+            rows of ``X`` (:func:`explained_batches`).
         class_means: method -> {class: {"map": (F, T), "n": ...}} (``shap.aggregation``).
         X: (N, F, T, C) model inputs; waveforms: (N, T, C) the traces they came from.
         rows: store rows; y: true classes; pred: predicted classes; batch: batch index.
@@ -196,22 +216,32 @@ def class_means(maps, y, pred, batch, aggregation: str) -> dict:
     return class_mean_maps(maps, y, pred)
 
 
-def band_numbers(maps, freqs, band, waveforms, fs, y, pred, means, contrast: float = float("nan")) -> dict:
-    """Band shares of one method's maps beside the input's (traces' energy; spectrograms' class contrast) and uniform."""
-    share = band_share(maps, freqs, band, freq_axis=1)
+def band_numbers(maps, freqs, band, waveforms, fs, y, pred, means, contrast: dict | None = None,
+                 cells: str = "row") -> dict:
+    """Band shares of one method's maps beside the input's (traces' energy; spectrograms' class contrast) and uniform.
+
+    ``cells`` (``shap.share_cells``) is the metric of the main numbers; ``by_cells`` holds the
+    all-sample share under both. ``contrast``: the input contrast share per metric.
+    """
     uniform = uniform_band_share(freqs, band)
+    by = {c: map_share(maps, freqs, band, c) for c in SHARE_AXES}
+    share = by[cells]
     inputs = float(np.nanmean(input_band_share(waveforms, fs, band)))
     correct = y == pred
     per_class = {CLASS_KEYS[c]: float(np.nanmean(share[correct & (y == c)])) for c in (0, 1)
                  if (correct & (y == c)).any()}
-    mean_share = {CLASS_KEYS[c]: float(band_share(m["map"][None, :, :, None], freqs, band, freq_axis=1)[0])
+    mean_share = {CLASS_KEYS[c]: float(map_share(m["map"][None, :, :, None], freqs, band, cells)[0])
                   for c, m in means.items() if np.isfinite(m["map"]).all()}
     every = float(np.nanmean(share))
-    return {"band_share": per_class, "band_share_all": every, "input_share": inputs, "uniform_share": uniform,
-            "over_uniform": every / uniform, "over_input": every / inputs if inputs > 0 else float("nan"),
-            "input_contrast_share": contrast, "over_input_contrast": every / contrast if contrast > 0 else float("nan"),
-            "abs_band_share_all": float(np.nanmean(band_share(maps, freqs, band, kind="absolute", freq_axis=1))),
-            "class_mean_map_band_share": mean_share}
+    con = float("nan") if contrast is None else contrast[cells]
+    return {"share_cells": cells, "n": int(len(maps)), "band_share": per_class, "band_share_all": every,
+            "input_share": inputs, "uniform_share": uniform, "over_uniform": every / uniform,
+            "over_input": every / inputs if inputs > 0 else float("nan"),
+            "input_contrast_share": con, "over_input_contrast": every / con if con > 0 else float("nan"),
+            "abs_band_share_all": float(np.nanmean(map_share(maps, freqs, band, cells, kind="absolute"))),
+            "class_mean_map_band_share": mean_share,
+            "by_cells": {c: {"band_share_all": float(np.nanmean(v)), "over_uniform": float(np.nanmean(v)) / uniform}
+                         for c, v in by.items()}}
 
 
 def frequency_blocks(maps: np.ndarray, freqs: np.ndarray) -> dict:
@@ -228,24 +258,64 @@ def frequency_blocks(maps: np.ndarray, freqs: np.ndarray) -> dict:
     return {"n": int(len(starts)), "first_rows_hz": [round(float(freqs[i]), 2) for i in starts]}
 
 
-def ceiling(method: str, X: np.ndarray, freqs, band, cfg: NorciaShapConfig, background, bg_labels, seed: int) -> dict:
-    """The band share of :func:`band_reader` explained with the recipe's settings on ``X`` (its predicted classes)."""
+def ceiling(method: str, X: np.ndarray, freqs, band, cfg: NorciaShapConfig, background, bg_labels, seed: int,
+            model_maps: np.ndarray, masker: str | None = None) -> dict:
+    """The band share of :func:`band_reader` explained with the recipe's settings on ``X`` (its predicted classes).
+
+    ``model_maps``: the trained model's maps of the same ``X``, for ``model_share`` and its
+    ratio to the ceiling (``over_ceiling``); ``masker``: another Partition masker than ``shap.masker``.
+    """
     inside = (freqs >= band[0]) & (freqs <= band[1])
     model = band_reader(X.shape[1:], inside)
     targets = np.asarray(model.predict(X, verbose=0)).argmax(axis=1)
+    if masker is not None:
+        cfg = dataclasses.replace(cfg, shap=dataclasses.replace(cfg.shap, masker=masker))
     maps = explain_shap(method, model, X, targets, cfg, background, seed, max_evals=cfg.shap.max_evals,
                         nsamples=cfg.shap.gradient_nsamples, background_labels=bg_labels)
-    share = float(np.nanmean(band_share(maps, freqs, band, freq_axis=1)))
-    return {"n": int(len(X)), "band_share": share, "over_uniform": share / uniform_band_share(freqs, band),
-            "abs_band_share": float(np.nanmean(band_share(maps, freqs, band, kind="absolute", freq_axis=1)))}
+    cells, uniform = cfg.shap.share_cells, uniform_band_share(freqs, band)
+    by = {c: float(np.nanmean(map_share(maps, freqs, band, c))) for c in SHARE_AXES}
+    own = float(np.nanmean(map_share(model_maps, freqs, band, cells)))
+    return {"n": int(len(X)), "masker": cfg.shap.masker if method == "partition" else None,
+            "band_share": by[cells], "over_uniform": by[cells] / uniform,
+            "abs_band_share": float(np.nanmean(map_share(maps, freqs, band, cells, kind="absolute"))),
+            "model_share": own, "model_over_uniform": own / uniform,
+            "over_ceiling": own / by[cells] if by[cells] > 0 else float("nan"),
+            "by_cells": {c: {"band_share": v, "over_uniform": v / uniform} for c, v in by.items()}}
+
+
+def masker_checks(model, X: np.ndarray, targets: np.ndarray, freqs, band, cfg: NorciaShapConfig, background,
+                  bg_labels, seed: int) -> dict:
+    """``shap.ceiling_maskers``: Partition with each masker on the trained model and on :func:`band_reader`.
+
+    Both on the same first ``shap.ceiling_samples`` explained spectrograms, so ``over_ceiling``
+    reads what the masker lets any model reach (the code's inpainting fills a masked band from
+    its neighbour rows, which then share its credit).
+    """
+    out = {}
+    for masker in cfg.shap.ceiling_maskers:
+        other = dataclasses.replace(cfg, shap=dataclasses.replace(cfg.shap, masker=masker))
+        maps = explain_shap("partition", model, X, targets, other, background, seed, max_evals=cfg.shap.max_evals,
+                            nsamples=cfg.shap.gradient_nsamples, background_labels=bg_labels)
+        out[masker] = ceiling("partition", X, freqs, band, other, background, bg_labels, seed, maps)
+    return out
+
+
+def explained_batches(method: str, cfg: NorciaShapConfig) -> int:
+    """Batches a method explains: ``shap.gradient_batches`` for GradientExplainer, ``shap.batches`` for Partition."""
+    return cfg.shap.gradient_batches if method == "gradient" else cfg.shap.batches
 
 
 def shap_maps(data: NorciaData, trained, cfg: NorciaShapConfig, folder, seed: int) -> ShapMaps:
-    """SHAP maps of ``shap.batches`` shuffled batches of the explain split, class means, band shares."""
+    """SHAP maps of shuffled batches of the explain split, class means, band shares.
+
+    Partition explains the first ``shap.batches`` batches, GradientExplainer the first
+    ``shap.gradient_batches`` (``maps[method]`` covers the first ``len(maps[method])`` rows of ``X``).
+    """
     store, model, labels, split = data.store, trained.model, data.labels, data.split
     sh = cfg.shap
     rng = np.random.default_rng(seed)
-    rows = rng.permutation(np.flatnonzero(split == sh.explain_split))[:sh.batches * sh.batch_samples]
+    n_rows = max(explained_batches(m, cfg) for m in sh.methods) * sh.batch_samples
+    rows = rng.permutation(np.flatnonzero(split == sh.explain_split))[:n_rows]
     compose = Compose(trained.transforms)
     freqs, times = spectrogram_axes(cfg)
     band, kind = band_of(store.metadata, cfg)
@@ -253,10 +323,12 @@ def shap_maps(data: NorciaData, trained, cfg: NorciaShapConfig, folder, seed: in
     bg_rows = np.sort(rng.permutation(train_rows)[:sh.gradient_background])
     background, bg_labels = compose(store.get_waveforms(bg_rows)), labels[bg_rows]
     contrast_rows = np.sort(rng.permutation(train_rows)[:sh.contrast_samples])
-    contrast = input_contrast_share(compose(store.get_waveforms(contrast_rows)), labels[contrast_rows], freqs, band)
+    Xc = compose(store.get_waveforms(contrast_rows))
+    contrast = {c: input_contrast_share(Xc, labels[contrast_rows], freqs, band, c) for c in SHARE_AXES}
     out = {"explain_split": sh.explain_split, "n_explained": int(len(rows)), "band": list(band), "band_kind": kind,
            "aggregation": sh.aggregation, "target": sh.target, "gradient_reference": sh.gradient_reference,
-           "uniform_share": uniform_band_share(freqs, band), "input_contrast_share": contrast,
+           "share_cells": sh.share_cells, "uniform_share": uniform_band_share(freqs, band),
+           "input_contrast_share": contrast[sh.share_cells], "input_contrast_by_cells": contrast,
            "contrast_samples": int(len(contrast_rows)), "methods": {}}
     if len(rows) == 0:
         raise ValueError(f"shap.explain_split = {sh.explain_split!r}: no spectrogram in that split to explain")
@@ -270,21 +342,27 @@ def shap_maps(data: NorciaData, trained, cfg: NorciaShapConfig, folder, seed: in
     maps, means = {}, {}
     for method in sh.methods:
         t0 = time.time()
+        n = int((batch < explained_batches(method, cfg)).sum())
         maps[method] = np.concatenate([
             explain_shap(method, model, X[batch == b], pred[batch == b], cfg, background, seed + int(b),
                          max_evals=sh.max_evals, nsamples=sh.gradient_nsamples, background_labels=bg_labels)
-            for b in np.unique(batch)])
-        means[method] = class_means(maps[method], y, pred, batch, sh.aggregation)
-        numbers = band_numbers(maps[method], freqs, band, waveforms, cfg.data.sampling_rate, y, pred, means[method],
-                               contrast)
+            for b in np.unique(batch[:n])])
+        means[method] = class_means(maps[method], y[:n], pred[:n], batch[:n], sh.aggregation)
+        numbers = band_numbers(maps[method], freqs, band, waveforms[:n], cfg.data.sampling_rate, y[:n], pred[:n],
+                               means[method], contrast, sh.share_cells)
+        numbers["n_correct"] = {CLASS_KEYS[c]: int(((y[:n] == c) & (pred[:n] == c)).sum()) for c in (0, 1)}
         out["methods"][method] = {**numbers, "frequency_blocks": frequency_blocks(maps[method], freqs),
                                   "wall_time_s": round(time.time() - t0, 1)}
-        if sh.ceiling_samples:
-            out["methods"][method]["ceiling"] = ceiling(method, X[:sh.ceiling_samples], freqs, band, cfg, background,
-                                                        bg_labels, seed)
-        folder.log(f"shap {method}: positive SHAP share in {band[0]:g}-{band[1]:g} Hz {numbers['band_share_all']:.3f} "
-                   f"(input {numbers['input_share']:.3f}, input class contrast {contrast:.3f}, uniform "
-                   f"{numbers['uniform_share']:.3f}), "
+        k = min(sh.ceiling_samples, n)
+        if k:
+            out["methods"][method]["ceiling"] = ceiling(method, X[:k], freqs, band, cfg, background, bg_labels, seed,
+                                                        maps[method][:k])
+            if method == "partition" and sh.ceiling_maskers:
+                out["methods"][method]["maskers"] = masker_checks(model, X[:k], pred[:k], freqs, band, cfg,
+                                                                  background, bg_labels, seed)
+        folder.log(f"shap {method}: positive SHAP share in {band[0]:g}-{band[1]:g} Hz per {sh.share_cells} "
+                   f"{numbers['band_share_all']:.3f} (input {numbers['input_share']:.3f}, input class contrast "
+                   f"{contrast[sh.share_cells]:.3f}, uniform {numbers['uniform_share']:.3f}), n {n}, "
                    f"{time.time() - t0:.0f} s")
     return ShapMaps(maps, means, X, waveforms, rows, y, pred, batch, freqs, times, band, kind, background, bg_labels,
                     out)
