@@ -21,7 +21,7 @@ import multiprocessing
 import os
 from typing import Callable, Sequence
 
-__all__ = ["available_cores", "resolve_workers", "run_jobs"]
+__all__ = ["WorkerPool", "available_cores", "resolve_workers", "run_jobs"]
 
 
 def available_cores() -> int:
@@ -44,7 +44,34 @@ def resolve_workers(workers: int, n_jobs: int) -> int:
     return max(1, min(chosen, int(n_jobs)))
 
 
-def run_jobs(fn: Callable, jobs: Sequence[tuple], *, workers: int, on_result: Callable | None = None) -> list:
+class WorkerPool:
+    """Spawned processes started ahead of their jobs: ``with WorkerPool(1, warm=f) as pool: ... run_jobs(..., pool=pool)``.
+
+    A spawned Python process spends seconds importing TensorFlow before its first job; started
+    early (``warm``: a module-level function run once per process, whose import is the point),
+    it imports while this process does other work. ``processes = 0`` is a pool of none (every
+    job runs here). Closed on exit, queued jobs cancelled.
+    """
+
+    def __init__(self, processes: int, *, warm: Callable | None = None):
+        self.processes = max(0, int(processes))
+        self.executor = None
+        if self.processes:
+            self.executor = futures.ProcessPoolExecutor(max_workers=self.processes,
+                                                        mp_context=multiprocessing.get_context("spawn"))
+            for _ in range(self.processes if warm is not None else 0):
+                self.executor.submit(warm)
+
+    def __enter__(self) -> "WorkerPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def run_jobs(fn: Callable, jobs: Sequence[tuple], *, workers: int, on_result: Callable | None = None,
+             pool: WorkerPool | None = None) -> list:
     """``[fn(*job) for job in jobs]``, with up to ``workers`` jobs at a time.
 
     Args:
@@ -53,32 +80,30 @@ def run_jobs(fn: Callable, jobs: Sequence[tuple], *, workers: int, on_result: Ca
         workers: processes in all, this one included (see :func:`resolve_workers`; 1: all here).
         on_result: called as ``on_result(i, result)`` for each job when its result is here: this process's
             jobs as they finish, then the workers' in job order (e.g. to log a finished run).
+        pool: a started :class:`WorkerPool` to use (then ``workers`` = its processes + 1); default: one
+            started here for these jobs.
 
     Returns:
         the results in job order.
     """
     jobs = list(jobs)
-    workers = resolve_workers(workers, len(jobs))
+    if pool is None:
+        with WorkerPool(resolve_workers(workers, len(jobs)) - 1) as own:
+            return run_jobs(fn, jobs, workers=0, on_result=on_result, pool=own)
+    workers = min(pool.processes + 1, max(len(jobs), 1))
     results: list = [None] * len(jobs)
-    if workers == 1:
-        for i, job in enumerate(jobs):
-            results[i] = fn(*job)
+    pending = {i: pool.executor.submit(fn, *job) for i, job in enumerate(jobs) if i % workers}
+    try:
+        for i in range(0, len(jobs), workers):  # this process's share, while the pool runs the rest
+            results[i] = fn(*jobs[i])
             if on_result is not None:
                 on_result(i, results[i])
-        return results
-    context = multiprocessing.get_context("spawn")
-    with futures.ProcessPoolExecutor(max_workers=workers - 1, mp_context=context) as pool:
-        pending = {i: pool.submit(fn, *job) for i, job in enumerate(jobs) if i % workers}
-        try:
-            for i in range(0, len(jobs), workers):  # this process's share, while the pool runs the rest
-                results[i] = fn(*jobs[i])
-                if on_result is not None:
-                    on_result(i, results[i])
-            for i, job in pending.items():
-                results[i] = job.result()
-                if on_result is not None:
-                    on_result(i, results[i])
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
+        for i, job in pending.items():
+            results[i] = job.result()
+            if on_result is not None:
+                on_result(i, results[i])
+    except BaseException:
+        for job in pending.values():
+            job.cancel()
+        raise
     return results

@@ -35,3 +35,14 @@ def test_resolve_workers():
     assert resolve_workers(4, 2) == 2 and resolve_workers(1, 5) == 1 and resolve_workers(3, 0) == 1
     with pytest.raises(ValueError, match="workers"):
         resolve_workers(-1, 3)
+
+
+def test_a_pool_started_ahead_runs_the_jobs_and_a_pool_of_none_runs_them_here():
+    from seis_keras.train.parallel import WorkerPool
+
+    with WorkerPool(1, warm=os.getpid) as pool:
+        results = run_jobs(where, [(i,) for i in range(4)], workers=0, pool=pool)
+    assert [r[0] for r in results] == [0, 1, 4, 9]
+    assert results[0][1] == results[2][1] == os.getpid() != results[1][1] == results[3][1]
+    with WorkerPool(0) as none:
+        assert {r[1] for r in run_jobs(where, [(i,) for i in range(3)], workers=0, pool=none)} == {os.getpid()}

@@ -17,7 +17,7 @@ from seis_keras.recipes.detector.samples import chosen_samples
 from seis_keras.recipes.detector.scan import export_reference, scan_record
 from seis_keras.recipes.detector.study import NAME, PAPER, input_contract
 from seis_keras.recipes.detector.trust import trust_section
-from seis_keras.recipes.detector.training import evaluate_runs, train_runs
+from seis_keras.recipes.detector.training import evaluate_runs, train_runs, training_pool
 from seis_keras.recipes.runner import Opening, RunFolder, recipe_main
 
 
@@ -34,8 +34,9 @@ def run(cfg: DetectorConfig, args: argparse.Namespace) -> RunFolder:
     if eval_data is not None:
         check_eval_store(eval_data)  # before any work
     with RunFolder(NAME, args.out, keep_failed=args.keep_failed) as folder:
-        data = folder.section("data", load_data, cfg, contract, folder, args.data, args.picks)   # §2.1
-        training = folder.section("training", train_runs, data, cfg, folder)                    # §2.3, §2.4
+        with training_pool(cfg) as pool:  # train.workers' processes import TensorFlow while the data are read
+            data = folder.section("data", load_data, cfg, contract, folder, args.data, args.picks)   # §2.1
+            training = folder.section("training", train_runs, data, cfg, folder, pool)              # §2.3, §2.4
         evaluation = folder.section("evaluation", evaluate_runs, training, data, cfg, folder)    # §2.4, Table S1
         folder.section("robustness", evaluation_split_robustness, training, data, cfg)          # ours (issue 12)
         scored = None

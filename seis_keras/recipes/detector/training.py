@@ -32,18 +32,27 @@ from seis_keras.recipes.runner import RunFolder
 from seis_keras.train.evaluate import classification_metrics, positive_probability, summarise_runs
 from seis_keras.train.export import save_keras_model
 from seis_keras.train.fit import TrainSettings, fit
-from seis_keras.train.parallel import resolve_workers, run_jobs
+from seis_keras.train.parallel import WorkerPool, resolve_workers, run_jobs
 
 CLASS_NAMES = ("noise", "earthquake")
 
 
-def train_runs(data: DetectorData, cfg: DetectorConfig, folder: RunFolder) -> Training:
+def training_pool(cfg: DetectorConfig) -> WorkerPool:
+    """The spawned processes of ``train.workers`` (one fewer than the workers: this process trains too), warming up."""
+    return WorkerPool(resolve_workers(cfg.train.workers, cfg.train.runs) - 1, warm=warm_up)
+
+
+def warm_up() -> None:
+    """Run once in each spawned training process: unpickling it imports this module (TensorFlow, the models)."""
+
+
+def train_runs(data: DetectorData, cfg: DetectorConfig, folder: RunFolder, pool: WorkerPool | None = None) -> Training:
     """Train ``train.runs`` models differing only in seed: run i uses ``seed + i`` for weights and order.
 
     Each run's folder ``runs/<name>/`` holds its history, TensorBoard logs and ``model.h5``
     (what the LRP workers load, and what every later section uses). ``train.workers`` runs train
     side by side in spawned processes (:mod:`seis_keras.train.parallel`: bit-identical weights
-    wherever a run trains).
+    wherever a run trains); ``pool``: those processes started earlier (:func:`training_pool`).
     """
     t = cfg.train
     augment = training_augmentations(cfg, data.built_in)
@@ -51,7 +60,7 @@ def train_runs(data: DetectorData, cfg: DetectorConfig, folder: RunFolder) -> Tr
                "augmentation of the training windows: none")
     jobs = [(RunJob(str(data.store.path), data.splits, data.built_in, data.contract, cfg, cfg.seed + i,
                     str(folder.path / "runs" / LETTERS[i])),) for i in range(t.runs)]
-    workers = resolve_workers(t.workers, t.runs)
+    workers = resolve_workers(t.workers, t.runs) if pool is None else min(pool.processes + 1, t.runs)
     if workers > 1:
         folder.log(f"training {t.runs} runs, {workers} at a time (train.workers = {t.workers})")
 
@@ -60,7 +69,7 @@ def train_runs(data: DetectorData, cfg: DetectorConfig, folder: RunFolder) -> Tr
                    f"{done['best_value'] if done['best_value'] is None else round(done['best_value'], 4)}")
 
     runs = []
-    for i, done in enumerate(run_jobs(train_run, jobs, workers=workers, on_result=finished)):
+    for i, done in enumerate(run_jobs(train_run, jobs, workers=workers, on_result=finished, pool=pool)):
         h5 = Path(done["h5"])
         runs.append(TrainedRun(LETTERS[i], keras.models.load_model(h5, compile=False), h5, done["fit"]))
     folder.save_figure(training_curves({r.name: r.fit["history"] for r in runs}), "training_curves")
