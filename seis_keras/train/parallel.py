@@ -50,7 +50,8 @@ class WorkerPool:
     A spawned Python process spends seconds importing TensorFlow before its first job; started
     early (``warm``: a module-level function run once per process, whose import is the point),
     it imports while this process does other work. ``processes = 0`` is a pool of none (every
-    job runs here). Closed on exit, queued jobs cancelled.
+    job runs here). Closed on exit, queued jobs cancelled; on an exception (Ctrl-C included) the
+    workers are terminated rather than waited for.
     """
 
     def __init__(self, processes: int, *, warm: Callable | None = None):
@@ -65,9 +66,14 @@ class WorkerPool:
     def __enter__(self) -> "WorkerPool":
         return self
 
-    def __exit__(self, *exc) -> None:
-        if self.executor is not None:
-            self.executor.shutdown(wait=True, cancel_futures=True)
+    def __exit__(self, exc_type, *exc) -> None:
+        if self.executor is None:
+            return
+        if exc_type is not None:  # an error or Ctrl-C here: stop the workers' runs instead of waiting for them
+            # ProcessPoolExecutor has no public way to stop a running job; its processes are in ``_processes``
+            for process in list(getattr(self.executor, "_processes", {}).values()):
+                process.terminate()
+        self.executor.shutdown(wait=True, cancel_futures=True)
 
 
 def run_jobs(fn: Callable, jobs: Sequence[tuple], *, workers: int, on_result: Callable | None = None,

@@ -46,3 +46,23 @@ def test_a_pool_started_ahead_runs_the_jobs_and_a_pool_of_none_runs_them_here():
     assert results[0][1] == results[2][1] == os.getpid() != results[1][1] == results[3][1]
     with WorkerPool(0) as none:
         assert {r[1] for r in run_jobs(where, [(i,) for i in range(3)], workers=0, pool=none)} == {os.getpid()}
+
+
+def sleeper(seconds):
+    import time
+
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def test_an_error_here_stops_the_workers_instead_of_waiting_for_them():
+    from seis_keras.train.parallel import WorkerPool
+
+    with pytest.raises(KeyboardInterrupt):
+        with WorkerPool(1) as pool:
+            running = pool.executor.submit(sleeper, 600)
+            while not running.running():
+                pass
+            processes = list(pool.executor._processes.values())
+            raise KeyboardInterrupt  # Ctrl-C while a worker trains
+    assert processes and not any(p.is_alive() for p in processes)
