@@ -121,14 +121,10 @@ def input_gradient(model: keras.Model, X: np.ndarray, targets: np.ndarray) -> np
 
 def _target_gradient(model, x, targets):
     """d score / d x of every sample (TensorFlow ops only: traced by :func:`per_model_call`)."""
-    x = tf.convert_to_tensor(x)
+    x, targets = tf.convert_to_tensor(x), tf.convert_to_tensor(targets)
     with tf.GradientTape() as tape:
         tape.watch(x)
-        z = model(x, training=False)
-        if z.shape[-1] == 1:  # select_scores on tensors of targets
-            score = (2.0 * tf.cast(targets, z.dtype) - 1.0) * z[:, 0]
-        else:
-            score = tf.gather(z, targets, axis=1, batch_dims=1)
+        score = select_scores(model(x, training=False), targets)
     return tape.gradient(score, x)
 
 

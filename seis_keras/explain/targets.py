@@ -152,11 +152,16 @@ def select_scores(logits, targets: np.ndarray):
 
     Args:
         logits: shape (N, k), a tf.Tensor or numpy array.
-        targets: int array (N,) from :func:`resolve_targets`.
+        targets: int array (N,) from :func:`resolve_targets`; a tensor inside a traced function
+            (:func:`per_model_call`).
 
     Returns:
         shape (N,): ``z[t]`` for k > 1, ``(2t - 1) * z`` for k = 1.
     """
+    if isinstance(targets, tf.Tensor):
+        if logits.shape[-1] == 1:
+            return (2.0 * tf.cast(targets, logits.dtype) - 1.0) * logits[:, 0]
+        return tf.gather(logits, targets, axis=1, batch_dims=1)
     targets = np.asarray(targets, dtype=np.int64)
     if isinstance(logits, np.ndarray):
         if logits.shape[1] == 1:
