@@ -12,7 +12,9 @@ run trained in a worker with the same run trained here).
 
 The job function must be importable (a module-level function) and its arguments and result
 picklable; results come back in job order. An exception in a worker is raised here, the pool
-is shut down and its queued jobs are cancelled.
+is shut down and its queued jobs are cancelled. A script that runs jobs in workers needs the
+usual ``if __name__ == "__main__":`` guard (spawned processes import the main module); a worker
+that dies says so in one line.
 """
 from __future__ import annotations
 
@@ -108,6 +110,12 @@ def run_jobs(fn: Callable, jobs: Sequence[tuple], *, workers: int, on_result: Ca
             results[i] = job.result()
             if on_result is not None:
                 on_result(i, results[i])
+    except futures.process.BrokenProcessPool as exc:
+        for job in pending.values():
+            job.cancel()
+        raise RuntimeError("a spawned worker process died before returning its job (killed, out of memory, or a script "
+                           "without `if __name__ == \"__main__\":` around its top level: spawned processes import "
+                           "the main module); run the jobs in this process with workers = 1") from exc
     except BaseException:
         for job in pending.values():
             job.cancel()

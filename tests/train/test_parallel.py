@@ -66,3 +66,14 @@ def test_an_error_here_stops_the_workers_instead_of_waiting_for_them():
             processes = list(pool.executor._processes.values())
             raise KeyboardInterrupt  # Ctrl-C while a worker trains
     assert processes and not any(p.is_alive() for p in processes)
+
+
+def die(i):
+    if i:
+        os._exit(3)  # a worker killed mid-job (out of memory, a signal)
+    return i
+
+
+def test_a_worker_that_dies_is_one_clear_error():
+    with pytest.raises(RuntimeError, match="spawned worker process died.*workers = 1"):
+        run_jobs(die, [(0,), (1,)], workers=2)
