@@ -158,18 +158,16 @@ def select_scores(logits, targets: np.ndarray):
     Returns:
         shape (N,): ``z[t]`` for k > 1, ``(2t - 1) * z`` for k = 1.
     """
-    if isinstance(targets, tf.Tensor):
-        if logits.shape[-1] == 1:
-            return (2.0 * tf.cast(targets, logits.dtype) - 1.0) * logits[:, 0]
-        return tf.gather(logits, targets, axis=1, batch_dims=1)
-    targets = np.asarray(targets, dtype=np.int64)
     if isinstance(logits, np.ndarray):
+        targets = np.asarray(targets, dtype=np.int64)
         if logits.shape[1] == 1:
             return (2.0 * targets - 1.0).astype(logits.dtype) * logits[:, 0]
         return logits[np.arange(len(logits)), targets]
+    if not isinstance(targets, tf.Tensor):
+        targets = tf.constant(np.asarray(targets, dtype=np.int64))
     if logits.shape[-1] == 1:
-        return tf.constant(2.0 * targets - 1.0, dtype=logits.dtype) * logits[:, 0]
-    return tf.gather(logits, tf.constant(targets), axis=1, batch_dims=1)
+        return (2.0 * tf.cast(targets, logits.dtype) - 1.0) * logits[:, 0]
+    return tf.gather(logits, targets, axis=1, batch_dims=1)
 
 
 def target_probabilities(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:

@@ -110,14 +110,12 @@ def run_jobs(fn: Callable, jobs: Sequence[tuple], *, workers: int, on_result: Ca
             results[i] = job.result()
             if on_result is not None:
                 on_result(i, results[i])
-    except futures.process.BrokenProcessPool as exc:
+    except BaseException as exc:
         for job in pending.values():
             job.cancel()
-        raise RuntimeError("a spawned worker process died before returning its job (killed, out of memory, or a script "
-                           "without `if __name__ == \"__main__\":` around its top level: spawned processes import "
-                           "the main module); run the jobs in this process with workers = 1") from exc
-    except BaseException:
-        for job in pending.values():
-            job.cancel()
+        if isinstance(exc, futures.process.BrokenProcessPool):
+            raise RuntimeError("a spawned worker process died before returning its job (killed, out of memory, or a "
+                               "script without `if __name__ == \"__main__\":` around its top level: spawned processes "
+                               "import the main module); run the jobs in this process with workers = 1") from exc
         raise
     return results

@@ -65,8 +65,9 @@ def train_runs(data: DetectorData, cfg: DetectorConfig, folder: RunFolder, pool:
         folder.log(f"training {t.runs} runs, {workers} at a time (train.workers = {t.workers})")
 
     def finished(i, done):
-        folder.log(f"run {LETTERS[i]}: {done['epochs_run']} epochs ({done['wall_time_s']:.0f} s), best {t.monitor} "
-                   f"{done['best_value'] if done['best_value'] is None else round(done['best_value'], 4)}")
+        f = done["fit"]
+        folder.log(f"run {LETTERS[i]}: {f['epochs_run']} epochs ({f['wall_time_s']:.0f} s), best {t.monitor} "
+                   f"{f['best_value'] if f['best_value'] is None else round(f['best_value'], 4)}")
 
     runs = []
     for i, done in enumerate(run_jobs(train_run, jobs, workers=workers, on_result=finished, pool=pool)):
@@ -90,7 +91,7 @@ class RunJob:
 
 
 def train_run(job: RunJob) -> dict:
-    """One run (in this process or a worker): fit, save ``model.h5``; returns its summary, wall time and path."""
+    """One run (in this process or a worker): fit, save ``model.h5``; returns its path and its fit summary + wall time."""
     cfg, contract = job.cfg, job.contract
     data = _RunData(WaveformStore(job.store_path), job.splits, contract)
     settings = TrainSettings.from_config(cfg.train, seed=job.seed, verbose=0)
@@ -100,10 +101,7 @@ def train_run(job: RunJob) -> dict:
                                    dropout=cfg.model.dropout),
                  train_ds, val_ds, settings, Path(job.run_dir))
     h5 = save_keras_model(result.model, Path(job.run_dir) / "model.h5")
-    wall = time.time() - started
-    summary = result.summary()
-    return {"h5": str(h5), "fit": {**summary, "wall_time_s": wall}, "wall_time_s": wall,
-            "epochs_run": result.epochs_run, "best_value": result.best_value}
+    return {"h5": str(h5), "fit": {**result.summary(), "wall_time_s": time.time() - started}}
 
 
 @dataclasses.dataclass(frozen=True)
